@@ -1,0 +1,92 @@
+"""Every command, described once: the help card, the welcome card and the Teams manifest's
+`commandLists` all read this table, so help text cannot drift from behaviour."""
+
+from __future__ import annotations
+
+from bot.presence.view import CommandDoc
+
+COMMANDS: tuple[CommandDoc, ...] = (
+    CommandDoc(
+        name="available",
+        usage="/available [when]",
+        description="Show as Available (set on the bot's session).",
+        examples=("/available 30m", "/available until 5pm"),
+    ),
+    CommandDoc(
+        name="busy",
+        usage="/busy [when]",
+        description="Show as Busy, in a call (also /call).",
+        examples=("/busy 30m", "/busy until 17:30"),
+    ),
+    CommandDoc(
+        name="conference",
+        usage="/conference [when]",
+        description="Show as Busy, in a conference call.",
+        examples=("/conference 1h",),
+    ),
+    CommandDoc(
+        name="away",
+        usage="/away [when]",
+        description="Show as Away.",
+        examples=("/away 15 minutes",),
+    ),
+    CommandDoc(
+        name="presenting",
+        usage="/presenting [when]",
+        description="Show as Presenting (do not disturb).",
+        examples=("/presenting 45m",),
+    ),
+    CommandDoc(
+        name="dnd",
+        usage="/dnd [when]",
+        description="Do not disturb, as if picked in Teams.",
+        examples=("/dnd 1h", "/dnd until tomorrow 9am"),
+    ),
+    CommandDoc(
+        name="brb",
+        usage="/brb [when]",
+        description="Be right back, as if picked in Teams.",
+        examples=("/brb 10m",),
+    ),
+    CommandDoc(
+        name="offline",
+        usage="/offline [when]",
+        description="Appear offline, as if picked in Teams.",
+        examples=("/offline until 6pm",),
+    ),
+    CommandDoc(
+        name="clear",
+        usage="/clear",
+        description="End the bot's presence session (your status picker choice stays).",
+        examples=("/clear",),
+    ),
+    CommandDoc(
+        name="reset",
+        usage="/reset",
+        description="Back to automatic: ends the bot's session and your picked status.",
+        examples=("/reset",),
+    ),
+    CommandDoc(
+        name="status",
+        usage="/status <text> [for D | until T]",
+        description="Set your status message, optionally until a time; /status clear removes it.",
+        examples=("/status Out for lunch for 1h", '/status "back in 5 minutes"', "/status clear"),
+    ),
+    CommandDoc(
+        name="presence",
+        usage="/presence",
+        description="Show your current presence (also /whoami, /show).",
+        examples=("/presence",),
+    ),
+    CommandDoc(
+        name="help",
+        usage="/help",
+        description="List the commands.",
+        examples=("/help",),
+    ),
+)
+
+WHEN_HELP = (
+    "[when] is a length (30m, 1h30m, 90 minutes, 2 hours, for 45 min, PT30M) or an end time "
+    "(until 5pm, until 17:30, until tomorrow 9am) in your time zone."
+)

@@ -1,0 +1,93 @@
+"""What a chat message means: a pydantic `Command` (a discriminated union), or a `CommandError`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from bot.presence.rules import State
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class When(_Command):
+    """When a state should end, resolved against the caller's `now` and time zone.
+
+    `end` is always timezone-aware (UTC or the user's zone). `duration` is set when the user gave a
+    length (`30m`), None when they gave a wall-clock end (`until 5pm`). `text` is how they said it.
+    """
+
+    end: AwareDatetime
+    duration: timedelta | None = None
+    text: str
+
+
+class SetState(_Command):
+    """`/busy 30m`, `/dnd until 5pm`, `/available`…"""
+
+    kind: Literal["set_state"] = "set_state"
+    state: State
+    when: When | None = None
+
+
+class ClearSession(_Command):
+    """`/clear`: end the bot's own presence session."""
+
+    kind: Literal["clear"] = "clear"
+
+
+class Reset(_Command):
+    """`/reset`: end the bot's session and the preferred presence: back to automatic."""
+
+    kind: Literal["reset"] = "reset"
+
+
+class SetStatusMessage(_Command):
+    """`/status Out for lunch for 1h`."""
+
+    kind: Literal["status"] = "status"
+    text: Annotated[str, Field(min_length=1, max_length=280)]
+    when: When | None = None
+
+
+class ClearStatusMessage(_Command):
+    """`/status clear`."""
+
+    kind: Literal["status_clear"] = "status_clear"
+
+
+class ShowPresence(_Command):
+    """`/presence`, `/whoami`, `/show`."""
+
+    kind: Literal["show"] = "show"
+
+
+class Help(_Command):
+    """`/help`, or anything the parser did not recognise (then `unknown` holds the word)."""
+
+    kind: Literal["help"] = "help"
+    unknown: str | None = None
+
+
+Command = Annotated[
+    SetState | ClearSession | Reset | SetStatusMessage | ClearStatusMessage | ShowPresence | Help,
+    Field(discriminator="kind"),
+]
+
+
+class CommandError(Exception):
+    """A command the user typed that we refuse, with a message a person understands.
+
+    `message` says what was wrong; `example` is a correct command to copy.
+    """
+
+    def __init__(self, message: str, example: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.example = example
+
+

@@ -1,0 +1,84 @@
+"""View models: what the service tells the cards. Plain data, no Graph or botbuilder types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from bot.presence.rules import Layer, Tone
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PresenceSnapshot(_View):
+    """The user's presence as Graph reports it."""
+
+    availability: str
+    activity: str
+    label: str  # as Teams names it: "In a call", "Do not disturb"…
+    tone: Tone
+    status_message: str | None = None
+    status_expires: AwareDatetime | None = None
+
+
+class Outcome(_View):
+    """What this command did."""
+
+    summary: str  # one sentence: "Set to In a call." / "Cleared the bot's presence session."
+    label: str | None = None  # the state asked for, as Teams names it
+    layer: Layer | None = None
+    requested_end: AwareDatetime | None = None  # what the user asked for
+    lapses_at: AwareDatetime | None = None  # when Graph will actually let it go, if earlier/different
+    notes: tuple[str, ...] = ()  # truthful caveats: minimum raised, fade, 4-hour cap…
+
+
+class PresenceView(_View):
+    """Everything the presence card shows."""
+
+    user_name: str | None = None
+    presence: PresenceSnapshot
+    outcome: Outcome | None = None
+    explanation: str | None = None  # why the shown presence differs from what was asked
+    time_zone: str  # IANA name all times are shown in
+    now: AwareDatetime
+
+
+class ErrorView(_View):
+    """A refused command or a failed Graph call: what went wrong and what to do."""
+
+    title: str
+    message: str
+    hint: str | None = None
+    example: str | None = None
+
+
+class CommandDoc(_View):
+    name: str  # "busy"
+    usage: str  # "/busy [when]"
+    description: str  # one line
+    examples: tuple[str, ...] = ()
+
+
+class HelpView(_View):
+    intro: str | None = None  # e.g. "I didn't understand “lunch”."
+    commands: tuple[CommandDoc, ...]
+
+
+class WelcomeView(_View):
+    user_name: str | None = None
+    commands: tuple[CommandDoc, ...]
+
+
+def local(dt: datetime, tz_name: str) -> datetime:
+    """`dt` in the user's zone (falls back to UTC for an unknown zone name)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return dt.astimezone(ZoneInfo(tz_name))
+    except (ZoneInfoNotFoundError, ValueError):
+        from datetime import UTC
+
+        return dt.astimezone(UTC)
