@@ -1,0 +1,180 @@
+"""`create_app(settings) -> web.Application`: the bot endpoint, health, and (with no Graph credentials)
+the embedded simulated tenant under `/sim`. Shared resources live in `web.AppKey`s and are opened and
+closed in `cleanup_ctx`; nothing is module-level."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+import httpx
+from aiohttp import web
+from botbuilder.core import serializer_helper
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity
+
+from bot.clock import AdjustableClock, Clock, SystemClock
+from bot.config import SIM_APP_ID, SIM_TENANT_ID, Settings
+from bot.graph.client import GraphClient
+from bot.presence.service import PresenceService
+from bot.sim.caller import TrustingAuthenticator
+from bot.teams.handler import PresenceBot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a running app holds: filled in by `cleanup_ctx`."""
+
+    settings: Settings
+    clock: Clock
+    self_url: str = ""  # where this process listens, known once the site is bound
+    http: httpx.AsyncClient | None = None
+    graph: GraphClient | None = None
+    bot: PresenceBot | None = None
+    adapter: CloudAdapter | None = None
+    ready: bool = False
+    extras: dict[str, object] = field(default_factory=dict)
+
+
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+class _AdapterConfig:
+    """The attribute names botbuilder's configuration objects expect."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.APP_ID = settings.microsoft_app_id
+        self.APP_PASSWORD = settings.microsoft_app_password.get_secret_value()
+        self.APP_TYPE = settings.microsoft_app_type
+        self.APP_TENANTID = settings.microsoft_app_tenant_id
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    if clock is None:
+        clock = AdjustableClock() if settings.uses_simulator else SystemClock()
+    app = web.Application(client_max_size=1024 * 1024)
+    runtime = Runtime(settings=settings, clock=clock)
+    app[RUNTIME] = runtime
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    if settings.uses_simulator:
+        _mount_simulator(app, runtime)
+    app.cleanup_ctx.append(_resources)
+    return app
+
+
+def _mount_simulator(app: web.Application, runtime: Runtime) -> None:
+    from bot.sim.routes import create_sim_app
+    from bot.sim.tenant import SimTenant
+
+    settings = runtime.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tenant = SimTenant(runtime.clock, settings.data_dir / "sim-state.json")
+    authenticator = TrustingAuthenticator(SIM_APP_ID, SIM_TENANT_ID)
+    app.add_subapp("/sim", create_sim_app(tenant, authenticator, runtime.clock, clock_control=True))
+    runtime.extras["sim_tenant"] = tenant
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[RUNTIME]
+    settings = runtime.settings
+    async with httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        headers={"User-Agent": "presence-bot/0.1"},
+    ) as http:
+        runtime.http = http
+        if settings.uses_simulator:
+            graph = GraphClient(
+                http,
+                base_url=lambda: f"{runtime.self_url}/sim/v1.0",
+                tokens=None,
+                session_id=settings.session_app_id,
+            )
+        else:
+            from bot.graph.auth import MsalTokenProvider
+
+            tokens = MsalTokenProvider(
+                client_id=settings.graph_app_id,
+                client_secret=settings.graph_secret,
+                default_tenant=settings.default_tenant,
+                authority_host=settings.graph_authority_host,
+                ca_bundle=settings.graph_ca_bundle,
+                clock=runtime.clock,
+            )
+            graph = GraphClient(
+                http, base_url=settings.graph_base_url, tokens=tokens, session_id=settings.session_app_id
+            )
+        runtime.graph = graph
+        service = PresenceService(
+            graph, session_id=settings.session_app_id, default_duration=settings.default_duration
+        )
+        runtime.bot = PresenceBot(settings, service, runtime.clock)
+        runtime.adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_AdapterConfig(settings)))
+        runtime.adapter.on_turn_error = _on_turn_error
+        runtime.ready = True
+        try:
+            yield
+        finally:
+            runtime.ready = False
+
+
+async def _on_turn_error(context: object, error: Exception) -> None:
+    log.exception("unhandled error in a turn", exc_info=error)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    if not runtime.ready:
+        return web.json_response({"status": "starting"}, status=503)
+    return web.json_response(
+        {
+            "status": "ok",
+            "graph": "simulator" if runtime.settings.uses_simulator else "microsoft-graph",
+            "time": runtime.clock.now().isoformat(),
+        }
+    )
+
+
+def _bad_request(reason: str) -> web.Response:
+    return web.json_response({"error": "BadRequest", "message": reason}, status=HTTPStatus.BAD_REQUEST)
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    """POST /api/messages: validate the body ourselves (400, never 500), then hand it to botbuilder."""
+    runtime = request.app[RUNTIME]
+    assert runtime.adapter is not None and runtime.bot is not None
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        return web.json_response(
+            {"error": "UnsupportedMediaType", "message": "send the activity as application/json"},
+            status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        )
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError):
+        return _bad_request("the body is not valid JSON")
+    if not isinstance(body, dict):
+        return _bad_request("the body must be a Bot Framework activity (a JSON object)")
+    if not isinstance(body.get("type"), str) or not body["type"]:
+        return _bad_request("the activity has no type")
+    for key in ("conversation", "from", "recipient"):
+        if key in body and not isinstance(body[key], dict):
+            return _bad_request(f"the activity's {key} must be an object")
+    if body.get("type") in {"message", "invoke"} and not isinstance(body.get("serviceUrl"), str):
+        return _bad_request("the activity has no serviceUrl to reply to")
+    try:
+        activity = Activity().deserialize(body)
+    except Exception:  # msrest raises several types for shapes it cannot read
+        return _bad_request("the activity could not be read")
+    auth_header = request.headers.get("Authorization", "")
+    try:
+        invoke = await runtime.adapter.process_activity(auth_header, activity, runtime.bot.on_turn)
+    except PermissionError:
+        return web.json_response({"error": "Unauthorized"}, status=HTTPStatus.UNAUTHORIZED)
+    if invoke is not None:
+        return web.json_response(serializer_helper(invoke.body), status=invoke.status)
+    return web.Response(status=HTTPStatus.CREATED)

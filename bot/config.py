@@ -1,0 +1,114 @@
+"""Configuration from the environment and `.env`, with the Bot Framework names users already know."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# The embedded simulator's registered app (not a secret: it only opens the local simulated tenant).
+SIM_APP_ID = "5ad0b075-0000-4000-8000-00000000b075"
+SIM_APP_SECRET = "simulated-tenant-dev-secret"
+SIM_TENANT_ID = "00000000-0000-0000-0000-0000000000001"
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Bot Framework (inbound authentication and replies). Empty app id: no inbound auth (Emulator).
+    microsoft_app_id: str = Field("", validation_alias=_env("MicrosoftAppId", "MICROSOFT_APP_ID"))
+    microsoft_app_password: SecretStr = Field(
+        SecretStr(""), validation_alias=_env("MicrosoftAppPassword", "MICROSOFT_APP_PASSWORD")
+    )
+    microsoft_app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = Field(
+        "MultiTenant", validation_alias=_env("MicrosoftAppType", "MICROSOFT_APP_TYPE")
+    )
+    microsoft_app_tenant_id: str = Field(
+        "", validation_alias=_env("MicrosoftAppTenantId", "MICROSOFT_APP_TENANT_ID")
+    )
+
+    # Microsoft Graph (application permissions). Default: the bot's own app registration.
+    graph_client_id: str = Field("", validation_alias=_env("GRAPH_CLIENT_ID"))
+    graph_client_secret: SecretStr = Field(SecretStr(""), validation_alias=_env("GRAPH_CLIENT_SECRET"))
+    graph_tenant_id: str = Field("", validation_alias=_env("GRAPH_TENANT_ID"))
+    graph_base_url: str = Field("https://graph.microsoft.com/v1.0", validation_alias=_env("GRAPH_BASE_URL"))
+    graph_authority_host: str = Field(
+        "https://login.microsoftonline.com", validation_alias=_env("GRAPH_AUTHORITY_HOST")
+    )
+    graph_ca_bundle: Path | None = Field(None, validation_alias=_env("GRAPH_CA_BUNDLE"))
+
+    data_dir: Path = Field(Path(".presence-bot"), validation_alias=_env("PRESENCE_BOT_DATA_DIR"))
+    default_duration: timedelta = Field(
+        timedelta(hours=1), validation_alias=_env("PRESENCE_BOT_DEFAULT_DURATION")
+    )
+    default_time_zone: str = Field("UTC", validation_alias=_env("PRESENCE_BOT_DEFAULT_TIMEZONE"))
+    allowed_tenants: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("ALLOWED_TENANTS")
+    )
+    # Seconds a chat command may take in all, Graph retries included (Teams waits about 15 s).
+    command_budget_seconds: float = Field(12.0, validation_alias=_env("PRESENCE_BOT_COMMAND_BUDGET"))
+    log_level: str = Field("INFO", validation_alias=_env("PRESENCE_BOT_LOG_LEVEL"))
+
+    @field_validator("allowed_tenants", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"PRESENCE_BOT_DEFAULT_TIMEZONE: unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("default_duration")
+    @classmethod
+    def _duration(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=5) or value > timedelta(hours=12):
+            raise ValueError("PRESENCE_BOT_DEFAULT_DURATION must be between 5 minutes and 12 hours")
+        return value
+
+    # -- derived ----------------------------------------------------------------------------------
+    @property
+    def graph_app_id(self) -> str:
+        return self.graph_client_id or self.microsoft_app_id
+
+    @property
+    def graph_secret(self) -> SecretStr:
+        if self.graph_client_secret.get_secret_value():
+            return self.graph_client_secret
+        return self.microsoft_app_password
+
+    @property
+    def uses_simulator(self) -> bool:
+        """No Graph credentials: run against the embedded simulated tenant."""
+        return not (self.graph_app_id and self.graph_secret.get_secret_value())
+
+    @property
+    def session_app_id(self) -> str:
+        """The Graph app id: setPresence's sessionId, always the same."""
+        return SIM_APP_ID if self.uses_simulator else self.graph_app_id
+
+    @property
+    def default_tenant(self) -> str:
+        if self.uses_simulator:
+            return SIM_TENANT_ID
+        return self.graph_tenant_id or self.microsoft_app_tenant_id or "organizations"
+
+    def tenant_allowed(self, tenant_id: str | None) -> bool:
+        if not self.allowed_tenants:
+            return True
+        return tenant_id is not None and tenant_id.lower() in {t.lower() for t in self.allowed_tenants}

@@ -1,0 +1,98 @@
+"""Every failure a user can meet, as an `ErrorView`: what went wrong and what to do.
+
+Never the exception's own text: Graph's messages are for developers, ours are for people.
+"""
+
+from __future__ import annotations
+
+from bot.commands.model import CommandError
+from bot.graph.errors import (
+    GraphBadRequest,
+    GraphConnectionError,
+    GraphError,
+    GraphNotFound,
+    GraphPermissionDenied,
+    GraphThrottled,
+    GraphTimeout,
+    GraphUnauthorized,
+    GraphUnavailable,
+)
+from bot.presence.view import ErrorView
+
+
+def command_error_view(error: CommandError) -> ErrorView:
+    return ErrorView(
+        title="I couldn't do that",
+        message=error.message,
+        hint="Nothing was changed. Send /help for every command.",
+        example=error.example,
+    )
+
+
+def graph_error_view(error: GraphError) -> ErrorView:
+    ref = f" (Graph request id {error.request_id})" if error.request_id else ""
+    if isinstance(error, GraphPermissionDenied):
+        return ErrorView(
+            title="The bot isn't allowed to change presence",
+            message="Microsoft Graph refused: this app has not been granted the Presence.ReadWrite.All "
+            "application permission, or an admin has not consented to it." + ref,
+            hint="Ask your Teams admin to grant Presence.ReadWrite.All (application) to the bot's app "
+            "registration in Entra ID and click “Grant admin consent”. See docs/admin-guide.md.",
+        )
+    if isinstance(error, GraphUnauthorized):
+        return ErrorView(
+            title="The bot couldn't sign in to Microsoft Graph",
+            message="Graph did not accept the bot's credentials." + ref,
+            hint="Ask your admin to check the bot's Graph client id, secret and tenant configuration.",
+        )
+    if isinstance(error, GraphThrottled):
+        return ErrorView(
+            title="Microsoft Graph is busy",
+            message="Graph asked the bot to slow down, and the wait was longer than a chat reply allows.",
+            hint="Nothing was changed. Try again in a minute.",
+        )
+    if isinstance(error, GraphTimeout):
+        return ErrorView(
+            title="Microsoft Graph didn't answer in time",
+            message="The change may or may not have been applied.",
+            hint="Send /presence in a moment to see what Teams shows, then try again if needed.",
+        )
+    if isinstance(error, GraphUnavailable | GraphConnectionError):
+        return ErrorView(
+            title="Microsoft Graph is unavailable",
+            message="Graph kept failing, even after several retries." + ref,
+            hint="Nothing was changed. Try again in a few minutes.",
+        )
+    if isinstance(error, GraphNotFound):
+        return ErrorView(
+            title="Graph doesn't know this user",
+            message="Microsoft Graph could not find your account in this tenant." + ref,
+            hint="The bot works for accounts in the tenant it's installed in.",
+        )
+    if isinstance(error, GraphBadRequest):
+        return ErrorView(
+            title="Microsoft Graph refused the change",
+            message=f"Graph answered {error.code}." + ref,
+            hint="This is a bug in the bot; please tell your admin what you sent.",
+        )
+    return ErrorView(
+        title="Something went wrong talking to Microsoft Graph",
+        message=f"Graph answered {error.status or 'nothing'} {error.code}." + ref,
+        hint="Try again in a moment.",
+    )
+
+
+def tenant_refused_view() -> ErrorView:
+    return ErrorView(
+        title="This organization can't use this bot",
+        message="This Presence Bot deployment only serves the organizations its operator allowed.",
+        hint="Ask your Teams admin about installing your organization's own Presence Bot.",
+    )
+
+
+def internal_error_view() -> ErrorView:
+    return ErrorView(
+        title="Something went wrong on our side",
+        message="The bot hit an unexpected error; nothing was changed that it knows of.",
+        hint="Try again; if it keeps happening, tell your admin the time you tried.",
+    )

@@ -1,0 +1,316 @@
+"""The presence service: which Graph action, pair and duration a command means.
+
+It enforces Graph's rules (FACTS.md §2) before any call — a plan that breaks them never reaches
+Graph — runs the writes through the `PresenceGraph` port, reads the presence back, and returns the
+view model the card shows, including truthful notes on when the state will lapse and why the shown
+presence may differ from what was asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from bot.commands.model import (
+    ClearSession,
+    ClearStatusMessage,
+    Command,
+    Reset,
+    SetState,
+    SetStatusMessage,
+    ShowPresence,
+)
+from bot.graph.client import (
+    GraphWrite,
+    WriteOutcome,
+    clear_preferred_write,
+    clear_presence_write,
+    set_preferred_write,
+    set_presence_write,
+    status_message_write,
+)
+from bot.graph.models import Presence
+from bot.presence.rules import (
+    AVAILABLE_AWAY,
+    AVAILABLE_FADE,
+    PREFERRED_MAX,
+    PREFERRED_MIN,
+    PREFERRED_PAIRS,
+    SESSION_MAX,
+    SESSION_MIN,
+    SESSION_PAIRS,
+    SESSION_RANK,
+    STATES,
+    STATUS_MESSAGE_MAX,
+    Layer,
+    Pair,
+    State,
+    StateSpec,
+    preferred_default_expiry,
+    teams_label,
+    tone,
+)
+from bot.presence.view import Outcome, PresenceSnapshot, PresenceView, local
+
+log = logging.getLogger(__name__)
+
+
+class PresenceGraph(Protocol):
+    """The Graph port the service needs (implemented by `GraphClient`, faked in tests)."""
+
+    async def apply(
+        self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None = None, read: bool = True
+    ) -> WriteOutcome: ...
+
+    async def get_presence(self, user_id: str, *, tenant_id: str | None = None) -> Presence: ...
+
+
+class UserRef(BaseModel):
+    """The person a command is for: always the sender of the activity."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str = Field(min_length=1)
+    tenant_id: str | None = None
+    name: str | None = None
+
+
+# -- validated plans: what will be sent, checked against Graph's rules first ----------------------
+class SessionPlan(BaseModel):
+    availability: str
+    activity: str
+    duration: timedelta
+
+    @model_validator(mode="after")
+    def _graph_rules(self) -> SessionPlan:
+        if Pair(self.availability, self.activity) not in SESSION_PAIRS:
+            raise ValueError(f"{self.availability}/{self.activity} is not a pair Graph accepts on a session")
+        if not SESSION_MIN <= self.duration <= SESSION_MAX:
+            raise ValueError("session duration outside PT5M..PT4H")
+        return self
+
+
+class PreferredPlan(BaseModel):
+    availability: str
+    activity: str
+    duration: timedelta | None
+
+    @model_validator(mode="after")
+    def _graph_rules(self) -> PreferredPlan:
+        if Pair(self.availability, self.activity) not in PREFERRED_PAIRS:
+            raise ValueError(f"{self.availability}/{self.activity} is not a preferred pair")
+        if self.duration is not None and not PREFERRED_MIN <= self.duration <= PREFERRED_MAX:
+            raise ValueError("preferred duration outside the allowed range")
+        return self
+
+
+class StatusPlan(BaseModel):
+    text: str = Field(max_length=STATUS_MESSAGE_MAX)
+    expires: AwareDatetime | None = None
+
+
+class PresenceService:
+    def __init__(self, graph: PresenceGraph, *, session_id: str, default_duration: timedelta) -> None:
+        self._graph = graph
+        self._session_id = session_id
+        self._default_duration = default_duration
+
+    async def run(self, user: UserRef, command: Command, *, now: datetime, time_zone: str) -> PresenceView:
+        """Carry out `command` for `user` and describe the result."""
+        outcome: Outcome | None
+        asked: StateSpec | None = None
+        if isinstance(command, SetState):
+            asked = STATES[command.state]
+            writes, outcome = self._plan_state(command, now, time_zone)
+            result = await self._graph.apply(user.user_id, writes, tenant_id=user.tenant_id)
+        elif isinstance(command, ClearSession):
+            result = await self._graph.apply(
+                user.user_id, [clear_presence_write(self._session_id)], tenant_id=user.tenant_id
+            )
+            if result.errors:
+                summary = "The bot had no presence session for you, so there was nothing to clear."
+            else:
+                summary = "Ended the bot's presence session; your other sessions decide again."
+            outcome = Outcome(summary=summary)
+        elif isinstance(command, Reset):
+            result = await self._graph.apply(
+                user.user_id,
+                [clear_presence_write(self._session_id), clear_preferred_write()],
+                tenant_id=user.tenant_id,
+            )
+            outcome = Outcome(
+                summary="Back to automatic: ended the bot's session and cleared your picked status."
+            )
+        elif isinstance(command, SetStatusMessage):
+            plan = StatusPlan(text=command.text, expires=command.when.end if command.when else None)
+            result = await self._graph.apply(
+                user.user_id, [status_message_write(plan.text, plan.expires)], tenant_id=user.tenant_id
+            )
+            outcome = Outcome(summary="Status message set.", requested_end=plan.expires)
+        elif isinstance(command, ClearStatusMessage):
+            result = await self._graph.apply(
+                user.user_id, [status_message_write("", None)], tenant_id=user.tenant_id
+            )
+            outcome = Outcome(summary="Status message cleared.")
+        elif isinstance(command, ShowPresence):
+            presence = await self._graph.get_presence(user.user_id, tenant_id=user.tenant_id)
+            result = WriteOutcome(presence=presence, round_trips=1)
+            outcome = None
+        else:  # pragma: no cover - Help is answered by the handler, not the service
+            raise TypeError(f"the presence service does not handle {type(command).__name__}")
+
+        presence = result.presence or await self._graph.get_presence(user.user_id, tenant_id=user.tenant_id)
+        return PresenceView(
+            user_name=user.name,
+            presence=snapshot(presence),
+            outcome=outcome,
+            explanation=explain(asked, presence) if asked else None,
+            time_zone=time_zone,
+            now=now,
+        )
+
+    def _plan_state(self, command: SetState, now: datetime, time_zone: str) -> tuple[list[GraphWrite], Outcome]:
+        spec = STATES[command.state]
+        notes: list[str] = []
+        if spec.layer is Layer.SESSION:
+            requested_end = command.when.end if command.when else now + self._default_duration
+            asked = requested_end - now
+            duration = min(max(asked, SESSION_MIN), SESSION_MAX)
+            if asked < SESSION_MIN:
+                notes.append(
+                    f"Graph's shortest app presence is 5 minutes, so this lasts 5 minutes "
+                    f"(you asked for {_human(asked)})."
+                )
+                requested_end = now + SESSION_MIN
+            lapses_at = now + duration
+            if asked > SESSION_MAX:
+                notes.append(
+                    "Graph lets an app hold a presence for at most 4 hours at a time, so this lapses at "
+                    f"{_clock(lapses_at, time_zone)} unless it is set again."
+                )
+            if command.state is State.AVAILABLE:
+                fade, away = now + AVAILABLE_FADE, now + AVAILABLE_AWAY
+                notes.append(
+                    "Teams fades an app's Available unless it is refreshed: expect Available (inactive) "
+                    f"at {_clock(fade, time_zone)} and Away at {_clock(away, time_zone)}."
+                )
+                lapses_at = min(lapses_at, fade)
+            session_plan = SessionPlan(
+                availability=spec.pair.availability, activity=spec.pair.activity, duration=duration
+            )
+            writes = [
+                set_presence_write(
+                    self._session_id, session_plan.availability, session_plan.activity, session_plan.duration
+                )
+            ]
+            return writes, Outcome(
+                summary=f"Set to {spec.label}.",
+                label=spec.label,
+                layer=spec.layer,
+                requested_end=requested_end,
+                lapses_at=lapses_at if lapses_at < requested_end else None,
+                notes=tuple(notes),
+            )
+
+        # Preferred presence: like picking it in Teams; Graph's own default expiry when none given.
+        duration: timedelta | None = None
+        if command.when:
+            asked = command.when.end - now
+            duration = min(max(asked, PREFERRED_MIN), PREFERRED_MAX)
+            if asked < PREFERRED_MIN:
+                notes.append(f"The shortest picked status is 5 minutes (you asked for {_human(asked)}).")
+            requested_end: datetime | None = now + duration
+        else:
+            requested_end = now + preferred_default_expiry(spec.pair.availability)
+            notes.append(
+                f"Without a time, Teams keeps a picked {spec.label} for "
+                f"{_human(preferred_default_expiry(spec.pair.availability))}."
+            )
+        notes.append("A picked status shows over anything apps set, while you're signed in to Teams.")
+        preferred_plan = PreferredPlan(
+            availability=spec.pair.availability, activity=spec.pair.activity, duration=duration
+        )
+        writes = [set_preferred_write(preferred_plan.availability, preferred_plan.activity, duration)]
+        return writes, Outcome(
+            summary=f"Set to {spec.label}.",
+            label=spec.label,
+            layer=spec.layer,
+            requested_end=requested_end,
+            notes=tuple(notes),
+        )
+
+
+def snapshot(presence: Presence) -> PresenceSnapshot:
+    """The card's view of a Graph presence (status message and its expiry included)."""
+    text: str | None = None
+    expires: datetime | None = None
+    status = presence.status_message
+    if status and status.message and status.message.content:
+        text = status.message.content
+        if status.expiry_date_time:
+            expires = status.expiry_date_time.to_datetime()
+    return PresenceSnapshot(
+        availability=presence.availability,
+        activity=presence.activity,
+        label=teams_label(presence.availability, presence.activity),
+        tone=tone(presence.availability, presence.activity),
+        status_message=text,
+        status_expires=expires,
+    )
+
+
+def explain(asked: StateSpec, shown: Presence) -> str | None:
+    """One sentence on why Teams shows something other than what was asked (FACTS.md §3, §5)."""
+    a, b = shown.availability.lower(), shown.activity.lower()
+    want = asked.pair
+    if (a, b) == (want.availability.lower(), want.activity.lower()):
+        return None
+    shown_label = teams_label(shown.availability, shown.activity)
+    if (a, b) == ("offline", "offwork"):
+        return (
+            "You appear offline: a picked Appear offline overrides everything apps set. "
+            "Send /reset to go back to automatic."
+        )
+    if asked.layer is Layer.PREFERRED:
+        if a == "offline":
+            return (
+                f"A picked status only shows while you're signed in to Teams somewhere; with no active "
+                f"Teams session you show as {shown_label}."
+            )
+        return f"Graph still reports {shown_label}; changes can take a few minutes to reach Teams."
+    if Pair(shown.availability, shown.activity) in PREFERRED_PAIRS - SESSION_PAIRS:
+        return (
+            f"Teams shows {shown_label}: a status picked in Teams (or with /dnd, /brb, /offline) wins over "
+            "what apps set. Send /reset to let this one show."
+        )
+    if SESSION_RANK.get(a, 0) > SESSION_RANK.get(want.availability.lower(), 0):
+        return (
+            f"Another of your sessions reports {shown_label}, which outranks {asked.label}: Teams shows the "
+            "highest of Do not disturb > Busy > Available > Away."
+        )
+    return f"Graph still reports {shown_label}; changes can take a few minutes to reach Teams."
+
+
+def _human(delta: timedelta) -> str:
+    seconds = max(0, round(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} day" + ("s" if days != 1 else ""))
+    if hours:
+        parts.append(f"{hours} hour" + ("s" if hours != 1 else ""))
+    if minutes:
+        parts.append(f"{minutes} minute" + ("s" if minutes != 1 else ""))
+    if secs and not (days or hours):
+        parts.append(f"{secs} second" + ("s" if secs != 1 else ""))
+    return " ".join(parts) or "0 minutes"
+
+
+def _clock(dt: datetime, time_zone: str) -> str:
+    return local(dt, time_zone).strftime("%-I:%M %p")

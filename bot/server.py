@@ -1,0 +1,35 @@
+"""Start the app on a host and port and learn where it listens (port 0 picks a free one)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from bot.app import RUNTIME, create_app
+from bot.clock import Clock
+from bot.config import Settings
+
+
+@dataclass
+class RunningBot:
+    runner: web.AppRunner
+    app: web.Application
+    url: str  # e.g. http://127.0.0.1:3978
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_bot(settings: Settings, host: str = "127.0.0.1", port: int = 3978, *, clock: Clock | None = None) -> RunningBot:
+    app = create_app(settings, clock=clock)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    sockets = site._server.sockets if site._server is not None else []  # noqa: SLF001 - aiohttp exposes no public accessor
+    bound_port = sockets[0].getsockname()[1] if sockets else port
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{bound_port}"
+    app[RUNTIME].self_url = url
+    return RunningBot(runner=runner, app=app, url=url)
