@@ -62,6 +62,21 @@ class TokenSource(Protocol):
     async def invalidate(self, tenant_id: str | None = None) -> None: ...
 
 
+class AuditSink(Protocol):
+    """Where every Graph write is recorded (the store's audit log)."""
+
+    async def record_write(
+        self,
+        *,
+        user_id: str,
+        tenant_id: str | None,
+        operation: str,
+        request: dict[str, Any],
+        status: int,
+        code: str,
+    ) -> None: ...
+
+
 class Endpoint(NamedTuple):
     method: str
     path: str  # relative to the version root, with {user_id}
@@ -169,6 +184,7 @@ class GraphClient:
         session_id: str,
         retry: RetryPolicy | None = None,
         use_batch: bool = True,
+        audit: AuditSink | None = None,
     ) -> None:
         self._http = http
         self._base_url = base_url
@@ -176,6 +192,7 @@ class GraphClient:
         self.session_id = session_id
         self.retry = retry or RetryPolicy()
         self._use_batch = use_batch
+        self._audit_sink = audit
 
     @property
     def base_url(self) -> str:
@@ -187,16 +204,13 @@ class GraphClient:
         response = await self._call("get_presence", user_id, None, tenant_id=tenant_id)
         return Presence.model_validate(response.json())
 
-    async def write(self, user_id: str, write: GraphWrite, *, tenant_id: str | None = None) -> None:
-        try:
-            await self._call(write.op, user_id, write.body, tenant_id=tenant_id)
-        except write.tolerated:
-            log.debug("tolerated %s on %s", write.op, user_id)
-
     async def apply(
         self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None = None, read: bool = True
     ) -> WriteOutcome:
-        """Run `writes` in order, then read presence. One `$batch` round trip when possible."""
+        """Run `writes` in order, then read presence. One `$batch` round trip when possible.
+
+        Every write is audited with its outcome, whether it succeeded, was tolerated or failed.
+        """
         if self._use_batch and read and writes:
             try:
                 return await self._apply_batched(user_id, writes, tenant_id=tenant_id)
@@ -205,15 +219,42 @@ class GraphClient:
                 self._use_batch = False
         outcome = WriteOutcome()
         for index, write in enumerate(writes):
-            try:
-                await self._call(write.op, user_id, write.body, tenant_id=tenant_id)
-            except write.tolerated as error:
-                outcome.errors[index] = error
-            outcome.round_trips += 1
+            await self._write_alone(user_id, index, write, outcome, tenant_id=tenant_id)
         if read:
             outcome.presence = await self.get_presence(user_id, tenant_id=tenant_id)
             outcome.round_trips += 1
         return outcome
+
+    async def _write_alone(
+        self, user_id: str, index: int, write: GraphWrite, outcome: WriteOutcome, *, tenant_id: str | None
+    ) -> None:
+        outcome.round_trips += 1
+        try:
+            await self._call(write.op, user_id, write.body, tenant_id=tenant_id)
+        except GraphError as error:
+            await self._audit(user_id, tenant_id, write, error)
+            if not isinstance(error, write.tolerated):
+                raise
+            outcome.errors[index] = error
+            return
+        await self._audit(user_id, tenant_id, write, None)
+
+    async def _audit(
+        self, user_id: str, tenant_id: str | None, write: GraphWrite, error: GraphError | None
+    ) -> None:
+        if self._audit_sink is None:
+            return
+        try:
+            await self._audit_sink.record_write(
+                user_id=user_id,
+                tenant_id=tenant_id,
+                operation=write.op,
+                request=write.body.wire() if write.body is not None else {},
+                status=error.status if error else 200,
+                code=error.code if error else "ok",
+            )
+        except Exception:  # the audit must never turn a done write into a failed command
+            log.exception("could not record the audit entry for %s", write.op)
 
     async def _apply_batched(
         self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None
@@ -225,10 +266,9 @@ class GraphClient:
                 "id": str(index + 1),
                 "method": method,
                 "url": path.format(user_id=_quote(user_id)),
+                "headers": {"Content-Type": "application/json"},
+                "body": write.body.wire() if write.body is not None else {},
             }
-            if write.body is not None or method == "POST":
-                entry["headers"] = {"Content-Type": "application/json"}
-                entry["body"] = write.body.wire() if write.body is not None else {}
             # Each write depends on the one before, so Graph runs them in order; a write whose
             # failure we tolerate is not depended on (its dependents would get 424).
             if index and not writes[index - 1].tolerated:
@@ -239,10 +279,9 @@ class GraphClient:
             "id": read_id,
             "method": "GET",
             "url": ENDPOINTS["get_presence"].path.format(user_id=_quote(user_id)),
-            "dependsOn": [str(i + 1) for i, w in enumerate(writes) if not w.tolerated] or None,
         }
-        if read_entry["dependsOn"] is None:
-            del read_entry["dependsOn"]
+        # The read waits for every write (a tolerated failure then costs one extra GET: Graph answers 424).
+        read_entry["dependsOn"] = [str(i + 1) for i in range(len(writes))]
         requests.append(read_entry)
 
         try:
@@ -253,31 +292,26 @@ class GraphClient:
             raise
         outcome = WriteOutcome(round_trips=1)
         answers = {str(r.get("id")): r for r in response.json().get("responses", [])}
-        retry_writes: list[int] = []
+        redo: list[int] = []
         for index, write in enumerate(writes):
             answer = answers.get(str(index + 1))
-            if answer is None:
-                raise GraphError("Graph's $batch answer is missing a response", status=502)
-            status = int(answer.get("status", 0))
+            status = int(answer.get("status", 0)) if answer else 0
             if 200 <= status < 300:
+                await self._audit(user_id, tenant_id, write, None)
                 continue
-            error = _entry_error(status, answer)
+            error = _entry_error(status, answer or {})
             if isinstance(error, write.tolerated):
+                await self._audit(user_id, tenant_id, write, error)
                 outcome.errors[index] = error
-                continue
-            if isinstance(error, GraphThrottled | GraphUnavailable) or status == 424:
-                retry_writes.append(index)  # each entry is throttled on its own: redo it alone
-                continue
-            raise error
-        for index in retry_writes:
-            write = writes[index]
-            try:
-                await self._call(write.op, user_id, write.body, tenant_id=tenant_id)
-            except write.tolerated as error:
-                outcome.errors[index] = error
-            outcome.round_trips += 1
+            elif answer is None or status == 424 or isinstance(error, GraphThrottled | GraphUnavailable):
+                redo.append(index)  # each entry is throttled on its own: send it again alone
+            else:
+                await self._audit(user_id, tenant_id, write, error)
+                raise error
+        for index in redo:
+            await self._write_alone(user_id, index, writes[index], outcome, tenant_id=tenant_id)
         read_answer = answers.get(read_id)
-        if not retry_writes and read_answer is not None and 200 <= int(read_answer.get("status", 0)) < 300:
+        if not redo and read_answer is not None and 200 <= int(read_answer.get("status", 0)) < 300:
             outcome.presence = Presence.model_validate(read_answer.get("body") or {})
         else:
             outcome.presence = await self.get_presence(user_id, tenant_id=tenant_id)
@@ -307,13 +341,17 @@ class GraphClient:
                     method, url, json=payload, headers=headers, timeout=policy.request_timeout
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise GraphConnectionError("Could not reach Microsoft Graph.", code="ConnectionFailed") from exc
+                raise GraphConnectionError(
+                    "Could not reach Microsoft Graph.", code="ConnectionFailed"
+                ) from exc
             except httpx.TimeoutException as exc:
                 raise GraphTimeout(
                     "Microsoft Graph did not answer in time.", code="Timeout", status=504
                 ) from exc
             except httpx.TransportError as exc:
-                raise GraphConnectionError("The connection to Microsoft Graph failed.", code="Transport") from exc
+                raise GraphConnectionError(
+                    "The connection to Microsoft Graph failed.", code="Transport"
+                ) from exc
             if response.is_success:
                 return response
             error = error_from_response(response.status_code, response.content, dict(response.headers))
