@@ -59,7 +59,12 @@ def main(argv: list[str] | None = None) -> None:
     serve = sub.add_parser("serve", help="run the bot (with the simulated tenant when Graph is not configured)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3978)
+    from bot.package import add_package_command, run_package
+
+    add_package_command(sub)
     args = parser.parse_args(argv)
+    if args.command == "package":  # needs no configuration
+        raise SystemExit(run_package(args))
     logging.basicConfig(
         level=_settings().log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
