@@ -1,0 +1,25 @@
+"""Adaptive Cards for Presence Bot: pure functions from view models to Adaptive Card 1.5 JSON.
+
+No Graph, no I/O, no clock: every time is formatted in `view.time_zone` relative to `view.now`, so the
+same view always renders the same card. Every card carries `fallbackText`; `text_fallback(card)` returns
+it for the activity's `text`. Buttons are Universal Actions (`Action.Execute`, verb "command",
+`data.command` = the chat command) with an `Action.Submit` fallback carrying the same data.
+"""
+
+from cards.elements import CONTENT_TYPE, Card
+from cards.fallback import text_fallback
+from cards.messages import error_card, help_card, welcome_card
+from cards.presence import notice_card, presence_card
+from cards.times import UserTimes
+
+__all__ = [
+    "CONTENT_TYPE",
+    "Card",
+    "UserTimes",
+    "error_card",
+    "help_card",
+    "notice_card",
+    "presence_card",
+    "text_fallback",
+    "welcome_card",
+]

@@ -1,0 +1,105 @@
+"""The cards that explain rather than report: errors, help and the welcome on install."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.commands.catalog import WHEN_HELP
+from bot.presence.view import CommandDoc, ErrorView, HelpView, WelcomeView
+from cards.elements import Card, Element, card, command_action, container, sentence, text
+
+# The welcome card's examples: one of each kind a new user is most likely to want first.
+_WELCOME_PICKS = ("busy", "dnd", "status")
+
+
+def error_card(view: ErrorView) -> Card:
+    """What went wrong (in attention colour), what to do, and an example to copy."""
+    body: list[Element] = [
+        text(view.title, color="attention", size="medium", bold=True),
+        text(view.message, spacing="small"),
+    ]
+    if view.hint:
+        body.append(text(view.hint, spacing="medium"))
+    if view.example:
+        body.append(
+            container(
+                [text("Try:", size="small", subtle=True), text(view.example, monospace=True, spacing="none")],
+                style="emphasis",
+                spacing="medium",
+            )
+        )
+    return card(body, fallback_text=error_fallback(view))
+
+
+def help_card(view: HelpView) -> Card:
+    """Every command with its usage, what it does and examples, then how to say [when]."""
+    body: list[Element] = []
+    if view.intro:
+        body.append(text(view.intro, bold=True))
+    body.append(text("What I can do", size="medium", bold=True, spacing="medium" if view.intro else None))
+    body.extend(_command_entry(doc) for doc in view.commands)
+    body.append(text(WHEN_HELP, size="small", subtle=True, spacing="medium", separator=True))
+    return card(body, fallback_text=help_fallback(view))
+
+
+def welcome_card(view: WelcomeView) -> Card:
+    """A greeting, what the bot does in a paragraph, three commands to try, and two buttons."""
+    greeting = f"Hi {view.user_name}, I'm Presence Bot" if view.user_name else "Hi, I'm Presence Bot"
+    body: list[Element] = [
+        text(greeting, size="large", bold=True),
+        text(
+            "I set your Teams presence and status message for you through Microsoft Graph: In a call "
+            "for a focus block, Do not disturb until tomorrow morning, a status message that clears "
+            "itself. Times are in your time zone, and I tell you plainly when Teams shows something "
+            "other than what you asked for.",
+            spacing="small",
+        ),
+        text("Try:", bold=True, spacing="medium"),
+        *(text(example, monospace=True, spacing="small") for example in welcome_examples(view.commands)),
+    ]
+    actions = [command_action("Show my presence", "/presence"), command_action("Help", "/help")]
+    return card(body, fallback_text=welcome_fallback(view), actions=actions)
+
+
+def welcome_examples(commands: Sequence[CommandDoc]) -> list[str]:
+    """Three example commands: /busy, /dnd and /status first when the catalog has them."""
+    by_name = {doc.name: doc for doc in commands}
+    ordered = [by_name[name] for name in _WELCOME_PICKS if name in by_name]
+    ordered += [doc for doc in commands if doc.name not in _WELCOME_PICKS]
+    return [doc.examples[0] for doc in ordered if doc.examples][:3]
+
+
+# -- fallback text ------------------------------------------------------------------------------
+
+
+def error_fallback(view: ErrorView) -> str:
+    second = " ".join(part for part in (view.hint, f"Try: {view.example}" if view.example else None) if part)
+    return "\n".join(line for line in (f"{sentence(view.title)} {view.message}", second) if line)
+
+
+def help_fallback(view: HelpView) -> str:
+    names = ", ".join(doc.usage.split()[0] for doc in view.commands if doc.usage.strip())
+    return "\n".join(line for line in (view.intro, f"Commands: {names}.") if line)
+
+
+def welcome_fallback(view: WelcomeView) -> str:
+    greeting = f"Hi {view.user_name}, I'm Presence Bot" if view.user_name else "Hi, I'm Presence Bot"
+    examples = welcome_examples(view.commands)
+    tries = f"Try {_or_list(examples)}; /help lists every command." if examples else "Send /help."
+    return f"{greeting}: I set your Teams presence and status message.\n{tries}"
+
+
+def _command_entry(doc: CommandDoc) -> Element:
+    items = [
+        text(doc.usage, monospace=True, bold=True),
+        text(doc.description, spacing="none"),
+    ]
+    if doc.examples:
+        items.append(
+            text(" · ".join(doc.examples), monospace=True, size="small", subtle=True, spacing="none")
+        )
+    return container(items, spacing="medium")
+
+
+def _or_list(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
