@@ -67,7 +67,7 @@ def activity(
     service_url: str,
     user_id: str = "user-id-0",
     aad: str | None = "00000000-0000-0000-0000-0000000000020",
-    name: str = "Alex Wilber",
+    user_name: str = "Alex Wilber",
     conversation_type: str = "personal",
     conversation_id: str = "e2ac58d2-d449-4671-b04a-ce88004c979a",
     time_zone: str | None = "UTC",
@@ -76,7 +76,7 @@ def activity(
     **extra: Any,
 ) -> dict[str, Any]:
     """A Bot Framework activity shaped like the ones the Agents Playground sends (shared/samples)."""
-    sender: dict[str, Any] = {"id": user_id, "name": name}
+    sender: dict[str, Any] = {"id": user_id, "name": user_name}
     if aad:
         sender["aadObjectId"] = aad
     body: dict[str, Any] = {

@@ -237,7 +237,7 @@ async def test_channel_message_changes_only_the_sender(
         conversation_id="channel-announcements-id;messageid=1795325763648",
         user_id="user-id-1",
         aad=megan,
-        name="Megan Bowen",
+        user_name="Megan Bowen",
     )
     assert (await sim_user(http, bot, megan))["preferred"]["availability"] == "DoNotDisturb"
     assert (await sim_user(http, bot, ALEX))["preferred"] is None

@@ -17,7 +17,6 @@ from botbuilder.schema import (
     ActivityTypes,
     AdaptiveCardInvokeResponse,
     Attachment,
-    ChannelAccount,
 )
 
 import cards
@@ -75,13 +74,15 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         return InvokeResponse(status=200, body=body)
 
     # -- install / welcome -----------------------------------------------------------------------
-    async def on_members_added_activity(
-        self, members_added: list[ChannelAccount], turn_context: TurnContext
-    ) -> None:
-        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        if not any(member.id == bot_id for member in members_added):
-            return  # someone else joined a chat the bot is in: stay quiet
-        who = sender(turn_context.activity)
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        """Welcome when the bot itself is added. Handled here, not in TeamsActivityHandler's members-added
+        dispatch, which first fetches each member from the roster API: a failing roster call must not
+        cost the user their welcome."""
+        activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        if not any(member.id == bot_id for member in activity.members_added or []):
+            return  # someone else joined a chat the bot is in, or left it: stay quiet
+        who = sender(activity)
         view = WelcomeView(user_name=who.name if who else None, commands=COMMANDS)
         card = cards.welcome_card(view)
         await turn_context.send_activity(_message(Reply(card, cards.text_fallback(card))))
