@@ -124,7 +124,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _on_turn_error(context: object, error: Exception) -> None:
-    log.exception("unhandled error in a turn", exc_info=error)
+    log.error("unhandled error in a turn", exc_info=error)
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -40,8 +40,7 @@ async def _serve(host: str, port: int) -> None:
     else:
         print(f"Graph: {settings.graph_base_url}", flush=True)
     print(
-        "Bot Framework Emulator: open a bot at "
-        f"{endpoint} with no App ID and no password.",
+        f"Bot Framework Emulator: open a bot at {endpoint} with no App ID and no password.",
         flush=True,
     )
     stop = asyncio.Event()
@@ -56,7 +55,9 @@ async def _serve(host: str, port: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="presence-bot", description="Presence Bot for Microsoft Teams")
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the bot (with the simulated tenant when Graph is not configured)")
+    serve = sub.add_parser(
+        "serve", help="run the bot (with the simulated tenant when Graph is not configured)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3978)
     from bot.package import add_package_command, run_package

@@ -7,6 +7,7 @@ simulator's control route can move it forward so fades, expiries and the bot's o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -73,7 +74,5 @@ async def sleep_until(clock: Clock, when: datetime, wake: asyncio.Event | None =
     if wake is None:
         await asyncio.sleep(delay)
         return
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(wake.wait(), timeout=delay)
-    except TimeoutError:
-        pass

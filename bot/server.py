@@ -21,14 +21,19 @@ class RunningBot:
         await self.runner.cleanup()
 
 
-async def start_bot(settings: Settings, host: str = "127.0.0.1", port: int = 3978, *, clock: Clock | None = None) -> RunningBot:
+async def start_bot(
+    settings: Settings, host: str = "127.0.0.1", port: int = 3978, *, clock: Clock | None = None
+) -> RunningBot:
     app = create_app(settings, clock=clock)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    sockets = site._server.sockets if site._server is not None else []  # noqa: SLF001 - aiohttp exposes no public accessor
-    bound_port = sockets[0].getsockname()[1] if sockets else port
+    bound_port = port
+    for address in runner.addresses:  # the real port when 0 was asked for
+        if isinstance(address, tuple) and len(address) >= 2:
+            bound_port = int(address[1])
+            break
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{bound_port}"
     app[RUNTIME].self_url = url

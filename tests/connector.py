@@ -41,8 +41,8 @@ class Connector:
     async def _create(self, request: web.Request) -> web.Response:
         return web.json_response({"id": f"conv-{uuid.uuid4()}", "activityId": str(next(self._ids))})
 
-    async def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """Wait until at least `count` activities arrived; return them all."""
-        async with self._arrived:
-            await asyncio.wait_for(self._arrived.wait_for(lambda: len(self.received) >= count), timeout)
+    async def wait_for(self, count: int) -> list[dict[str, Any]]:
+        """Wait (10 s at most) until at least `count` activities arrived; return them all."""
+        async with asyncio.timeout(10), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.received) >= count)
             return list(self.received)

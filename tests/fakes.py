@@ -12,7 +12,9 @@ from bot.graph.models import Presence
 
 @dataclass
 class FakeGraph:
-    presence: Presence = field(default_factory=lambda: Presence(availability="Available", activity="Available"))
+    presence: Presence = field(
+        default_factory=lambda: Presence(availability="Available", activity="Available")
+    )
     writes: list[tuple[str, GraphWrite]] = field(default_factory=list)
     reads: int = 0
     fail_with: GraphError | None = None

@@ -115,7 +115,9 @@ async def test_dnd_until_5pm_uses_the_users_time_zone(
     assert close_to(preferred["expiresAt"], expected)
 
 
-async def test_clear_ends_only_the_bots_session(http: httpx.AsyncClient, bot: RunningBot, connector: Connector) -> None:
+async def test_clear_ends_only_the_bots_session(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
     await say(http, bot, connector, "/busy 30m")
     reply = await say(http, bot, connector, "/clear")
     state = await sim_user(http, bot, ALEX)
@@ -126,7 +128,9 @@ async def test_clear_ends_only_the_bots_session(http: httpx.AsyncClient, bot: Ru
     assert "nothing to clear" in texts(card_of(again))
 
 
-async def test_reset_goes_back_to_automatic(http: httpx.AsyncClient, bot: RunningBot, connector: Connector) -> None:
+async def test_reset_goes_back_to_automatic(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
     await say(http, bot, connector, "/busy 30m")
     await say(http, bot, connector, "/dnd 1h")
     await say(http, bot, connector, "/reset")
@@ -159,7 +163,9 @@ async def test_status_message_with_expiry_and_clear(
     assert "back in 5 minutes" not in texts(card_of(reply))
 
 
-async def test_presence_shows_without_writing(http: httpx.AsyncClient, bot: RunningBot, connector: Connector) -> None:
+async def test_presence_shows_without_writing(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
     await say(http, bot, connector, "/busy 30m")
     await http.delete(f"{bot.url}/sim/_sim/stats")
     for text in ("/presence", "whoami", "/Show"):
@@ -206,7 +212,9 @@ async def test_help_and_unknown_words_list_every_command(
     assert "lunch" in texts(card_of(reply))
 
 
-async def test_group_chat_mention_is_stripped(http: httpx.AsyncClient, bot: RunningBot, connector: Connector) -> None:
+async def test_group_chat_mention_is_stripped(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
     reply = await say(
         http,
         bot,
@@ -277,7 +285,9 @@ async def test_action_execute_updates_the_card_in_place(
     assert (app_session(await sim_user(http, bot, ALEX)) or {})["activity"] == "InACall"
 
 
-async def test_welcome_card_on_install(http: httpx.AsyncClient, bot: RunningBot, connector: Connector) -> None:
+async def test_welcome_card_on_install(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
     body = activity(
         None,
         service_url=connector.url,

@@ -17,9 +17,8 @@ from bot.commands.model import (
     When,
 )
 from bot.graph.models import Presence
-from bot.presence.rules import Layer, State
-from bot.presence.service import PresenceService, PreferredPlan, SessionPlan, UserRef, explain
-from bot.presence.rules import STATES
+from bot.presence.rules import STATES, Layer, State
+from bot.presence.service import PreferredPlan, PresenceService, SessionPlan, UserRef, explain
 from tests.fakes import FakeGraph
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
@@ -97,7 +96,9 @@ async def test_dnd_is_a_preferred_presence_with_graphs_default() -> None:
 async def test_offline_with_duration() -> None:
     graph = FakeGraph(Presence(availability="Offline", activity="OffWork"))
     await run(graph, SetState(state=State.OFFLINE, when=for_(120)))
-    assert graph.bodies() == [{"availability": "Offline", "activity": "OffWork", "expirationDuration": "PT2H"}]
+    assert graph.bodies() == [
+        {"availability": "Offline", "activity": "OffWork", "expirationDuration": "PT2H"}
+    ]
 
 
 async def test_clear_tolerates_no_session() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -89,5 +89,3 @@ class CommandError(Exception):
         super().__init__(message)
         self.message = message
         self.example = example
-
-

@@ -299,15 +299,15 @@ class GraphClient:
             if 200 <= status < 300:
                 await self._audit(user_id, tenant_id, write, None)
                 continue
-            error = _entry_error(status, answer or {})
-            if isinstance(error, write.tolerated):
-                await self._audit(user_id, tenant_id, write, error)
-                outcome.errors[index] = error
-            elif answer is None or status == 424 or isinstance(error, GraphThrottled | GraphUnavailable):
+            failure = _entry_error(status, answer or {})
+            if isinstance(failure, write.tolerated):
+                await self._audit(user_id, tenant_id, write, failure)
+                outcome.errors[index] = failure
+            elif answer is None or status == 424 or isinstance(failure, GraphThrottled | GraphUnavailable):
                 redo.append(index)  # each entry is throttled on its own: send it again alone
             else:
-                await self._audit(user_id, tenant_id, write, error)
-                raise error
+                await self._audit(user_id, tenant_id, write, failure)
+                raise failure
         for index in redo:
             await self._write_alone(user_id, index, writes[index], outcome, tenant_id=tenant_id)
         read_answer = answers.get(read_id)

@@ -1,14 +1,14 @@
 """Typed Graph errors. Callers branch on the class (or `code`), never on the message text.
 
-    GraphError
-    ├── GraphBadRequest          400 (InvalidArgument…)
-    ├── GraphUnauthorized        401 (token missing/expired, or a delegated token writing another user)
-    ├── GraphPermissionDenied    403 (Presence.ReadWrite.All not granted / no admin consent)
-    ├── GraphNotFound            404 (clearPresence with no session for this app, unknown user)
-    ├── GraphThrottled           429 (retry_after seconds)
-    ├── GraphUnavailable         5xx, after retries
-    ├── GraphTimeout             no answer within the time budget
-    └── GraphConnectionError     could not reach Graph at all
+GraphError
+├── GraphBadRequest          400 (InvalidArgument…)
+├── GraphUnauthorized        401 (token missing/expired, or a delegated token writing another user)
+├── GraphPermissionDenied    403 (Presence.ReadWrite.All not granted / no admin consent)
+├── GraphNotFound            404 (clearPresence with no session for this app, unknown user)
+├── GraphThrottled           429 (retry_after seconds)
+├── GraphUnavailable         5xx, after retries
+├── GraphTimeout             no answer within the time budget
+└── GraphConnectionError     could not reach Graph at all
 """
 
 from __future__ import annotations

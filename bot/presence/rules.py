@@ -173,6 +173,7 @@ def tone(availability: str, activity: str = "") -> Tone:
         return Tone.WARNING
     return Tone.NEUTRAL
 
+
 # setUserPreferredPresence range: UNVERIFIED in Graph's docs (FACTS.md §2). We use the same 5-minute floor
 # as sessions and a 7-day ceiling (the longest default Graph applies); the simulator enforces the same.
 PREFERRED_MIN = timedelta(minutes=5)

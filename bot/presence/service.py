@@ -173,7 +173,9 @@ class PresenceService:
             now=now,
         )
 
-    def _plan_state(self, command: SetState, now: datetime, time_zone: str) -> tuple[list[GraphWrite], Outcome]:
+    def _plan_state(
+        self, command: SetState, now: datetime, time_zone: str
+    ) -> tuple[list[GraphWrite], Outcome]:
         spec = STATES[command.state]
         notes: list[str] = []
         if spec.layer is Layer.SESSION:
@@ -217,13 +219,20 @@ class PresenceService:
             )
 
         # Preferred presence: like picking it in Teams; Graph's own default expiry when none given.
+        return self._plan_preferred(command, spec, now)
+
+    def _plan_preferred(
+        self, command: SetState, spec: StateSpec, now: datetime
+    ) -> tuple[list[GraphWrite], Outcome]:
+        notes: list[str] = []
         duration: timedelta | None = None
+        requested_end: datetime | None
         if command.when:
             asked = command.when.end - now
             duration = min(max(asked, PREFERRED_MIN), PREFERRED_MAX)
             if asked < PREFERRED_MIN:
                 notes.append(f"The shortest picked status is 5 minutes (you asked for {_human(asked)}).")
-            requested_end: datetime | None = now + duration
+            requested_end = now + duration
         else:
             requested_end = now + preferred_default_expiry(spec.pair.availability)
             notes.append(

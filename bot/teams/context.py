@@ -65,9 +65,9 @@ def command_text(activity: Activity) -> str | None:
     value = activity.value
     if isinstance(value, dict) and isinstance(value.get("command"), str):
         return str(value["command"])
-    return activity.text
+    return str(activity.text) if activity.text is not None else None
 
 
 def bot_names(activity: Activity) -> list[str]:
     recipient = activity.recipient
-    return [recipient.name] if recipient is not None and recipient.name else []
+    return [str(recipient.name)] if recipient is not None and recipient.name else []

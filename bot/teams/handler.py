@@ -65,9 +65,9 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
             return await super().on_invoke_activity(turn_context)
         # botbuilder 4.17.1 + CloudAdapter serializes on_adaptive_card_invoke's answer twice (HTTP 500),
         # so answer here with the msrest model. `value.action` arrives as a plain dict.
-        value = activity.value if isinstance(activity.value, dict) else {}
-        action = value.get("action") if isinstance(value.get("action"), dict) else {}
-        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
+        action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
+        data: dict[str, Any] = action["data"] if isinstance(action.get("data"), dict) else {}
         text = data.get("command") if action.get("verb") == "command" else None
         reply = await self.answer(activity, text if isinstance(text, str) else "/help")
         body = AdaptiveCardInvokeResponse(status_code=200, type=cards.CONTENT_TYPE, value=reply.card)
