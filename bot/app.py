@@ -4,23 +4,25 @@ closed in `cleanup_ctx`; nothing is module-level."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
 import httpx
 from aiohttp import web
+from pydantic import SecretStr
 from botbuilder.core import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
 
 from bot.clock import AdjustableClock, Clock, SystemClock
-from bot.config import SIM_APP_ID, SIM_TENANT_ID, Settings
+from bot.config import SIM_APP_ID, SIM_APP_SECRET, Settings
+from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
 from bot.presence.service import PresenceService
-from bot.sim.caller import TrustingAuthenticator
 from bot.teams.handler import PresenceBot
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class Runtime:
     self_url: str = ""  # where this process listens, known once the site is bound
     http: httpx.AsyncClient | None = None
     graph: GraphClient | None = None
+    tokens: MsalTokenProvider | None = None
     bot: PresenceBot | None = None
     adapter: CloudAdapter | None = None
     ready: bool = False
@@ -69,35 +72,64 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
 
 
 def _mount_simulator(app: web.Application, runtime: Runtime) -> None:
+    """The embedded simulated tenant: Graph under /sim, its identity platform on its own TLS port."""
+    from bot.sim.caller import PRESENCE_READWRITE_ALL
+    from bot.sim.identity import JwtAuthenticator, RegisteredApp, SimIdentity
     from bot.sim.routes import create_sim_app
     from bot.sim.tenant import SimTenant
 
     settings = runtime.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    tenant = SimTenant(runtime.clock, settings.data_dir / "sim-state.json")
-    authenticator = TrustingAuthenticator(SIM_APP_ID, SIM_TENANT_ID)
-    app.add_subapp("/sim", create_sim_app(tenant, authenticator, runtime.clock, clock_control=True))
-    runtime.extras["sim_tenant"] = tenant
+    identity = SimIdentity(
+        settings.data_dir,
+        runtime.clock,
+        [
+            RegisteredApp(
+                client_id=SIM_APP_ID,
+                client_secret=SecretStr(SIM_APP_SECRET),
+                tenant_id=tenant,
+                roles=frozenset({PRESENCE_READWRITE_ALL}),
+                display_name="Presence Bot (simulated tenant)",
+            )
+            for tenant in settings.sim_tenants
+        ],
+    )
+    tenant_state = SimTenant(runtime.clock, settings.data_dir / "sim-state.json")
+    authenticator = JwtAuthenticator(identity, runtime.clock)
+    app.add_subapp("/sim", create_sim_app(tenant_state, authenticator, runtime.clock, clock_control=True))
+    runtime.extras["sim_tenant"] = tenant_state
+    runtime.extras["sim_identity"] = identity
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME]
     settings = runtime.settings
-    async with httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        headers={"User-Agent": "presence-bot/0.1"},
-    ) as http:
+    async with contextlib.AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                headers={"User-Agent": "presence-bot/0.1"},
+            )
+        )
         runtime.http = http
         if settings.uses_simulator:
-            graph = GraphClient(
-                http,
-                base_url=lambda: f"{runtime.self_url}/sim/v1.0",
-                tokens=None,
-                session_id=settings.session_app_id,
-            )
-        else:
-            from bot.graph.auth import MsalTokenProvider
+            from bot.sim.identity import SimIdentity, start_identity_site
 
+            identity = runtime.extras["sim_identity"]
+            assert isinstance(identity, SimIdentity)
+            site = await start_identity_site(identity, "127.0.0.1", settings.sim_identity_port)
+            stack.push_async_callback(site.stop)
+            runtime.extras["sim_identity_url"] = site.base_url
+            tokens = MsalTokenProvider(
+                client_id=SIM_APP_ID,
+                client_secret=SecretStr(SIM_APP_SECRET),
+                default_tenant=settings.default_tenant,
+                authority_host=site.base_url,
+                ca_bundle=identity.ca_path,
+                clock=runtime.clock,
+            )
+            base_url: str | Callable[[], str] = lambda: f"{runtime.self_url}/sim/v1.0"  # noqa: E731
+        else:
             tokens = MsalTokenProvider(
                 client_id=settings.graph_app_id,
                 client_secret=settings.graph_secret,
@@ -106,9 +138,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 ca_bundle=settings.graph_ca_bundle,
                 clock=runtime.clock,
             )
-            graph = GraphClient(
-                http, base_url=settings.graph_base_url, tokens=tokens, session_id=settings.session_app_id
-            )
+            base_url = settings.graph_base_url
+        stack.push_async_callback(tokens.aclose)
+        runtime.tokens = tokens
+        graph = GraphClient(http, base_url=base_url, tokens=tokens, session_id=settings.session_app_id)
         runtime.graph = graph
         service = PresenceService(
             graph, session_id=settings.session_app_id, default_duration=settings.default_duration

@@ -55,8 +55,14 @@ class Settings(BaseSettings):
     # Seconds a chat command may take in all, Graph retries included (Teams waits about 15 s).
     command_budget_seconds: float = Field(12.0, validation_alias=_env("PRESENCE_BOT_COMMAND_BUDGET"))
     log_level: str = Field("INFO", validation_alias=_env("PRESENCE_BOT_LOG_LEVEL"))
+    # Embedded simulator: the tenants where its dev app is registered and consented, and the TLS port
+    # of its identity platform (0: any free port).
+    sim_tenants: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [SIM_TENANT_ID], validation_alias=_env("PRESENCE_BOT_SIM_TENANTS")
+    )
+    sim_identity_port: int = Field(0, validation_alias=_env("PRESENCE_BOT_SIM_IDENTITY_PORT"))
 
-    @field_validator("allowed_tenants", mode="before")
+    @field_validator("allowed_tenants", "sim_tenants", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):

@@ -4,14 +4,15 @@ local connector (as the Emulator and Teams deliver them), and the simulated tena
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from bot.config import SIM_APP_ID
-from bot.server import RunningBot
-from tests.conftest import activity
+from bot.server import RunningBot, start_bot
+from tests.conftest import activity, make_settings
 from tests.connector import Connector
 from tests.e2e import app_session, bot_now, card_of, parse_utc, say, sim_stats, sim_user, texts
 
@@ -324,3 +325,30 @@ async def test_healthz(http: httpx.AsyncClient, bot: RunningBot) -> None:
     response = await http.get(f"{bot.url}/healthz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+async def test_a_tenant_where_the_app_is_not_consented_gets_a_clear_card(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    other = "7a1d2f3e-4b5c-4d6e-8f70-8192a3b4c5d6"
+    body = activity("/busy 30m", service_url=connector.url)
+    body["conversation"]["tenantId"] = other
+    body["channelData"] = {"tenant": {"id": other}}
+    response = await http.post(f"{bot.url}/api/messages", json=body)
+    assert response.status_code in (200, 201)
+    reply = (await connector.wait_for(1))[0]
+    shown = texts(card_of(reply))
+    assert "couldn't sign in" in shown
+    assert app_session(await sim_user(http, bot, ALEX)) is None
+
+
+async def test_allowed_tenants_refuses_others_without_calling_graph(
+    http: httpx.AsyncClient, connector: Connector, tmp_path: Path
+) -> None:
+    running = await start_bot(make_settings(tmp_path / "d", allowed_tenants=["someone-else"]), "127.0.0.1", 0)
+    try:
+        reply = await say(http, running, connector, "/busy 30m")
+        assert "can't use this bot" in texts(card_of(reply))
+        assert (await sim_stats(http, running))["total"] == 0
+    finally:
+        await running.stop()

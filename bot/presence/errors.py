@@ -6,6 +6,7 @@ Never the exception's own text: Graph's messages are for developers, ours are fo
 from __future__ import annotations
 
 from bot.commands.model import CommandError
+from bot.graph.auth import TokenError
 from bot.graph.errors import (
     GraphBadRequest,
     GraphConnectionError,
@@ -79,6 +80,21 @@ def graph_error_view(error: GraphError) -> ErrorView:
         title="Something went wrong talking to Microsoft Graph",
         message=f"Graph answered {error.status or 'nothing'} {error.code}." + ref,
         hint="Try again in a moment.",
+    )
+
+
+def token_error_view(error: TokenError) -> ErrorView:
+    """The identity platform refused the bot a Graph token (wrong secret, app not consented in the tenant…)."""
+    hint = (
+        "Try again in a minute."
+        if error.transient
+        else "Ask your admin to check the bot's app registration: its client secret, and that it is "
+        "consented in your organization (see docs/admin-guide.md)."
+    )
+    return ErrorView(
+        title="The bot couldn't sign in to Microsoft Graph",
+        message=f"{error} Nothing was changed.",
+        hint=hint,
     )
 
 

@@ -24,12 +24,14 @@ from bot.clock import Clock
 from bot.commands import CommandError, Help, parse
 from bot.commands.catalog import COMMANDS
 from bot.config import Settings
+from bot.graph.auth import TokenError
 from bot.graph.errors import GraphError, GraphTimeout
 from bot.presence.errors import (
     command_error_view,
     graph_error_view,
     internal_error_view,
     tenant_refused_view,
+    token_error_view,
 )
 from bot.presence.service import PresenceService, UserRef
 from bot.presence.view import HelpView, WelcomeView
@@ -116,6 +118,9 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         except GraphError as error:
             log.warning("Graph refused %s for a user: %r", command.kind, error)
             return _reply(cards.error_card(graph_error_view(error)))
+        except TokenError as error:
+            log.warning("no Graph token for tenant %s: %r", user.tenant_id, error)
+            return _reply(cards.error_card(token_error_view(error)))
         # Teams identifies refresh users by their channel id (29:…), not the AAD object id.
         viewer = activity.from_property.id if activity.from_property else None
         refresh = [viewer] if viewer and _is_personal(activity) else None
