@@ -12,6 +12,7 @@ from bot.commands.model import (
     ShowPresence,
     When,
 )
+from bot.commands.parser import parse
 
 __all__ = [
     "ClearSession",
@@ -24,4 +25,5 @@ __all__ = [
     "SetStatusMessage",
     "ShowPresence",
     "When",
+    "parse",
 ]

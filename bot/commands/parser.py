@@ -1,0 +1,338 @@
+"""Chat text in, a `Command` out: what a Teams user typed, read generously but never guessed at.
+
+Pure: no I/O and no clock reads; `now` and the user's time zone come from the caller. The `[when]`
+part is read by `bot.commands.timeexpr`. Refusals are `CommandError`s with a plain message and an
+example to copy; anything that isn't a command at all is `Help(unknown=<first word>)`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Final, NamedTuple
+from zoneinfo import ZoneInfo
+
+from bot.commands.model import (
+    ClearSession,
+    ClearStatusMessage,
+    Command,
+    CommandError,
+    Help,
+    Reset,
+    SetState,
+    SetStatusMessage,
+    ShowPresence,
+    When,
+)
+from bot.commands.timeexpr import WhenError, is_bare_number, parse_when, resolve_zone
+from bot.presence.rules import State
+
+__all__ = ["ALIASES", "STATUS_CLEAR_WORDS", "STATUS_MAX_LENGTH", "UNSETTABLE", "Verb", "clean", "parse"]
+
+STATUS_MAX_LENGTH: Final = 280  # what Teams' status editor allows (FACTS.md §2)
+
+
+class Verb(StrEnum):
+    """Commands that are not a presence state."""
+
+    CLEAR = "clear"
+    RESET = "reset"
+    STATUS = "status"
+    STATUS_CLEAR = "status clear"
+    SHOW = "presence"
+    HELP = "help"
+
+
+class Unsettable(NamedTuple):
+    """A state people ask for that Graph does not let apps set; why, and what to use instead."""
+
+    message: str
+    example: str
+
+
+_MEETING = Unsettable(
+    "Teams shows “In a meeting” from your calendar; apps can't set it. "
+    "Use /busy (in a call) or /conference instead, or set a message with /status.",
+    "/busy 1h",
+)
+_OUT_OF_OFFICE = Unsettable(
+    "“Out of office” comes from your calendar or Outlook automatic replies; apps can't set it. "
+    "Set a message with /status instead, or use /busy or /conference.",
+    "/status Out of office until tomorrow 9am",
+)
+
+# Every word or phrase a command may start with (case-insensitive, matched on whole words, longest
+# first). Each alias means exactly one thing.
+ALIASES: Final[Mapping[str, State | Verb]] = {
+    # Available
+    "available": State.AVAILABLE,
+    "online": State.AVAILABLE,
+    "free": State.AVAILABLE,
+    # Busy, in a call
+    "busy": State.BUSY,
+    "call": State.BUSY,
+    "in a call": State.BUSY,
+    "on a call": State.BUSY,
+    "in call": State.BUSY,
+    # Busy, in a conference call
+    "conference": State.CONFERENCE,
+    "conference call": State.CONFERENCE,
+    "in a conference": State.CONFERENCE,
+    "in a conference call": State.CONFERENCE,
+    # Away
+    "away": State.AWAY,
+    "appear away": State.AWAY,
+    "afk": State.AWAY,
+    # Presenting
+    "presenting": State.PRESENTING,
+    # Do not disturb; Teams shows Focusing as DoNotDisturb too (FACTS.md §1)
+    "dnd": State.DND,
+    "do not disturb": State.DND,
+    "donotdisturb": State.DND,
+    "do-not-disturb": State.DND,
+    "focus": State.DND,
+    "focusing": State.DND,
+    # Be right back
+    "brb": State.BRB,
+    "be right back": State.BRB,
+    "berightback": State.BRB,
+    "be-right-back": State.BRB,
+    # Appear offline
+    "offline": State.OFFLINE,
+    "appear offline": State.OFFLINE,
+    "appearoffline": State.OFFLINE,
+    "invisible": State.OFFLINE,
+    # The bot's session only
+    "clear": Verb.CLEAR,
+    # Back to automatic: the session and the picked status both go
+    "reset": Verb.RESET,
+    "auto": Verb.RESET,
+    "automatic": Verb.RESET,
+    "back": Verb.RESET,
+    # Status message
+    "status": Verb.STATUS,
+    "clear status": Verb.STATUS_CLEAR,
+    "clear status message": Verb.STATUS_CLEAR,
+    # Read only
+    "presence": Verb.SHOW,
+    "whoami": Verb.SHOW,
+    "who am i": Verb.SHOW,
+    "show": Verb.SHOW,
+    "help": Verb.HELP,
+    "commands": Verb.HELP,
+    "?": Verb.HELP,
+}
+
+# States Teams has but Graph won't let an app set (FACTS.md §1): refused with what to use instead.
+UNSETTABLE: Final[Mapping[str, Unsettable]] = {
+    "meeting": _MEETING,
+    "in a meeting": _MEETING,
+    "in meeting": _MEETING,
+    "out of office": _OUT_OF_OFFICE,
+    "out of the office": _OUT_OF_OFFICE,
+    "out-of-office": _OUT_OF_OFFICE,
+    "outofoffice": _OUT_OF_OFFICE,
+    "ooo": _OUT_OF_OFFICE,
+    "oof": _OUT_OF_OFFICE,
+}
+
+# `/status <one of these>` removes the message instead of setting it.
+STATUS_CLEAR_WORDS: Final = frozenset({"clear", "reset", "off", "none", "remove", "delete"})
+
+_STATUS_EXAMPLE = "/status Out for lunch for 1h"
+
+
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    words = r"\s+".join(re.escape(word) for word in phrase.split())
+    return re.compile(words + r"(?=$|[\s.!?,:;])", re.IGNORECASE)
+
+
+_PHRASES: Final[tuple[tuple[re.Pattern[str], State | Verb | Unsettable], ...]] = tuple(
+    (_phrase_pattern(phrase), meaning)
+    for phrase, meaning in sorted(
+        [*ALIASES.items(), *UNSETTABLE.items()], key=lambda item: (-len(item[0].split()), -len(item[0]))
+    )
+)
+
+_MENTION = re.compile(r"<at\b[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_LEADING_MENTIONS = re.compile(r"(?:\s*<at\b[^>]*>.*?</at>)+\s*", re.IGNORECASE | re.DOTALL)
+_BLOCK_TAG = re.compile(r"<br\s*/?>|</?(?:p|div|li|ul|ol|blockquote|h[1-6])\b[^>]*>", re.IGNORECASE)
+_INLINE_TAG = re.compile(
+    r"</?(?:span|b|strong|i|em|u|s|strike|font|code|pre|sup|sub|a|small|mark)\b[^>]*>", re.IGNORECASE
+)
+_ODD_SPACE = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+_ENDS_AM_PM = re.compile(r"\b[ap]\.m\.$", re.IGNORECASE)
+_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+
+_QUOTES: Final[Mapping[str, str]] = {'"': '"“”', "“": '”"“', "”": '”"', "'": "'’", "‘": "’'", "’": "’'"}
+_STATUS_WHEN = re.compile(r"(?<!\S)(?:for|until|untill|till|til|'til|’til)(?=\s)", re.IGNORECASE)
+
+
+def parse(text: str, *, now: datetime, tz: ZoneInfo | str | None, bot_names: Sequence[str] = ()) -> Command:
+    """Read one chat message as a command, for a user in `tz` (None or unknown → UTC) at `now`.
+
+    Raises `CommandError` for a command we refuse; unknown words give `Help(unknown=word)`.
+    """
+    body = clean(text, bot_names)
+    if body.startswith("/"):
+        body = body[1:].lstrip()
+    if not body:
+        return Help()
+    zone = resolve_zone(tz)
+    for pattern, meaning in _PHRASES:
+        match = pattern.match(body)
+        if match is None:
+            continue
+        rest = body[match.end() :]
+        if isinstance(meaning, Unsettable):
+            raise CommandError(meaning.message, meaning.example)
+        if isinstance(meaning, State):
+            return SetState(state=meaning, when=_state_when(meaning, rest, now, zone))
+        return _verb(meaning, rest, now, zone)
+    word = body.split()[0].strip("/.!?,:;")[:40]
+    return Help(unknown=word or None)
+
+
+def clean(text: str, bot_names: Sequence[str] = ()) -> str:
+    """The command in a Teams message: no bot mention, HTML tags or entities, or leading bot name.
+
+    Mentions before the command (how Teams addresses the bot in chats and channels) and mentions of the
+    bot anywhere are dropped; anyone else mentioned later keeps their name (`/status Pairing with
+    <at>Megan</at>` → "Pairing with Megan").
+    """
+    names = {n.strip().lower() for n in bot_names if n and n.strip()}
+    text = (
+        _LEADING_MENTIONS.sub(" ", text or "", count=1) if _LEADING_MENTIONS.match(text or "") else text or ""
+    )
+
+    def mention(match: re.Match[str]) -> str:
+        inner = html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip()
+        return " " if not names or inner.lower() in names else inner
+
+    text = _MENTION.sub(mention, text)
+    text = _BLOCK_TAG.sub(" ", text)
+    text = _INLINE_TAG.sub("", text)
+    text = html.unescape(text)
+    text = _ZERO_WIDTH.sub("", _ODD_SPACE.sub(" ", text)).strip()
+    for name in sorted((n.strip() for n in bot_names if n and n.strip()), key=len, reverse=True):
+        match = re.match(rf"@?{re.escape(name)}(?=$|[\s,:])[\s,:]*", text, re.IGNORECASE)
+        if match:
+            text = text[match.end() :].strip()
+            break
+    return text
+
+
+def _tail(rest: str) -> str:
+    """What follows a command word, without separators around it (`busy: 30m.` → `30m`)."""
+    tail = rest.strip().lstrip(":,").strip().rstrip("!").strip()
+    return tail if _ENDS_AM_PM.search(tail) else tail.rstrip(".").strip()
+
+
+def _state_when(state: State, rest: str, now: datetime, zone: ZoneInfo) -> When | None:
+    """The optional `[when]` after a state; anything else after it is refused, not ignored."""
+    tail = _tail(rest)
+    if not tail:
+        return None
+    name = state.value
+    try:
+        when = parse_when(tail, now=now, zone=zone)
+    except WhenError as error:
+        raise CommandError(error.message, f"/{name} {error.example}") from None
+    if when is not None:
+        return when
+    amount = re.sub(r"^for\s+", "", tail, flags=re.IGNORECASE)
+    if is_bare_number(amount):  # `/busy 30`, `/busy for 30`
+        number = int(amount) if amount.isdigit() else 0
+        example = f"/{name} {number}m" if number > 0 else f"/{name} 30m"
+        as_time = f", or “until {number}” for {number} o'clock" if 1 <= number <= 23 else ""
+        raise CommandError(
+            f"“{tail}” needs a unit, like {example.split()[-1]} for minutes{as_time}.", example
+        )
+    raise CommandError(
+        f"I couldn't understand “{tail}” as a length or an end time. "
+        "Try a length like 30m or an end time like until 5pm.",
+        f"/{name} 30m",
+    )
+
+
+def _verb(verb: Verb, rest: str, now: datetime, zone: ZoneInfo) -> Command:
+    if verb is Verb.HELP:
+        return Help()
+    if verb is Verb.STATUS:
+        return _status(rest, now, zone)
+    tail = _tail(rest)
+    command = "/status clear" if verb is Verb.STATUS_CLEAR else f"/{verb.value}"
+    if tail:
+        raise CommandError(
+            f"{command} takes nothing after it, and I don't know what “{tail}” means there.", command
+        )
+    if verb is Verb.CLEAR:
+        return ClearSession()
+    if verb is Verb.RESET:
+        return Reset()
+    if verb is Verb.STATUS_CLEAR:
+        return ClearStatusMessage()
+    return ShowPresence()
+
+
+def _status(rest: str, now: datetime, zone: ZoneInfo) -> SetStatusMessage | ClearStatusMessage:
+    """`/status <text> [for D | until T]`; a quoted text is literal, `/status clear` removes it."""
+    raw = rest.strip()
+    if raw.startswith(":"):
+        raw = raw[1:].strip()
+    if raw.lower().rstrip(".!") in STATUS_CLEAR_WORDS:
+        return ClearStatusMessage()
+    if not raw:
+        raise CommandError(
+            "Say what your status message should be. (To see your presence, send /presence.)", _STATUS_EXAMPLE
+        )
+    text, when = _quoted_status(raw, now, zone) or _plain_status(raw, now, zone)
+    if not text:
+        raise CommandError("Say what your status message should be, not only when it ends.", _STATUS_EXAMPLE)
+    if len(text) > STATUS_MAX_LENGTH:
+        raise CommandError(
+            f"That status message is {len(text)} characters long; Teams allows at most {STATUS_MAX_LENGTH}.",
+            _STATUS_EXAMPLE,
+        )
+    return SetStatusMessage(text=text, when=when)
+
+
+def _quoted_status(raw: str, now: datetime, zone: ZoneInfo) -> tuple[str, When | None] | None:
+    """`"back in 5 minutes"` or `"Out" for 1h`: the words inside quotes are never an expiry."""
+    closers = _QUOTES.get(raw[0])
+    if closers is None:
+        return None
+    for end in range(len(raw) - 1, 0, -1):
+        if raw[end] not in closers:
+            continue
+        inner, after = raw[1:end].strip(), raw[end + 1 :].strip()
+        if not after:
+            return inner, None
+        when = _status_when(after, inner, now, zone)
+        if when is not None:
+            return inner, when
+    return None
+
+
+def _plain_status(raw: str, now: datetime, zone: ZoneInfo) -> tuple[str, When | None]:
+    """The text and a trailing `for …`/`until …` expiry, if one parses; otherwise it is all text."""
+    for match in _STATUS_WHEN.finditer(raw):
+        text = raw[: match.start()].rstrip()
+        when = _status_when(raw[match.start() :], text, now, zone)
+        if when is not None:
+            return text, when
+    return raw, None
+
+
+def _status_when(clause: str, text: str, now: datetime, zone: ZoneInfo) -> When | None:
+    try:
+        return parse_when(clause, now=now, zone=zone, allow_to=False)
+    except WhenError as error:
+        suffix = error.example if error.example.startswith("until") else f"for {error.example}"
+        raise CommandError(
+            f"{error.message} To keep those words in the message, put the message in quotes.",
+            f"/status {text or 'Out for lunch'} {suffix}",
+        ) from None

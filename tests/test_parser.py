@@ -1,0 +1,656 @@
+"""The command parser, table by table: commands and aliases, mentions, lengths, end times, time zones,
+DST, status messages and refusals. Every refusal must say what was wrong and give a working example."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.commands import (
+    ClearSession,
+    ClearStatusMessage,
+    Command,
+    CommandError,
+    Help,
+    Reset,
+    SetState,
+    SetStatusMessage,
+    ShowPresence,
+    When,
+    parse,
+)
+from bot.commands.catalog import COMMANDS
+from bot.commands.parser import ALIASES, UNSETTABLE, Verb
+from bot.presence.rules import State
+
+# Wednesday 18 March 2026, 10:00 UTC. New York is on EDT (UTC-4) since 8 March: 06:00 local.
+NOW = datetime(2026, 3, 18, 10, 0, tzinfo=UTC)
+NEW_YORK = "America/New_York"
+BERLIN = ZoneInfo("Europe/Berlin")
+BOT = ("Test Bot",)
+
+
+def run(text: str, *, now: datetime = NOW, tz: ZoneInfo | str | None = "UTC") -> Command:
+    return parse(text, now=now, tz=tz, bot_names=BOT)
+
+
+def when_of(command: Command) -> When:
+    assert isinstance(command, SetState | SetStatusMessage), command
+    assert command.when is not None, command
+    return command.when
+
+
+def refused(text: str, *, now: datetime = NOW, tz: ZoneInfo | str | None = "UTC") -> CommandError:
+    with pytest.raises(CommandError) as caught:
+        run(text, now=now, tz=tz)
+    error = caught.value
+    assert error.message and error.example, "a refusal says what was wrong and shows an example"
+    assert error.example.startswith("/")
+    assert not any(noise in error.message for noise in ("Traceback", "Error(", "datetime.", "None"))
+    run(error.example, now=now, tz=tz)  # the example itself must be a command that works
+    return error
+
+
+# -- commands and aliases ------------------------------------------------------------------------
+
+STATE_ALIASES = [
+    ("/available", State.AVAILABLE),
+    ("/online", State.AVAILABLE),
+    ("/free", State.AVAILABLE),
+    ("/busy", State.BUSY),
+    ("/call", State.BUSY),
+    ("/in a call", State.BUSY),
+    ("on a call", State.BUSY),
+    ("in call", State.BUSY),
+    ("/conference", State.CONFERENCE),
+    ("/conference call", State.CONFERENCE),
+    ("in a conference", State.CONFERENCE),
+    ("in a conference call", State.CONFERENCE),
+    ("/away", State.AWAY),
+    ("appear away", State.AWAY),
+    ("/afk", State.AWAY),
+    ("/presenting", State.PRESENTING),
+    ("/dnd", State.DND),
+    ("do not disturb", State.DND),
+    ("/donotdisturb", State.DND),
+    ("do-not-disturb", State.DND),
+    ("/focus", State.DND),
+    ("focusing", State.DND),
+    ("/brb", State.BRB),
+    ("be right back", State.BRB),
+    ("berightback", State.BRB),
+    ("be-right-back", State.BRB),
+    ("/offline", State.OFFLINE),
+    ("appear offline", State.OFFLINE),
+    ("/appearoffline", State.OFFLINE),
+    ("/invisible", State.OFFLINE),
+]
+
+
+@pytest.mark.parametrize(("text", "state"), STATE_ALIASES)
+def test_every_state_and_alias(text: str, state: State) -> None:
+    assert run(text) == SetState(state=state, when=None)
+
+
+@pytest.mark.parametrize(("text", "state"), STATE_ALIASES)
+def test_every_state_alias_takes_a_when(text: str, state: State) -> None:
+    command = run(f"{text} 30m")
+    assert isinstance(command, SetState) and command.state is state
+    assert when_of(command).duration == timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/clear", ClearSession()),
+        ("clear", ClearSession()),
+        ("/reset", Reset()),
+        ("/auto", Reset()),
+        ("automatic", Reset()),
+        ("back", Reset()),
+        ("/presence", ShowPresence()),
+        ("/whoami", ShowPresence()),
+        ("who am i", ShowPresence()),
+        ("/show", ShowPresence()),
+        ("/Show", ShowPresence()),
+        ("/help", Help()),
+        ("help", Help()),
+        ("/help busy", Help()),
+        ("?", Help()),
+        ("/?", Help()),
+        ("/commands", Help()),
+        ("", Help()),
+        ("   ", Help()),
+        ("/", Help()),
+        ("<at>Test Bot</at>", Help()),
+        ("/status clear", ClearStatusMessage()),
+        ("/status CLEAR", ClearStatusMessage()),
+        ("/status reset", ClearStatusMessage()),
+        ("/status off", ClearStatusMessage()),
+        ("/status none", ClearStatusMessage()),
+        ("/status remove", ClearStatusMessage()),
+        ("/status delete", ClearStatusMessage()),
+        ("/clear status", ClearStatusMessage()),
+        ("clear status message", ClearStatusMessage()),
+    ],
+)
+def test_commands_without_a_state(text: str, expected: Command) -> None:
+    assert run(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("lunch please", "lunch"),
+        ("/lunch", "lunch"),
+        ("Hello!", "Hello"),
+        ("/busyy 30m", "busyy"),
+        ("<at>Test Bot</at> what can you do?", "what"),
+        ("x" * 100, "x" * 40),
+    ],
+)
+def test_unknown_words_give_help_naming_the_word(text: str, word: str) -> None:
+    assert run(text) == Help(unknown=word)
+
+
+def test_alias_table_means_what_it_says() -> None:
+    verbs: dict[Verb, type] = {
+        Verb.CLEAR: ClearSession,
+        Verb.RESET: Reset,
+        Verb.STATUS_CLEAR: ClearStatusMessage,
+        Verb.SHOW: ShowPresence,
+        Verb.HELP: Help,
+    }
+    assert not set(ALIASES) & set(UNSETTABLE), "an alias means one thing"
+    for alias, meaning in ALIASES.items():
+        if meaning is Verb.STATUS:
+            assert isinstance(run(f"/{alias} Hello"), SetStatusMessage)
+        elif isinstance(meaning, State):
+            assert run(f"/{alias}") == SetState(state=meaning), alias
+        else:
+            assert isinstance(run(f"/{alias}"), verbs[meaning]), alias
+
+
+@pytest.mark.parametrize("doc", COMMANDS, ids=lambda doc: doc.name)
+def test_every_catalog_example_parses(doc: object) -> None:
+    from bot.presence.view import CommandDoc
+
+    assert isinstance(doc, CommandDoc)
+    for example in doc.examples:
+        command = run(example)
+        assert not isinstance(command, Help) or doc.name == "help", example
+
+
+# -- case, slash, mentions, HTML -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/busy 30m",
+        "busy 30m",
+        "/BUSY 30M",
+        "Busy for 30 minutes",
+        "BUSY FOR 30 MINUTES",
+        "/ busy 30m",
+        "  /busy   30m  ",
+        "/busy 30m.",
+        "busy: 30m",
+        "<at>Test Bot</at> /busy 30m",
+        "<at>Test Bot</at>&nbsp;/busy&nbsp;30m",
+        "<at>Test Bot</at>\u00a0/busy 30m",
+        "<p><at>Test Bot</at> /busy 30m</p>",
+        "<div>/busy&nbsp;30m<br></div>",
+        "<div><p>/busy <b>30m</b></p></div>",
+        "/busy 30m <at>Test Bot</at>",
+        '<at id="0">Test Bot</at> busy 30m',
+        "<at>Presence</at> busy 30m",  # the user shortened the mention: still a mention
+        "<at>Test</at> <at>Bot</at> /busy 30m",
+        "Test Bot /busy 30m",
+        "test bot busy 30m",
+        "@Test Bot busy 30m",
+        "Test Bot: busy 30m",
+        "\u200b/busy 30m",
+        "/busy\t30m\n",
+    ],
+)
+def test_mentions_markup_case_and_slash_are_ignored(text: str) -> None:
+    command = run(text)
+    assert isinstance(command, SetState) and command.state is State.BUSY
+    assert when_of(command).duration == timedelta(minutes=30)
+    assert when_of(command).end == NOW + timedelta(minutes=30)
+
+
+def test_the_exact_group_chat_text() -> None:
+    command = parse("<at>Test Bot</at> /busy 30m", now=NOW, tz="UTC", bot_names=["Test Bot"])
+    assert command == SetState(
+        state=State.BUSY,
+        when=When(end=NOW + timedelta(minutes=30), duration=timedelta(minutes=30), text="30m"),
+    )
+
+
+def test_a_bot_name_is_only_stripped_at_the_start() -> None:
+    command = parse("/status Testing Test Bot", now=NOW, tz=None, bot_names=["Test Bot"])
+    assert command == SetStatusMessage(text="Testing Test Bot")
+
+
+# -- lengths -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("when", "duration"),
+    [
+        ("30m", timedelta(minutes=30)),
+        ("1h", timedelta(hours=1)),
+        ("1h30m", timedelta(minutes=90)),
+        ("1h 30m", timedelta(minutes=90)),
+        ("1h30", timedelta(minutes=90)),
+        ("90 minutes", timedelta(minutes=90)),
+        ("2 hours", timedelta(hours=2)),
+        ("2 hrs", timedelta(hours=2)),
+        ("for 45 min", timedelta(minutes=45)),
+        ("45 min", timedelta(minutes=45)),
+        ("45mins", timedelta(minutes=45)),
+        ("30 M", timedelta(minutes=30)),
+        ("1.5h", timedelta(minutes=90)),
+        ("1.5 hours", timedelta(minutes=90)),
+        ("half an hour", timedelta(minutes=30)),
+        ("for half an hour", timedelta(minutes=30)),
+        ("a quarter of an hour", timedelta(minutes=15)),
+        ("an hour", timedelta(hours=1)),
+        ("for an hour", timedelta(hours=1)),
+        ("for the next hour", timedelta(hours=1)),
+        ("for the next 2 hours", timedelta(hours=2)),
+        ("an hour and a half", timedelta(minutes=90)),
+        ("2 and a half hours", timedelta(minutes=150)),
+        ("1 hour and 30 minutes", timedelta(minutes=90)),
+        ("1 hour, 30 minutes", timedelta(minutes=90)),
+        ("10s", timedelta(seconds=10)),
+        ("PT30M", timedelta(minutes=30)),
+        ("pt30m", timedelta(minutes=30)),
+        ("PT1H30M", timedelta(minutes=90)),
+        ("for PT4H", timedelta(hours=4)),
+        ("P1D", timedelta(days=1)),
+        ("1d", timedelta(days=1)),
+        ("2 days", timedelta(days=2)),
+        ("1 week", timedelta(days=7)),
+        ("7 days", timedelta(days=7)),
+    ],
+)
+def test_lengths(when: str, duration: timedelta) -> None:
+    got = when_of(run(f"/dnd {when}"))
+    assert got.duration == duration
+    assert got.end == NOW + duration
+    assert got.text == when
+
+
+# -- end times -----------------------------------------------------------------------------------
+
+
+def ny(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=ZoneInfo(NEW_YORK))
+
+
+# NOW is Wednesday 18 March, 06:00 in New York.
+@pytest.mark.parametrize(
+    ("when", "end"),
+    [
+        ("until 5pm", ny(3, 18, 17)),
+        ("until 5 pm", ny(3, 18, 17)),
+        ("until 5PM", ny(3, 18, 17)),
+        ("until 5 p.m.", ny(3, 18, 17)),
+        ("until 5:30 pm", ny(3, 18, 17, 30)),
+        ("until 5:30pm", ny(3, 18, 17, 30)),
+        ("until 17:30", ny(3, 18, 17, 30)),
+        ("until 09:00", ny(3, 18, 9)),
+        ("until 00:30", ny(3, 19, 0, 30)),
+        ("until 12", ny(3, 18, 12)),
+        ("until 12am", ny(3, 19, 0)),
+        ("until 12pm", ny(3, 18, 12)),
+        ("till 5", ny(3, 18, 17)),  # 5:00 has passed, 17:00 hasn't
+        ("till 7", ny(3, 18, 7)),  # the next time the clock shows 7
+        ("till 5 o'clock", ny(3, 18, 17)),
+        ("'til 8:15", ny(3, 18, 8, 15)),
+        ("til noon", ny(3, 18, 12)),
+        ("until midday", ny(3, 18, 12)),
+        ("until midnight", ny(3, 19, 0)),
+        ("until end of day", ny(3, 19, 0)),
+        ("until the end of the day", ny(3, 19, 0)),
+        ("until eod", ny(3, 19, 0)),
+        ("until EOD", ny(3, 19, 0)),
+        ("eod", ny(3, 19, 0)),
+        ("today", ny(3, 19, 0)),
+        ("until today", ny(3, 19, 0)),
+        ("for today", ny(3, 19, 0)),
+        ("for the rest of the day", ny(3, 19, 0)),
+        ("this week", ny(3, 23, 0)),
+        ("until end of week", ny(3, 23, 0)),
+        ("until tomorrow 9am", ny(3, 19, 9)),
+        ("until tomorrow at 9am", ny(3, 19, 9)),
+        ("until 9am tomorrow", ny(3, 19, 9)),
+        ("until tomorrow 9", ny(3, 19, 9)),  # with a day: working hours, 9 is morning
+        ("until tomorrow 5", ny(3, 19, 17)),  # … and 5 is afternoon
+        ("until tomorrow noon", ny(3, 19, 12)),
+        ("until tomorrow midnight", ny(3, 20, 0)),
+        ("until tmrw 9am", ny(3, 19, 9)),
+        ("until friday 5pm", ny(3, 20, 17)),
+        ("until Friday 5pm", ny(3, 20, 17)),
+        ("until fri 5pm", ny(3, 20, 17)),
+        ("until friday at 5pm", ny(3, 20, 17)),
+        ("until 5pm on friday", ny(3, 20, 17)),
+        ("until this friday 5pm", ny(3, 20, 17)),
+        ("until friday eod", ny(3, 21, 0)),
+        ("until wednesday 5pm", ny(3, 18, 17)),  # today, still ahead
+        ("until wednesday 5am", ny(3, 25, 5)),  # today's has passed: next week's
+        ("until monday 9am", ny(3, 23, 9)),
+        ("until today 5pm", ny(3, 18, 17)),
+        ("until 2026-03-19 09:00", ny(3, 19, 9)),
+        ("until 2026-03-19T09:00", ny(3, 19, 9)),
+        ("until march 19 9am", ny(3, 19, 9)),
+        ("until 19 March 9am", ny(3, 19, 9)),
+        ("until Mar 20th 5pm", ny(3, 20, 17)),
+        ("to 5pm", ny(3, 18, 17)),
+        ("5pm", ny(3, 18, 17)),  # a bare time means until then
+        ("17:30", ny(3, 18, 17, 30)),
+        ("5:30", ny(3, 18, 17, 30)),
+        ("noon", ny(3, 18, 12)),
+        ("midnight", ny(3, 19, 0)),
+        ("tomorrow 9am", ny(3, 19, 9)),
+        ("friday 5pm", ny(3, 20, 17)),
+    ],
+)
+def test_end_times_in_the_users_zone(when: str, end: datetime) -> None:
+    got = when_of(run(f"/busy {when}", tz=NEW_YORK))
+    assert got.end == end
+    assert got.end.astimezone(ZoneInfo(NEW_YORK)).replace(tzinfo=None) == end.replace(tzinfo=None)
+    assert got.end.utcoffset() == end.utcoffset(), "the end is given in the user's zone"
+    assert got.duration is None
+    assert got.text == when
+
+
+@pytest.mark.parametrize(
+    ("local_now", "when", "end"),
+    [
+        (ny(3, 18, 10), "until 9am", ny(3, 19, 9)),  # passed today: tomorrow
+        (ny(3, 18, 10), "until 10am", ny(3, 19, 10)),  # now is not the future
+        (ny(3, 18, 10), "until 10:01", ny(3, 18, 10, 1)),
+        (ny(3, 18, 23, 30), "until 5pm", ny(3, 19, 17)),
+        (ny(3, 18, 23, 30), "till 5", ny(3, 19, 5)),
+        (ny(3, 18, 23, 30), "until noon", ny(3, 19, 12)),
+        (ny(3, 18, 23, 30), "eod", ny(3, 19, 0)),
+        (ny(3, 20, 18), "until friday 5pm", ny(3, 27, 17)),  # said on a Friday evening
+        (ny(3, 22, 20), "this week", ny(3, 23, 0)),  # Sunday evening: the week ends at midnight
+        (ny(12, 30, 10), "until jan 2 9am", datetime(2027, 1, 2, 9, tzinfo=ZoneInfo(NEW_YORK))),
+    ],
+)
+def test_a_time_that_has_passed_means_the_next_one(local_now: datetime, when: str, end: datetime) -> None:
+    got = when_of(run(f"/dnd {when}", now=local_now.astimezone(UTC), tz=NEW_YORK))
+    assert got.end == end
+    assert got.end.replace(tzinfo=None) == end.replace(tzinfo=None)
+
+
+# -- time zones and DST --------------------------------------------------------------------------
+
+
+def test_until_5pm_depends_on_the_users_zone() -> None:
+    tokyo = when_of(run("/dnd until 5pm", tz="Asia/Tokyo")).end
+    los_angeles = when_of(run("/dnd until 5pm", tz="America/Los_Angeles")).end
+    # 10:00 UTC is 19:00 in Tokyo (5pm has passed → tomorrow) and 03:00 in Los Angeles.
+    assert tokyo == datetime(2026, 3, 19, 8, 0, tzinfo=UTC)
+    assert los_angeles == datetime(2026, 3, 19, 0, 0, tzinfo=UTC)
+    assert tokyo != los_angeles
+    assert tokyo.astimezone(ZoneInfo("Asia/Tokyo")).hour == 17
+    assert los_angeles.astimezone(ZoneInfo("America/Los_Angeles")).hour == 17
+
+
+@pytest.mark.parametrize(
+    "tz", [None, "", "UTC", "Not/AZone", "../../etc/passwd", "Pacific Standard Time", "  "]
+)
+def test_missing_or_unknown_zones_mean_utc(tz: str | None) -> None:
+    got = when_of(run("/busy until 5pm", tz=tz))
+    assert got.end == datetime(2026, 3, 18, 17, 0, tzinfo=UTC)
+
+
+def test_a_zoneinfo_object_is_accepted() -> None:
+    got = when_of(run("/busy until 5pm", tz=BERLIN))
+    assert got.end == datetime(2026, 3, 18, 17, 0, tzinfo=BERLIN)
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata"])
+def test_a_length_ends_at_the_same_instant_in_every_zone(tz: str) -> None:
+    assert when_of(run("/busy 90m", tz=tz)).end == NOW + timedelta(minutes=90)
+
+
+def berlin(month: int, day: int, hour: int, minute: int = 0, fold: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=BERLIN, fold=fold)
+
+
+@pytest.mark.parametrize(
+    ("now", "when", "utc_end", "local_hour"),
+    [
+        # Spring forward, Sunday 29 March 2026: 02:00 CET → 03:00 CEST.
+        (berlin(3, 28, 11), "until 9am", datetime(2026, 3, 29, 7, 0, tzinfo=UTC), 9),
+        (berlin(3, 28, 11), "until tomorrow 9am", datetime(2026, 3, 29, 7, 0, tzinfo=UTC), 9),
+        (berlin(3, 29, 1, 30), "2h", datetime(2026, 3, 29, 2, 30, tzinfo=UTC), 4),  # 01:30 + 2h = 04:30
+        (berlin(3, 28, 11), "1d", datetime(2026, 3, 29, 10, 0, tzinfo=UTC), 12),  # exactly 24h elapsed
+        (berlin(3, 29, 1), "until 2:30am", datetime(2026, 3, 29, 1, 30, tzinfo=UTC), 3),  # gap: shifted
+        (berlin(3, 29, 1), "until 2am", datetime(2026, 3, 29, 1, 0, tzinfo=UTC), 3),
+        # Fall back, Sunday 25 October 2026: 03:00 CEST → 02:00 CET.
+        (berlin(10, 24, 12), "until 9am", datetime(2026, 10, 25, 8, 0, tzinfo=UTC), 9),
+        (berlin(10, 25, 2, 30), "2h", datetime(2026, 10, 25, 2, 30, tzinfo=UTC), 3),  # 02:30 CEST + 2h
+        (berlin(10, 24, 12), "1d", datetime(2026, 10, 25, 10, 0, tzinfo=UTC), 11),
+        (berlin(10, 25, 0), "until 2:30am", datetime(2026, 10, 25, 0, 30, tzinfo=UTC), 2),  # first 02:30
+        (berlin(10, 24, 12), "until midnight", datetime(2026, 10, 24, 22, 0, tzinfo=UTC), 0),
+        (berlin(10, 25, 12), "until midnight", datetime(2026, 10, 25, 23, 0, tzinfo=UTC), 0),
+    ],
+)
+def test_dst_wall_clock_ends_are_local_and_lengths_are_elapsed(
+    now: datetime, when: str, utc_end: datetime, local_hour: int
+) -> None:
+    now_utc = now.astimezone(UTC)
+    got = when_of(run(f"/dnd {when}", now=now_utc, tz="Europe/Berlin"))
+    # Compare instants in UTC: an ambiguous local time never equals a time in another zone, and
+    # subtracting two datetimes that share a tzinfo gives wall-clock, not elapsed, time.
+    assert got.end.astimezone(UTC) == utc_end
+    assert got.end.astimezone(BERLIN).hour == local_hour
+    if got.duration is not None:
+        assert got.end.astimezone(UTC) - now_utc == got.duration, "a length is exact elapsed time"
+
+
+def test_two_hours_across_spring_forward_is_three_on_the_wall_clock() -> None:
+    now = berlin(3, 29, 1, 30).astimezone(UTC)
+    got = when_of(run("/busy 2h", now=now, tz="Europe/Berlin"))
+    assert got.end.astimezone(UTC) - now == timedelta(hours=2)
+    local = got.end.astimezone(BERLIN)
+    assert (local.hour, local.minute) == (4, 30)
+
+
+def test_until_9am_across_spring_forward_is_21_hours_not_22() -> None:
+    now = berlin(3, 28, 11).astimezone(UTC)  # Saturday 11:00 CET
+    got = when_of(run("/busy until 9am", now=now, tz="Europe/Berlin"))
+    assert got.end.astimezone(UTC) - now == timedelta(hours=21)  # 22 on the wall clock
+    assert got.end.astimezone(BERLIN).replace(tzinfo=None) == datetime(2026, 3, 29, 9, 0)
+
+
+def test_the_second_2_30_in_the_autumn_is_not_chosen() -> None:
+    # At 02:45 CEST (first pass), "until 2:30am" is already behind us today; the next one is tomorrow.
+    now = berlin(10, 25, 2, 45).astimezone(UTC)
+    got = when_of(run("/busy until 2:30am", now=now, tz="Europe/Berlin"))
+    assert got.end.astimezone(BERLIN).replace(tzinfo=None) == datetime(2026, 10, 26, 2, 30)
+
+
+# -- refusals ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("/busy banana", "banana"),
+        ("/busy 30m banana", "30m banana"),
+        ("/busy for lunch", "for lunch"),
+        ("/dnd until the release", "until the release"),
+        ("/busy in 30m", "in 30m"),
+        ("/busy 1e5", "1e5"),
+        ("/busy 30", "30m"),
+        ("/busy 5", "until 5"),
+        ("/busy for 20", "/busy 20m"),
+        ("/busy 1.5", "/busy 30m"),
+        ("/busy 0m", "more than zero"),
+        ("/busy PT0S", "more than zero"),
+        ("/busy -5m", "more than zero"),
+        ("/busy for -5m", "more than zero"),
+        ("/busy 8 days", "7 days"),
+        ("/busy 2 weeks", "7 days"),
+        ("/busy 1 month", "7 days"),
+        ("/busy P30D", "7 days"),
+        ("/busy until yesterday 5pm", "past"),
+        ("/dnd until today 9am", "past"),
+        ("/dnd until 2026-03-01 9am", "past"),
+        ("/dnd until 2026-03-30 9am", "7 days"),
+        ("/dnd until tomorrow", "tomorrow"),
+        ("/dnd until friday", "friday"),
+        ("/dnd until wednesday", "wednesday 9am"),  # today is Wednesday: still ask for a time
+        ("/dnd until march 19", "march 19 9am"),
+        ("/dnd until feb 30 5pm", "feb 30"),
+        ("/dnd until 25:00", "25:00"),
+        ("/dnd until 13pm", "13pm"),
+        ("/dnd until 5:75", "5:75"),
+        ("/clear now", "now"),
+        ("/reset banana", "banana"),
+        ("/presence of Megan", "of Megan"),
+        ("/clear status please", "please"),
+    ],
+)
+def test_refusals_say_what_was_wrong(text: str, says: str) -> None:
+    error = refused(text)
+    assert says in error.message or says in (error.example or "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/meeting",
+        "in a meeting",
+        "/in meeting 1h",
+        "/out of office",
+        "OOO",
+        "/oof until friday 5pm",
+        "out-of-office",
+    ],
+)
+def test_states_only_the_calendar_can_set_are_explained(text: str) -> None:
+    error = refused(text)
+    assert "calendar" in error.message
+    assert "/status" in error.message and "/busy" in error.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["/busy banana", "/status " + "x" * 281, "/status", "/busy for -5m", "/dnd until yesterday 5pm"],
+)
+def test_what_the_end_to_end_tests_refuse(text: str) -> None:
+    refused(text)
+
+
+def test_example_keeps_the_command_the_user_meant() -> None:
+    assert refused("/conference banana").example == "/conference 30m"
+    assert refused("/call 45").example == "/busy 45m"
+    assert refused("/dnd until tomorrow").example == "/dnd until tomorrow 9am"
+
+
+# -- status messages -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "duration"),
+    [
+        ("/status Out for lunch for 1h", "Out for lunch", timedelta(hours=1)),
+        ("/status Out for lunch for 30 minutes", "Out for lunch", timedelta(minutes=30)),
+        ("/status Out for lunch", "Out for lunch", None),
+        ("/status Working until the release", "Working until the release", None),
+        ("/status Back for good", "Back for good", None),
+        ("/status Table for 2", "Table for 2", None),
+        ("/status for lunch for 1h", "for lunch", timedelta(hours=1)),
+        ("/status Out for 1 hour", "Out", timedelta(hours=1)),
+        ("/status Going to 5pm meeting", "Going to 5pm meeting", None),
+        ("/status Back to work to 5pm", "Back to work to 5pm", None),  # `to` is no expiry in a status
+        ('/status "back in 5 minutes"', "back in 5 minutes", None),
+        ('/status "Out" for 1h', "Out", timedelta(hours=1)),
+        ('/status "Out for lunch" for 1h', "Out for lunch", timedelta(hours=1)),
+        ("/status “Out for lunch” for 1h", "Out for lunch", timedelta(hours=1)),
+        ("/status “back in 5 minutes”", "back in 5 minutes", None),
+        ("/status ‘Heads down until 5pm’", "Heads down until 5pm", None),
+        ("/status 'Heads down' 2h", "Heads down", timedelta(hours=2)),
+        ('/status "Out" to lunch', '"Out" to lunch', None),  # not quote + expiry: all text
+        ("/status 'sup for 1h", "'sup", timedelta(hours=1)),
+        ("/status   Mixed CASE   and  spacing  ", "Mixed CASE   and  spacing", None),
+        ("/STATUS Hello", "Hello", None),
+        ("status: Reviewing PRs for 2h", "Reviewing PRs", timedelta(hours=2)),
+        ("<at>Test Bot</at> /status Out &amp; about for 1h", "Out & about", timedelta(hours=1)),
+        ("<p>/status Ship it 🚀 for 1h</p>", "Ship it 🚀", timedelta(hours=1)),
+        ("/status Out for lunch FOR 1H", "Out for lunch", timedelta(hours=1)),
+        ("/status Clear skies", "Clear skies", None),
+        ("/status " + "x" * 280, "x" * 280, None),
+    ],
+)
+def test_status_text_and_expiry(text: str, message: str, duration: timedelta | None) -> None:
+    command = run(text)
+    assert isinstance(command, SetStatusMessage)
+    assert command.text == message
+    if duration is None:
+        assert command.when is None
+    else:
+        assert when_of(command).duration == duration
+        assert when_of(command).end == NOW + duration
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "local_end"),
+    [
+        ("/status In Berlin until 5pm", "In Berlin", datetime(2026, 3, 18, 17, 0)),
+        ("/status Heads down until tomorrow 9am", "Heads down", datetime(2026, 3, 19, 9, 0)),
+        ("/status Heads down till noon", "Heads down", datetime(2026, 3, 18, 12, 0)),
+        ("/status Heads down for today", "Heads down", datetime(2026, 3, 19, 0, 0)),
+        ("/status Offsite for the rest of the week", "Offsite", datetime(2026, 3, 23, 0, 0)),
+    ],
+)
+def test_status_until_a_time(text: str, message: str, local_end: datetime) -> None:
+    command = run(text, tz=NEW_YORK)
+    assert isinstance(command, SetStatusMessage) and command.text == message
+    assert when_of(command).end.astimezone(ZoneInfo(NEW_YORK)).replace(tzinfo=None) == local_end
+    assert when_of(command).duration is None
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("/status", "/status Out for lunch"),
+        ("/status   ", "/status Out for lunch"),
+        ("/status for 1h", "not only when it ends"),
+        ('/status ""', "status message should be"),
+        ("/status " + "x" * 281, "281"),
+        ("/status " + "x" * 300, "280"),
+        ("/status Out for 0m", "more than zero"),
+        ("/status Away until yesterday 5pm", "past"),
+        ("/status On leave for 2 weeks", "quotes"),
+        ("/status On leave until friday", "friday"),
+    ],
+)
+def test_status_refusals(text: str, says: str) -> None:
+    error = refused(text)
+    assert says in error.message or says in (error.example or "")
+
+
+def test_a_quoted_status_keeps_every_word() -> None:
+    command = run('/status "On leave for 2 weeks"')
+    assert command == SetStatusMessage(text="On leave for 2 weeks")
+
+
+def test_a_status_mention_of_someone_else_keeps_their_name() -> None:
+    # The bot's mention is addressing; anyone else mentioned is part of what the user wants to say.
+    assert run("/status Pairing with <at>Megan Bowen</at> for 1h") == SetStatusMessage(
+        text="Pairing with Megan Bowen",
+        when=When(end=NOW + timedelta(hours=1), duration=timedelta(hours=1), text="for 1h"),
+    )
