@@ -41,9 +41,7 @@ class TrustingAuthenticator:
     """
 
     def __init__(self, app_id: str, tenant_id: str) -> None:
-        self._caller = Caller(
-            app_id=app_id, tenant_id=tenant_id, roles=frozenset({PRESENCE_READWRITE_ALL})
-        )
+        self._caller = Caller(app_id=app_id, tenant_id=tenant_id, roles=frozenset({PRESENCE_READWRITE_ALL}))
 
     async def authenticate(self, request: web.Request) -> Caller:
         return self._caller
