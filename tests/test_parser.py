@@ -15,8 +15,10 @@ from bot.commands import (
     CommandError,
     Help,
     Reset,
+    SetNotices,
     SetState,
     SetStatusMessage,
+    SetTimeZone,
     ShowPresence,
     When,
     parse,
@@ -167,6 +169,10 @@ def test_alias_table_means_what_it_says() -> None:
     for alias, meaning in ALIASES.items():
         if meaning is Verb.STATUS:
             assert isinstance(run(f"/{alias} Hello"), SetStatusMessage)
+        elif meaning is Verb.TIMEZONE:
+            assert run(f"/{alias} Europe/Paris") == SetTimeZone(zone="Europe/Paris"), alias
+        elif meaning is Verb.NOTIFY:
+            assert run(f"/{alias} off") == SetNotices(enabled=False), alias
         elif isinstance(meaning, State):
             assert run(f"/{alias}") == SetState(state=meaning), alias
         else:
@@ -654,3 +660,38 @@ def test_a_status_mention_of_someone_else_keeps_their_name() -> None:
         text="Pairing with Megan Bowen",
         when=When(end=NOW + timedelta(hours=1), duration=timedelta(hours=1), text="for 1h"),
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("/timezone Europe/Berlin", "Europe/Berlin"),
+        ("timezone europe/berlin", "Europe/Berlin"),
+        ("/tz America/New York", "America/New_York"),
+        ("/time zone Asia/Tokyo", "Asia/Tokyo"),
+        ("/timezone auto", None),
+    ],
+)
+def test_timezone_takes_iana_names(text: str, zone: str | None) -> None:
+    assert run(text) == SetTimeZone(zone=zone)
+
+
+@pytest.mark.parametrize(("text", "needle"), [("/timezone Mars/Base", "Mars/Base"), ("/timezone", "IANA")])
+def test_timezone_refuses_unknown_zones(text: str, needle: str) -> None:
+    with pytest.raises(CommandError) as caught:
+        run(text)
+    assert needle in caught.value.message
+    assert caught.value.example == "/timezone Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("text", "enabled"), [("/notify on", True), ("notify OFF", False), ("/notifications off", False)]
+)
+def test_notify_on_off(text: str, enabled: bool) -> None:
+    assert run(text) == SetNotices(enabled=enabled)
+
+
+def test_notify_needs_on_or_off() -> None:
+    with pytest.raises(CommandError) as caught:
+        run("/notify sometimes")
+    assert caught.value.example == "/notify off"

@@ -79,6 +79,18 @@ COMMANDS: tuple[CommandDoc, ...] = (
         examples=("/presence",),
     ),
     CommandDoc(
+        name="timezone",
+        usage="/timezone <IANA name>",
+        description="Set the time zone for “until …” and card times; /timezone auto follows Teams.",
+        examples=("/timezone Europe/Berlin", "/timezone auto"),
+    ),
+    CommandDoc(
+        name="notify",
+        usage="/notify on|off",
+        description="Whether I message you when a held status ends, is overridden or fails.",
+        examples=("/notify off",),
+    ),
+    CommandDoc(
         name="help",
         usage="/help",
         description="List the commands.",

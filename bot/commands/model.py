@@ -66,6 +66,20 @@ class ShowPresence(_Command):
     kind: Literal["show"] = "show"
 
 
+class SetTimeZone(_Command):
+    """`/timezone Europe/Berlin` (an IANA name), or `/timezone auto` (`zone=None`: follow Teams)."""
+
+    kind: Literal["timezone"] = "timezone"
+    zone: str | None
+
+
+class SetNotices(_Command):
+    """`/notify on|off`: whether the bot may message the user when a hold ends, is overridden or fails."""
+
+    kind: Literal["notify"] = "notify"
+    enabled: bool
+
+
 class Help(_Command):
     """`/help`, or anything the parser did not recognise (then `unknown` holds the word)."""
 
@@ -74,7 +88,15 @@ class Help(_Command):
 
 
 Command = Annotated[
-    SetState | ClearSession | Reset | SetStatusMessage | ClearStatusMessage | ShowPresence | Help,
+    SetState
+    | ClearSession
+    | Reset
+    | SetStatusMessage
+    | ClearStatusMessage
+    | ShowPresence
+    | SetTimeZone
+    | SetNotices
+    | Help,
     Field(discriminator="kind"),
 ]
 

@@ -7,6 +7,7 @@ example to copy; anything that isn't a command at all is `Help(unknown=<first wo
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Mapping, Sequence
@@ -22,8 +23,10 @@ from bot.commands.model import (
     CommandError,
     Help,
     Reset,
+    SetNotices,
     SetState,
     SetStatusMessage,
+    SetTimeZone,
     ShowPresence,
     When,
 )
@@ -44,6 +47,8 @@ class Verb(StrEnum):
     STATUS_CLEAR = "status clear"
     SHOW = "presence"
     HELP = "help"
+    TIMEZONE = "timezone"
+    NOTIFY = "notify"
 
 
 class Unsettable(NamedTuple):
@@ -122,6 +127,12 @@ ALIASES: Final[Mapping[str, State | Verb]] = {
     "who am i": Verb.SHOW,
     "show": Verb.SHOW,
     "help": Verb.HELP,
+    "timezone": Verb.TIMEZONE,
+    "time zone": Verb.TIMEZONE,
+    "tz": Verb.TIMEZONE,
+    "notify": Verb.NOTIFY,
+    "notifications": Verb.NOTIFY,
+    "notices": Verb.NOTIFY,
     "commands": Verb.HELP,
     "?": Verb.HELP,
 }
@@ -264,6 +275,10 @@ def _verb(verb: Verb, rest: str, now: datetime, zone: ZoneInfo) -> Command:
     if verb is Verb.STATUS:
         return _status(rest, now, zone)
     tail = _tail(rest)
+    if verb is Verb.TIMEZONE:
+        return _time_zone(tail)
+    if verb is Verb.NOTIFY:
+        return _notify(tail)
     command = "/status clear" if verb is Verb.STATUS_CLEAR else f"/{verb.value}"
     if tail:
         raise CommandError(
@@ -276,6 +291,43 @@ def _verb(verb: Verb, rest: str, now: datetime, zone: ZoneInfo) -> Command:
     if verb is Verb.STATUS_CLEAR:
         return ClearStatusMessage()
     return ShowPresence()
+
+
+_ZONE_EXAMPLE = "/timezone Europe/Berlin"
+
+
+@functools.cache
+def _zone_names() -> Mapping[str, str]:
+    """Every IANA zone name, keyed case-insensitively (`europe/berlin` → `Europe/Berlin`)."""
+    import zoneinfo
+
+    return {name.lower(): name for name in zoneinfo.available_timezones()}
+
+
+def _time_zone(tail: str) -> SetTimeZone:
+    """`/timezone Europe/Berlin`; `/timezone auto` goes back to the zone Teams reports."""
+    if not tail:
+        raise CommandError("Tell me which time zone, as an IANA name.", _ZONE_EXAMPLE)
+    if tail.lower() in {"auto", "automatic", "teams", "reset", "default"}:
+        return SetTimeZone(zone=None)
+    wanted = tail.replace(" ", "_")
+    name = _zone_names().get(wanted.lower())
+    if name is None:
+        raise CommandError(
+            f"“{tail}” is not a time zone I know. Use an IANA name like Europe/Berlin, America/New_York "
+            "or Asia/Tokyo (or /timezone auto to follow Teams).",
+            _ZONE_EXAMPLE,
+        )
+    return SetTimeZone(zone=name)
+
+
+def _notify(tail: str) -> SetNotices:
+    value = tail.lower()
+    if value in {"on", "yes", "enable", "enabled", "true"}:
+        return SetNotices(enabled=True)
+    if value in {"off", "no", "disable", "disabled", "false", "stop"}:
+        return SetNotices(enabled=False)
+    raise CommandError("Say /notify on or /notify off.", "/notify off")
 
 
 def _status(rest: str, now: datetime, zone: ZoneInfo) -> SetStatusMessage | ClearStatusMessage:
