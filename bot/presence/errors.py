@@ -84,7 +84,7 @@ def graph_error_view(error: GraphError) -> ErrorView:
 
 
 def token_error_view(error: TokenError) -> ErrorView:
-    """The identity platform refused the bot a Graph token (wrong secret, app not consented in the tenant…)."""
+    """The identity platform refused the bot a Graph token (bad secret, app not consented in the tenant)."""
     hint = (
         "Try again in a minute."
         if error.transient

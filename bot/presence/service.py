@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -19,6 +19,7 @@ from bot.commands.model import (
     ClearSession,
     ClearStatusMessage,
     Command,
+    CommandError,
     Reset,
     SetState,
     SetStatusMessage,
@@ -34,6 +35,7 @@ from bot.graph.client import (
     status_message_write,
 )
 from bot.graph.models import Presence
+from bot.presence.locks import UserLocks
 from bot.presence.rules import (
     AVAILABLE_AWAY,
     AVAILABLE_FADE,
@@ -113,24 +115,76 @@ class StatusPlan(BaseModel):
     expires: AwareDatetime | None = None
 
 
+class HoldPort(Protocol):
+    """Keeps states true past one Graph call (`bot.presence.holds.HoldKeeper`)."""
+
+    async def begin(
+        self,
+        user: UserRef,
+        spec: StateSpec,
+        *,
+        requested_end: datetime,
+        graph_expires_at: datetime | None,
+        observed: Presence,
+    ) -> object: ...
+
+    async def cancel(self, user: UserRef, reason: str) -> None: ...
+
+
+class _HoldPlan(NamedTuple):
+    spec: StateSpec
+    requested_end: datetime
+    graph_expires_at: datetime | None
+
+
 class PresenceService:
-    def __init__(self, graph: PresenceGraph, *, session_id: str, default_duration: timedelta) -> None:
+    def __init__(
+        self,
+        graph: PresenceGraph,
+        *,
+        session_id: str,
+        default_duration: timedelta,
+        holds: HoldPort | None = None,
+        max_hold: timedelta = timedelta(hours=12),
+        locks: UserLocks | None = None,
+    ) -> None:
         self._graph = graph
         self._session_id = session_id
         self._default_duration = default_duration
+        self._holds = holds
+        self._max_hold = max_hold
+        self._locks = locks or UserLocks()
 
     async def run(self, user: UserRef, command: Command, *, now: datetime, time_zone: str) -> PresenceView:
-        """Carry out `command` for `user` and describe the result."""
+        """Carry out `command` for `user` and describe the result (one command per user at a time)."""
+        async with self._locks.hold(user):
+            return await self._run(user, command, now=now, time_zone=time_zone)
+
+    async def _run(self, user: UserRef, command: Command, *, now: datetime, time_zone: str) -> PresenceView:
         outcome: Outcome | None
         asked: StateSpec | None = None
         if isinstance(command, SetState):
             asked = STATES[command.state]
-            writes, outcome = self._plan_state(command, now, time_zone)
+            writes, outcome, hold = self._plan_state(command, now, time_zone)
             result = await self._graph.apply(user.user_id, writes, tenant_id=user.tenant_id)
+            if self._holds is not None:
+                observed = result.presence or await self._graph.get_presence(
+                    user.user_id, tenant_id=user.tenant_id
+                )
+                result.presence = observed
+                await self._holds.begin(
+                    user,
+                    hold.spec,
+                    requested_end=hold.requested_end,
+                    graph_expires_at=hold.graph_expires_at,
+                    observed=observed,
+                )
         elif isinstance(command, ClearSession):
             result = await self._graph.apply(
                 user.user_id, [clear_presence_write(self._session_id)], tenant_id=user.tenant_id
             )
+            if self._holds is not None:
+                await self._holds.cancel(user, "cleared with /clear")
             if result.errors:
                 summary = "The bot had no presence session for you, so there was nothing to clear."
             else:
@@ -142,6 +196,8 @@ class PresenceService:
                 [clear_presence_write(self._session_id), clear_preferred_write()],
                 tenant_id=user.tenant_id,
             )
+            if self._holds is not None:
+                await self._holds.cancel(user, "reset with /reset")
             outcome = Outcome(
                 summary="Back to automatic: ended the bot's session and cleared your picked status."
             )
@@ -175,51 +231,70 @@ class PresenceService:
 
     def _plan_state(
         self, command: SetState, now: datetime, time_zone: str
-    ) -> tuple[list[GraphWrite], Outcome]:
+    ) -> tuple[list[GraphWrite], Outcome, _HoldPlan]:
         spec = STATES[command.state]
+        if spec.layer is not Layer.SESSION:
+            writes, outcome = self._plan_preferred(command, spec, now)
+            end = outcome.requested_end or now + preferred_default_expiry(spec.pair.availability)
+            return writes, outcome, _HoldPlan(spec, end, None)
+        held = self._holds is not None
         notes: list[str] = []
-        if spec.layer is Layer.SESSION:
-            requested_end = command.when.end if command.when else now + self._default_duration
-            asked = requested_end - now
-            duration = min(max(asked, SESSION_MIN), SESSION_MAX)
-            if asked < SESSION_MIN:
+        requested_end = command.when.end if command.when else now + self._default_duration
+        asked = requested_end - now
+        if held and asked > self._max_hold:
+            raise CommandError(
+                f"I can hold a presence for at most {_human(self._max_hold)}; you asked for {_human(asked)}.",
+                f"/{spec.state.value} {_example_hours(self._max_hold)}",
+            )
+        duration = min(max(asked, SESSION_MIN), SESSION_MAX)
+        if asked < SESSION_MIN:
+            notes.append(
+                f"Graph's shortest app presence is 5 minutes, so this lasts 5 minutes "
+                f"(you asked for {_human(asked)})."
+            )
+            requested_end = now + SESSION_MIN
+        lapses_at = now + duration
+        if asked > SESSION_MAX:
+            if held:
                 notes.append(
-                    f"Graph's shortest app presence is 5 minutes, so this lasts 5 minutes "
-                    f"(you asked for {_human(asked)})."
+                    "Graph lets an app hold a presence for at most 4 hours at a time; the bot renews it "
+                    "until then."
                 )
-                requested_end = now + SESSION_MIN
-            lapses_at = now + duration
-            if asked > SESSION_MAX:
+            else:
                 notes.append(
                     "Graph lets an app hold a presence for at most 4 hours at a time, so this lapses at "
                     f"{_clock(lapses_at, time_zone)} unless it is set again."
                 )
-            if command.state is State.AVAILABLE:
+        if command.state is State.AVAILABLE:
+            if held:
+                notes.append(
+                    "Teams fades an app's Available after 5 minutes; the bot refreshes it every few "
+                    "minutes until then."
+                )
+            else:
                 fade, away = now + AVAILABLE_FADE, now + AVAILABLE_AWAY
                 notes.append(
                     "Teams fades an app's Available unless it is refreshed: expect Available (inactive) "
                     f"at {_clock(fade, time_zone)} and Away at {_clock(away, time_zone)}."
                 )
                 lapses_at = min(lapses_at, fade)
-            session_plan = SessionPlan(
-                availability=spec.pair.availability, activity=spec.pair.activity, duration=duration
+        session_plan = SessionPlan(
+            availability=spec.pair.availability, activity=spec.pair.activity, duration=duration
+        )
+        writes = [
+            set_presence_write(
+                self._session_id, session_plan.availability, session_plan.activity, session_plan.duration
             )
-            writes = [
-                set_presence_write(
-                    self._session_id, session_plan.availability, session_plan.activity, session_plan.duration
-                )
-            ]
-            return writes, Outcome(
-                summary=f"Set to {spec.label}.",
-                label=spec.label,
-                layer=spec.layer,
-                requested_end=requested_end,
-                lapses_at=lapses_at if lapses_at < requested_end else None,
-                notes=tuple(notes),
-            )
-
-        # Preferred presence: like picking it in Teams; Graph's own default expiry when none given.
-        return self._plan_preferred(command, spec, now)
+        ]
+        outcome = Outcome(
+            summary=f"Set to {spec.label}.",
+            label=spec.label,
+            layer=spec.layer,
+            requested_end=requested_end,
+            lapses_at=None if held or lapses_at >= requested_end else lapses_at,
+            notes=tuple(notes),
+        )
+        return writes, outcome, _HoldPlan(spec, requested_end, now + duration)
 
     def _plan_preferred(
         self, command: SetState, spec: StateSpec, now: datetime
@@ -319,6 +394,11 @@ def _human(delta: timedelta) -> str:
     if secs and not (days or hours):
         parts.append(f"{secs} second" + ("s" if secs != 1 else ""))
     return " ".join(parts) or "0 minutes"
+
+
+def _example_hours(limit: timedelta) -> str:
+    hours = max(1, int(limit.total_seconds() // 3600))
+    return f"{hours}h"
 
 
 def _clock(dt: datetime, time_zone: str) -> str:
