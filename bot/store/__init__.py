@@ -1,0 +1,35 @@
+"""Durable state for the bot (SQLite or PostgreSQL, migrated with Alembic) and durable timers."""
+
+from bot.store.records import (
+    AuditEntry,
+    ConversationReferenceRecord,
+    Hold,
+    HoldStatus,
+    StoreCounts,
+    Timer,
+    UserKey,
+    UserLike,
+    UserSettings,
+)
+from bot.store.store import DEDUP_WINDOW, Store, open_store
+from bot.store.timers import GiveUpHandler, TimerAbandoned, TimerHandler, TimerService, hold_timer_key
+
+__all__ = [
+    "DEDUP_WINDOW",
+    "AuditEntry",
+    "ConversationReferenceRecord",
+    "GiveUpHandler",
+    "Hold",
+    "HoldStatus",
+    "Store",
+    "StoreCounts",
+    "Timer",
+    "TimerAbandoned",
+    "TimerHandler",
+    "TimerService",
+    "UserKey",
+    "UserLike",
+    "UserSettings",
+    "hold_timer_key",
+    "open_store",
+]

@@ -1,0 +1,62 @@
+"""The `store_url` fixture: every store test runs on SQLite and on PostgreSQL.
+
+SQLite gets a file in `tmp_path`. PostgreSQL (127.0.0.1:5432, database `test`, user `postgres` or
+`root`, trust auth) gets a fresh schema per test, named in the URL (`?schema=`, which `open_store`
+turns into the connection's `search_path`), dropped afterwards. Without PostgreSQL the PostgreSQL
+half is skipped, except under CI (`CI=true`), where it fails: CI must test both.
+
+Use it with `from tests.dbs import store_url  # noqa: F401`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+
+PG_HOST = "127.0.0.1"
+PG_PORT = 5432
+PG_DATABASE = "test"
+PG_USERS = ("postgres", "root")
+
+
+async def _connect_postgres() -> tuple[asyncpg.Connection, str]:
+    errors: list[str] = []
+    for user in PG_USERS:
+        try:
+            connection = await asyncpg.connect(
+                host=PG_HOST, port=PG_PORT, user=user, database=PG_DATABASE, timeout=5
+            )
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            errors.append(f"{user}: {type(exc).__name__}: {exc}")
+            continue
+        return connection, user
+    reasons = "; ".join(errors)
+    message = f"PostgreSQL at {PG_HOST}:{PG_PORT} (database {PG_DATABASE!r}) is not reachable: {reasons}"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}. PostgreSQL at {PG_HOST}:{PG_PORT} is required under CI.", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database URL for `open_store`: a SQLite file, or a private PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'presence-bot.db'}"
+        return
+    admin, user = await _connect_postgres()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    try:
+        # A test that leaks a transaction makes the DROP fail after 10 s instead of hanging the run.
+        await admin.execute("SET lock_timeout = '10s'")
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+        yield f"postgresql+asyncpg://{user}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}?schema={schema}"
+    finally:
+        try:
+            await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await admin.close()
