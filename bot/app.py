@@ -7,23 +7,33 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
+from typing import Any
 
 import httpx
 from aiohttp import web
-from pydantic import SecretStr
 from botbuilder.core import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
+from pydantic import SecretStr
 
 from bot.clock import AdjustableClock, Clock, SystemClock
 from bot.config import SIM_APP_ID, SIM_APP_SECRET, Settings
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
+from bot.presence.holds import HoldKeeper
+from bot.presence.locks import UserLocks
 from bot.presence.service import PresenceService
+from bot.store.records import UserKey
+from bot.store.store import Store, open_store
+from bot.store.timers import TimerService
 from bot.teams.handler import PresenceBot
+from bot.teams.notices import TeamsNotifier
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +48,9 @@ class Runtime:
     http: httpx.AsyncClient | None = None
     graph: GraphClient | None = None
     tokens: MsalTokenProvider | None = None
+    store: Store | None = None
+    timers: TimerService | None = None
+    notifier: TeamsNotifier | None = None
     bot: PresenceBot | None = None
     adapter: CloudAdapter | None = None
     ready: bool = False
@@ -141,12 +154,42 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             base_url = settings.graph_base_url
         stack.push_async_callback(tokens.aclose)
         runtime.tokens = tokens
-        graph = GraphClient(http, base_url=base_url, tokens=tokens, session_id=settings.session_app_id)
-        runtime.graph = graph
-        service = PresenceService(
-            graph, session_id=settings.session_app_id, default_duration=settings.default_duration
+        store = await open_store(settings.database_url, settings.data_dir, runtime.clock)
+        stack.push_async_callback(store.close)
+        runtime.store = store
+        graph = GraphClient(
+            http,
+            base_url=base_url,
+            tokens=tokens,
+            session_id=settings.session_app_id,
+            audit=StoreAudit(store),
         )
-        runtime.bot = PresenceBot(settings, service, runtime.clock)
+        runtime.graph = graph
+        locks = UserLocks()
+        notifier = TeamsNotifier(lambda: runtime.adapter, store, settings, runtime.clock)
+        keeper = HoldKeeper(
+            store, graph, runtime.clock, session_id=settings.session_app_id, notifier=notifier, locks=locks
+        )
+        timers = TimerService(
+            store,
+            runtime.clock,
+            keeper.fire,
+            owner=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+            on_give_up=keeper.give_up,
+        )
+        keeper.attach(timers)
+        runtime.timers = timers
+        runtime.notifier = notifier
+        stack.push_async_callback(timers.stop)  # runs before the store and HTTP client close
+        service = PresenceService(
+            graph,
+            session_id=settings.session_app_id,
+            default_duration=settings.default_duration,
+            holds=keeper,
+            max_hold=settings.max_hold,
+            locks=locks,
+        )
+        runtime.bot = PresenceBot(settings, service, runtime.clock, store=store)
         runtime.adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_AdapterConfig(settings)))
         runtime.adapter.on_turn_error = _on_turn_error
         runtime.ready = True
@@ -154,6 +197,41 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             yield
         finally:
             runtime.ready = False
+
+
+class StoreAudit:
+    """The Graph client's audit sink: every write, with its outcome, in the store's audit log."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def record_write(
+        self,
+        *,
+        user_id: str,
+        tenant_id: str | None,
+        operation: str,
+        request: dict[str, Any],
+        status: int,
+        code: str,
+    ) -> None:
+        await self._store.record_audit(
+            UserKey(user_id=user_id, tenant_id=tenant_id),
+            operation=operation,
+            outcome=code,
+            request=request,
+            status_code=status,
+        )
+
+
+async def start_background(app: web.Application) -> None:
+    """Start what needs the bound address (the embedded simulator's Graph URL): the hold timers.
+
+    Called by `bot.server.start_bot` once the site listens; overdue timers fire at once.
+    """
+    runtime = app[RUNTIME]
+    if runtime.timers is not None and not runtime.timers.running:
+        await runtime.timers.start()
 
 
 async def _on_turn_error(context: object, error: Exception) -> None:

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     allowed_tenants: Annotated[list[str], NoDecode] = Field(
         default_factory=list, validation_alias=_env("ALLOWED_TENANTS")
     )
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    max_hold: timedelta = Field(timedelta(hours=12), validation_alias=_env("PRESENCE_BOT_MAX_HOLD"))
     # Seconds a chat command may take in all, Graph retries included (Teams waits about 15 s).
     command_budget_seconds: float = Field(12.0, validation_alias=_env("PRESENCE_BOT_COMMAND_BUDGET"))
     log_level: str = Field("INFO", validation_alias=_env("PRESENCE_BOT_LOG_LEVEL"))
@@ -78,6 +80,13 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"PRESENCE_BOT_DEFAULT_TIMEZONE: unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("max_hold")
+    @classmethod
+    def _max_hold(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=5) or value > timedelta(days=7):
+            raise ValueError("PRESENCE_BOT_MAX_HOLD must be between 5 minutes and 7 days")
         return value
 
     @field_validator("default_duration")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.app import RUNTIME, create_app
+from bot.app import RUNTIME, create_app, start_background
 from bot.clock import Clock
 from bot.config import Settings
 
@@ -37,4 +37,5 @@ async def start_bot(
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{bound_port}"
     app[RUNTIME].self_url = url
+    await start_background(app)
     return RunningBot(runner=runner, app=app, url=url)

@@ -43,6 +43,7 @@ class UserSettings(Record):
     tenant_id: str | None
     user_id: str
     time_zone: str | None
+    time_zone_explicit: bool = False
     notices_enabled: bool
     updated_at: datetime
 

@@ -60,6 +60,8 @@ users = sa.Table(
     sa.Column("tenant_id", sa.String(64), primary_key=True),
     sa.Column("user_id", sa.String(256), primary_key=True),
     sa.Column("time_zone", sa.String(64), nullable=True),
+    # True when the user chose the zone with /timezone: then the zone Teams reports does not replace it.
+    sa.Column("time_zone_explicit", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("notices_enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )

@@ -182,7 +182,25 @@ class Store:
         # handler, which sleeps in steps of up to 100 ms. Other processes still meet the busy timeout.
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
         self._last_prune: datetime | None = None
-        self._set_time_zone = self._user_upsert("time_zone")
+        self._set_time_zone = self.upsert(
+            users,
+            conflict=["tenant_id", "user_id"],
+            update=lambda excluded: {
+                "time_zone": excluded.time_zone,
+                "time_zone_explicit": excluded.time_zone_explicit,
+                "updated_at": excluded.updated_at,
+            },
+        ).returning(*users.c)
+        # A zone Teams reported replaces only a zone Teams reported, never one the user chose.
+        self._remember_time_zone = self.upsert(
+            users,
+            conflict=["tenant_id", "user_id"],
+            update=lambda excluded: {"time_zone": excluded.time_zone, "updated_at": excluded.updated_at},
+            where=sa.and_(
+                users.c.time_zone_explicit == sa.false(),
+                users.c.time_zone.is_distinct_from(sa.literal_column("excluded.time_zone")),
+            ),
+        ).returning(*users.c)
         self._set_notices = self._user_upsert("notices_enabled")
         self._save_reference = self.upsert(
             conversation_references,
@@ -275,9 +293,23 @@ class Store:
             ).first()
         return _user(row) if row else None
 
-    async def set_time_zone(self, user: UserLike, time_zone: str) -> UserSettings:
-        """Remember the user's IANA time zone (as Teams reports it)."""
-        return await self._upsert_user(self._set_time_zone, user, {"time_zone": time_zone})
+    async def set_time_zone(self, user: UserLike, time_zone: str | None) -> UserSettings:
+        """The zone the user chose with /timezone (None: follow what Teams reports again)."""
+        return await self._upsert_user(
+            self._set_time_zone, user, {"time_zone": time_zone, "time_zone_explicit": time_zone is not None}
+        )
+
+    async def remember_time_zone(self, user: UserLike, time_zone: str) -> None:
+        """The zone Teams reported on an activity: kept for notices, unless the user chose one."""
+        values = {
+            "tenant_id": _tenant(user),
+            "user_id": user.user_id,
+            "updated_at": self._clock.now(),
+            "time_zone": time_zone,
+            "time_zone_explicit": False,
+        }
+        async with self.write() as connection:
+            await connection.execute(self._remember_time_zone, values)
 
     async def set_notices_enabled(self, user: UserLike, enabled: bool) -> UserSettings:
         """Whether the bot may message the user proactively (e.g. when a hold ends or fails)."""
@@ -591,6 +623,7 @@ def _user(row: sa.Row[Any]) -> UserSettings:
         tenant_id=_tenant_out(row.tenant_id),
         user_id=row.user_id,
         time_zone=row.time_zone,
+        time_zone_explicit=row.time_zone_explicit,
         notices_enabled=row.notices_enabled,
         updated_at=row.updated_at,
     )

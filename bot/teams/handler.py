@@ -21,7 +21,7 @@ from botbuilder.schema import (
 
 import cards
 from bot.clock import Clock
-from bot.commands import CommandError, Help, parse
+from bot.commands import CommandError, Help, SetNotices, SetTimeZone, parse
 from bot.commands.catalog import COMMANDS
 from bot.config import Settings
 from bot.graph.auth import TokenError
@@ -35,6 +35,7 @@ from bot.presence.errors import (
 )
 from bot.presence.service import PresenceService, UserRef
 from bot.presence.view import HelpView, WelcomeView
+from bot.store.store import Store
 from bot.teams.context import bot_names, command_text, sender, tenant_of, time_zone_of
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,55 @@ class Reply:
     text: str
 
 
+_REDELIVERED = "presence_bot.redelivered"
+
+
 class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
-    def __init__(self, settings: Settings, service: PresenceService, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, service: PresenceService, clock: Clock, *, store: Store | None = None
+    ) -> None:
         super().__init__()
         self._settings = settings
         self._service = service
         self._clock = clock
+        self._store = store
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        """Skip redelivered activities, remember how to reach the sender, then dispatch."""
+        activity = turn_context.activity
+        if self._store is not None and activity.type in {ActivityTypes.message, ActivityTypes.invoke}:
+            if activity.id and not await self._store.mark_activity_processed(str(activity.id)):
+                log.info("activity delivered again within 10 minutes: not acted on twice")
+                if activity.type == ActivityTypes.message:
+                    return
+                turn_context.turn_state[_REDELIVERED] = True  # an invoke still needs its answer
+            await self._remember(activity)
+        await super().on_turn(turn_context)
+
+    async def _remember(self, activity: Activity) -> None:
+        user = sender(activity)
+        if self._store is None or user is None or not self._settings.tenant_allowed(user.tenant_id):
+            return
+        conversation = activity.conversation
+        if conversation is not None and conversation.id and activity.service_url:
+            reference = TurnContext.get_conversation_reference(activity)
+            await self._store.save_conversation_reference(
+                user,
+                conversation_id=str(conversation.id),
+                conversation_type=getattr(conversation, "conversation_type", None),
+                reference=reference.serialize(),
+            )
+        zone = time_zone_of(activity, "")
+        if zone:
+            await self._store.remember_time_zone(user, zone)
+
+    async def _zone(self, user: UserRef, activity: Activity) -> str:
+        """A zone chosen with /timezone, else the one Teams sent, else the last remembered, else default."""
+        prefs = await self._store.get_user(user) if self._store is not None else None
+        if prefs is not None and prefs.time_zone_explicit and prefs.time_zone:
+            return prefs.time_zone
+        fallback = (prefs.time_zone if prefs else None) or self._settings.default_time_zone
+        return time_zone_of(activity, fallback)
 
     # -- messages ---------------------------------------------------------------------------------
     async def on_message_activity(self, turn_context: TurnContext) -> None:
@@ -71,6 +115,8 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
         data: dict[str, Any] = action["data"] if isinstance(action.get("data"), dict) else {}
         text = data.get("command") if action.get("verb") == "command" else None
+        if turn_context.turn_state.get(_REDELIVERED):
+            text = "/presence"  # answered already once: show the card, change nothing
         reply = await self.answer(activity, text if isinstance(text, str) else "/help")
         body = AdaptiveCardInvokeResponse(status_code=200, type=cards.CONTENT_TYPE, value=reply.card)
         return InvokeResponse(status=200, body=body)
@@ -99,7 +145,7 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         if user is None:
             return _reply(cards.error_card(internal_error_view()))
         now = self._clock.now()
-        zone = time_zone_of(activity, self._settings.default_time_zone)
+        zone = await self._zone(user, activity)
         try:
             command = parse(text, now=now, tz=zone, bot_names=bot_names(activity))
         except CommandError as error:
@@ -107,7 +153,42 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         if isinstance(command, Help):
             intro = f"I didn't understand “{command.unknown}”." if command.unknown else None
             return _reply(cards.help_card(HelpView(intro=intro, commands=COMMANDS)))
+        if isinstance(command, SetTimeZone | SetNotices):
+            return await self._preference(user, command, activity)
         return await self._run(user, command, now, zone, activity)
+
+    async def _preference(
+        self, user: UserRef, command: SetTimeZone | SetNotices, activity: Activity
+    ) -> Reply:
+        if self._store is None:
+            return _reply(cards.error_card(internal_error_view()))
+        if isinstance(command, SetNotices):
+            await self._store.set_notices_enabled(user, command.enabled)
+            if command.enabled:
+                return _reply(
+                    cards.notice_card(
+                        "Notices are on",
+                        "I'll message you here when a status I hold for you ends, is overridden or fails.",
+                    )
+                )
+            return _reply(
+                cards.notice_card("Notices are off", "I won't message you unless you write to me first.")
+            )
+        await self._store.set_time_zone(user, command.zone)
+        if command.zone is None:
+            zone = time_zone_of(activity, self._settings.default_time_zone)
+            return _reply(
+                cards.notice_card(
+                    "Following Teams' time zone",
+                    f"I'll use the time zone your Teams client reports (now {zone}).",
+                )
+            )
+        return _reply(
+            cards.notice_card(
+                f"Time zone set to {command.zone}",
+                f"“until 5pm” and every time on my cards now use {command.zone}.",
+            )
+        )
 
     async def _run(self, user: UserRef, command: Any, now: Any, zone: str, activity: Activity) -> Reply:
         try:
@@ -115,6 +196,8 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
                 view = await self._service.run(user, command, now=now, time_zone=zone)
         except TimeoutError:
             return _reply(cards.error_card(graph_error_view(GraphTimeout("budget exceeded", code="Timeout"))))
+        except CommandError as error:  # refused by Graph's rules or the bot's limits, before any write
+            return _reply(cards.error_card(command_error_view(error)))
         except GraphError as error:
             log.warning("Graph refused %s for a user: %r", command.kind, error)
             return _reply(cards.error_card(graph_error_view(error)))

@@ -1,0 +1,238 @@
+"""Holds: states the bot keeps true for as long as the user asked, past what one Graph call allows.
+
+Graph caps an app session at 4 hours and fades an Available session after 5 minutes without a
+refresh (FACTS.md §2–§3). A hold remembers what the user asked for and until when; durable timers
+re-issue setPresence before each expiry (in ≤ 4 h steps) and, for Available, before each fade, until
+the requested end, when the bot lets its session go. Holds and timers live in the store, so a restart
+or a deploy loses nothing, and with several replicas each timer fires on exactly one of them.
+
+Timer firings are at least once, so every step is idempotent: a hold that is no longer active is
+left alone, and only the firing that actually ends a hold sends the notice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.clock import Clock
+from bot.graph.client import clear_presence_write, set_presence_write
+from bot.graph.models import Presence
+from bot.presence.locks import UserLocks
+from bot.presence.rules import (
+    AVAILABLE_FADE,
+    SESSION_MAX,
+    SESSION_MIN,
+    STATES,
+    Layer,
+    State,
+    StateSpec,
+    teams_label,
+)
+from bot.presence.service import PresenceGraph, UserRef
+from bot.store.records import Hold, HoldStatus, Timer
+from bot.store.store import Store
+from bot.store.timers import TimerService, hold_timer_key
+
+log = logging.getLogger(__name__)
+
+# Refresh a session this long before Graph would let it expire.
+REFRESH_MARGIN = timedelta(minutes=2)
+# Refresh an Available session this often: before the 5-minute fade, with a minute to spare.
+AVAILABLE_REFRESH = AVAILABLE_FADE - timedelta(minutes=1)
+
+REFRESH = "refresh"
+END = "end"
+
+
+class Notifier(Protocol):
+    """Sends a proactive notice to a user (in the conversation they last used with the bot)."""
+
+    async def notify(self, user: UserRef, title: str, message: str, presence: Presence | None) -> bool: ...
+
+
+def _pair_text(presence: Presence) -> str:
+    return f"{presence.availability}/{presence.activity}"
+
+
+class HoldKeeper:
+    """Starts, refreshes and ends holds; the `TimerService` calls `fire` and `give_up`."""
+
+    def __init__(
+        self,
+        store: Store,
+        graph: PresenceGraph,
+        clock: Clock,
+        *,
+        session_id: str,
+        notifier: Notifier,
+        locks: UserLocks,
+    ) -> None:
+        self._store = store
+        self._graph = graph
+        self._clock = clock
+        self._session_id = session_id
+        self._notifier = notifier
+        self._locks = locks
+        self._timers: TimerService | None = None
+
+    def attach(self, timers: TimerService) -> None:
+        self._timers = timers
+
+    @property
+    def timers(self) -> TimerService:
+        if self._timers is None:
+            raise RuntimeError("HoldKeeper.attach(timers) was not called")
+        return self._timers
+
+    # -- called by the presence service, under the user's lock --------------------------------------
+    async def begin(
+        self,
+        user: UserRef,
+        spec: StateSpec,
+        *,
+        requested_end: datetime,
+        graph_expires_at: datetime | None,
+        observed: Presence,
+    ) -> Hold:
+        """Start holding `spec` until `requested_end`; the user's previous hold is cancelled."""
+        hold = await self._store.replace_active_hold(
+            user,
+            state=spec.state.value,
+            layer=spec.layer.value,
+            availability=spec.pair.availability,
+            activity=spec.pair.activity,
+            requested_end=requested_end,
+            graph_expires_at=graph_expires_at,
+            reason="replaced by a newer command",
+        )
+        payload = {"baseline": _pair_text(observed), "name": user.name}
+        await self.timers.schedule(hold_timer_key(hold.id, END), END, requested_end, payload, hold_id=hold.id)
+        if spec.layer is Layer.SESSION and graph_expires_at is not None:
+            next_refresh = self._next_refresh(spec.state, self._clock.now(), graph_expires_at)
+            if next_refresh < requested_end:
+                await self.timers.schedule(
+                    hold_timer_key(hold.id, REFRESH), REFRESH, next_refresh, payload, hold_id=hold.id
+                )
+        return hold
+
+    async def cancel(self, user: UserRef, reason: str) -> None:
+        """The user did something newer (/clear, /reset): stop holding, without a notice."""
+        await self._store.end_active_hold(user, HoldStatus.CANCELLED, reason)
+
+    # -- called by the timers ---------------------------------------------------------------------------
+    async def fire(self, timer: Timer) -> None:
+        hold = await self._store.get_hold(timer.hold_id) if timer.hold_id is not None else None
+        if hold is None or not hold.is_active:
+            return  # replaced, cleared or already ended: nothing to do (at-least-once firing)
+        user = UserRef(user_id=hold.user_id, tenant_id=hold.tenant_id, name=timer.payload.get("name"))
+        async with self._locks.hold(user):
+            hold = await self._store.get_hold(hold.id)
+            if hold is None or not hold.is_active:
+                return
+            now = self._clock.now()
+            if timer.kind == END or (hold.requested_end is not None and now >= hold.requested_end):
+                await self._end(hold, user)
+            elif timer.kind == REFRESH:
+                await self._refresh(hold, user, timer, now)
+            else:
+                log.warning("unknown hold timer kind %s", timer.kind)
+
+    async def give_up(self, timer: Timer, error: BaseException) -> None:
+        """A hold step failed for good: stop holding and tell the user."""
+        if timer.hold_id is None:
+            return
+        ended = await self._store.end_hold(
+            timer.hold_id, HoldStatus.FAILED, f"gave up: {type(error).__name__}"
+        )
+        if ended is None:
+            return
+        user = UserRef(user_id=ended.user_id, tenant_id=ended.tenant_id, name=timer.payload.get("name"))
+        label = STATES[State(ended.state)].label
+        lapse = ended.graph_expires_at
+        when = f" Teams may keep showing it until Graph lets it lapse ({lapse:%H:%M} UTC)." if lapse else ""
+        await self._notifier.notify(
+            user,
+            f"I couldn't keep you {label}",
+            f"Microsoft Graph kept failing, so I stopped holding {label}.{when} Send the command again "
+            "to retry.",
+            None,
+        )
+
+    # -- steps ---------------------------------------------------------------------------------------
+    async def _refresh(self, hold: Hold, user: UserRef, timer: Timer, now: datetime) -> None:
+        assert hold.requested_end is not None
+        spec = STATES[State(hold.state)]
+        remaining = hold.requested_end - now
+        duration = min(max(remaining, SESSION_MIN), SESSION_MAX)
+        outcome = await self._graph.apply(
+            user.user_id,
+            [set_presence_write(self._session_id, hold.availability, hold.activity, duration)],
+            tenant_id=user.tenant_id,
+        )
+        presence = outcome.presence
+        baseline = str(timer.payload.get("baseline", ""))
+        if presence is not None and _overridden(presence, spec, baseline):
+            await self._overridden(hold, user, spec, presence)
+            return
+        expires = now + duration
+        await self._store.update_hold_refresh(hold.id, now, expires)
+        next_refresh = self._next_refresh(spec.state, now, expires)
+        if next_refresh < hold.requested_end:
+            await self.timers.schedule(
+                hold_timer_key(hold.id, REFRESH), REFRESH, next_refresh, dict(timer.payload), hold_id=hold.id
+            )
+        log.info("refreshed hold %d until %s", hold.id, expires.isoformat())
+
+    async def _end(self, hold: Hold, user: UserRef) -> None:
+        spec = STATES[State(hold.state)]
+        if spec.layer is Layer.SESSION:
+            outcome = await self._graph.apply(
+                user.user_id, [clear_presence_write(self._session_id)], tenant_id=user.tenant_id
+            )
+            presence = outcome.presence
+        else:  # Graph lets a preferred presence expire on its own, at the same moment
+            presence = await self._graph.get_presence(user.user_id, tenant_id=user.tenant_id)
+        ended = await self._store.end_hold(hold.id, HoldStatus.ENDED, "reached the requested end")
+        if ended is None:
+            return  # another firing ended it first and told the user
+        now_label = teams_label(presence.availability, presence.activity) if presence else "your usual status"
+        await self._notifier.notify(
+            user,
+            f"Your {spec.label} has ended",
+            f"You asked to be {spec.label} until now. Teams shows you as {now_label}.",
+            presence,
+        )
+
+    async def _overridden(self, hold: Hold, user: UserRef, spec: StateSpec, presence: Presence) -> None:
+        ended = await self._store.end_hold(hold.id, HoldStatus.ENDED, "overridden elsewhere")
+        if ended is None:
+            return
+        # The user chose something else (in Teams, another app…): let the bot's session go too.
+        outcome = await self._graph.apply(
+            user.user_id, [clear_presence_write(self._session_id)], tenant_id=user.tenant_id
+        )
+        shown = outcome.presence or presence
+        label = teams_label(shown.availability, shown.activity)
+        await self._notifier.notify(
+            user,
+            f"Your {spec.label} was overridden",
+            f"Teams now shows you as {label}, set somewhere else, so I stopped holding {spec.label}.",
+            shown,
+        )
+
+    @staticmethod
+    def _next_refresh(state: State, now: datetime, graph_expires_at: datetime) -> datetime:
+        due = graph_expires_at - REFRESH_MARGIN
+        if state is State.AVAILABLE:
+            due = min(due, now + AVAILABLE_REFRESH)
+        return max(due, now + timedelta(seconds=30))
+
+
+def _overridden(presence: Presence, spec: StateSpec, baseline: str) -> bool:
+    """The effective presence changed to something that is neither what we hold nor what was shown
+    when the hold began (a session of another client may legitimately outrank ours from the start)."""
+    shown = _pair_text(presence)
+    wanted = f"{spec.pair.availability}/{spec.pair.activity}"
+    return shown.lower() not in {wanted.lower(), baseline.lower()}

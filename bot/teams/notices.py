@@ -1,0 +1,73 @@
+"""Proactive notices: a message to the user, in the conversation they last used with the bot.
+
+Uses the conversation reference stored on every turn and botbuilder's `continue_conversation`, so a
+notice survives restarts and can be sent by whichever replica fires the timer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationReference
+
+import cards
+from bot.clock import Clock
+from bot.config import Settings
+from bot.graph.models import Presence
+from bot.presence.service import UserRef, snapshot
+from bot.presence.view import PresenceView
+from bot.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class TeamsNotifier:
+    def __init__(
+        self, adapter: Callable[[], CloudAdapter | None], store: Store, settings: Settings, clock: Clock
+    ) -> None:
+        self._adapter = adapter
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self.sent = 0
+
+    async def notify(self, user: UserRef, title: str, message: str, presence: Presence | None) -> bool:
+        """Send a notice card; False (and a log line) when the user turned notices off or is unreachable."""
+        prefs = await self._store.get_user(user)
+        if prefs is not None and not prefs.notices_enabled:
+            log.info("notice not sent: the user turned notices off")
+            return False
+        saved = await self._store.latest_conversation_reference(user)
+        adapter = self._adapter()
+        if saved is None or adapter is None:
+            log.warning("notice not sent: no conversation to reach the user in")
+            return False
+        zone = (prefs.time_zone if prefs else None) or self._settings.default_time_zone
+        view = (
+            PresenceView(
+                user_name=user.name,
+                presence=snapshot(presence),
+                time_zone=zone,
+                now=self._clock.now(),
+            )
+            if presence is not None
+            else None
+        )
+        card = cards.notice_card(title, message, view)
+        reference = ConversationReference().deserialize(saved.reference)
+
+        async def send(turn_context: TurnContext) -> None:
+            await turn_context.send_activity(
+                Activity(
+                    type=ActivityTypes.message,
+                    text=cards.text_fallback(card),
+                    attachments=[Attachment(content_type=cards.CONTENT_TYPE, content=card)],
+                )
+            )
+
+        await adapter.continue_conversation(reference, send, self._settings.microsoft_app_id or None)
+        self.sent += 1
+        return True

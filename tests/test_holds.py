@@ -1,0 +1,183 @@
+"""Durable holds end to end: the real app, the simulator's clock moved forward, timers firing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from bot.app import RUNTIME
+from bot.server import RunningBot
+from tests.connector import Connector
+from tests.e2e import app_session, card_of, say, sim_user, texts
+
+ALEX = "00000000-0000-0000-0000-0000000000020"
+
+
+async def advance(http: httpx.AsyncClient, bot: RunningBot, *, minutes: float) -> None:
+    response = await http.post(f"{bot.url}/sim/_sim/clock", json={"advance_seconds": minutes * 60})
+    assert response.status_code == 200, response.text
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 10.0) -> None:
+    """Wait until `check()` holds (the timers fire in the background after a clock jump)."""
+    async with asyncio.timeout(seconds):
+        while not await check():  # noqa: ASYNC110 - polling state another process owns
+            await asyncio.sleep(0.05)
+
+
+async def presence_is(http: httpx.AsyncClient, bot: RunningBot, availability: str, activity: str) -> bool:
+    presence = (await sim_user(http, bot, ALEX))["presence"]
+    return bool((presence["availability"], presence["activity"]) == (availability, activity))
+
+
+async def settle(bot: RunningBot) -> None:
+    """Let every timer that is due right now fire (and finish)."""
+    timers = bot.app[RUNTIME].timers
+    assert timers is not None
+    for _ in range(200):
+        wake = await timers.next_wake_at()
+        now = bot.app[RUNTIME].clock.now()
+        if wake is None or wake > now:
+            await asyncio.sleep(0.1)  # a firing may still be finishing its Graph calls
+            wake = await timers.next_wake_at()
+            if wake is None or wake > bot.app[RUNTIME].clock.now():
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("timers did not settle")
+
+
+def notices(connector: Connector) -> list[dict[str, Any]]:
+    return [
+        a for a in connector.received if "ended" in texts(card_of(a)) or "overridden" in texts(card_of(a))
+    ]
+
+
+async def test_available_2h_does_not_fade(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    reply = await say(http, bot, connector, "/available 2h")
+    assert "refreshes it" in texts(card_of(reply))
+    for _ in range(4):
+        await advance(http, bot, minutes=6)
+        await settle(bot)
+        await eventually(lambda: presence_is(http, bot, "Available", "Available"))
+        session = app_session(await sim_user(http, bot, ALEX))
+        assert session is not None and session["activity"] == "Available"
+
+
+async def test_busy_6h_is_held_past_4h_and_ends_with_one_notice(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    reply = await say(http, bot, connector, "/busy 6h")
+    shown = texts(card_of(reply))
+    assert "renews it" in shown and "lapse" not in shown
+    await advance(http, bot, minutes=4 * 60 + 5)
+    await settle(bot)
+    await eventually(lambda: presence_is(http, bot, "Busy", "InACall"))
+    assert notices(connector) == []
+
+    await advance(http, bot, minutes=2 * 60)  # now 6 h 5 min after the command
+    await settle(bot)
+    await eventually(lambda: presence_is(http, bot, "Available", "Available"))
+    assert app_session(await sim_user(http, bot, ALEX)) is None
+    await asyncio.sleep(0.3)
+    sent = notices(connector)
+    assert len(sent) == 1, [texts(card_of(a)) for a in sent]
+    assert "In a call has ended" in texts(card_of(sent[0]))
+    assert sent[0]["_conversation_id"] == "e2ac58d2-d449-4671-b04a-ce88004c979a"
+
+
+async def test_clear_cancels_the_hold(http: httpx.AsyncClient, bot: RunningBot, connector: Connector) -> None:
+    await say(http, bot, connector, "/busy 6h")
+    await say(http, bot, connector, "/clear")
+    await advance(http, bot, minutes=7 * 60)
+    await settle(bot)
+    assert await presence_is(http, bot, "Available", "Available")
+    assert app_session(await sim_user(http, bot, ALEX)) is None
+    assert notices(connector) == []
+
+
+async def test_a_newer_command_replaces_the_hold(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    await say(http, bot, connector, "/busy 6h")
+    await say(http, bot, connector, "/away 5h")
+    await advance(http, bot, minutes=4 * 60 + 5)
+    await settle(bot)
+    session = app_session(await sim_user(http, bot, ALEX))
+    assert session is not None and session["activity"] == "Away"
+
+
+async def test_notify_off_silences_the_end_notice(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    reply = await say(http, bot, connector, "/notify off")
+    assert "Notices are off" in texts(card_of(reply))
+    await say(http, bot, connector, "/busy 30m")
+    await advance(http, bot, minutes=31)
+    await settle(bot)
+    await eventually(lambda: presence_is(http, bot, "Available", "Available"))
+    assert notices(connector) == []
+
+
+async def test_overridden_elsewhere_ends_the_hold_with_a_notice(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    await say(http, bot, connector, "/busy 6h")
+    # The user picks Do not disturb in Teams (a preferred presence the bot did not set).
+    response = await http.post(
+        f"{bot.url}/sim/_sim/users/{ALEX}/clients",
+        json={"availability": "DoNotDisturb", "activity": "DoNotDisturb"},
+    )
+    assert response.status_code in (200, 201), response.text
+    await advance(http, bot, minutes=4 * 60)
+    await settle(bot)
+    await eventually(lambda: asyncio.sleep(0, result=bool(notices(connector))))
+    assert "overridden" in texts(card_of(notices(connector)[0]))
+    assert app_session(await sim_user(http, bot, ALEX)) is None
+
+
+async def test_longer_than_the_maximum_hold_is_refused(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    reply = await say(http, bot, connector, "/busy 13h")
+    assert "at most 12 hours" in texts(card_of(reply))
+    assert app_session(await sim_user(http, bot, ALEX)) is None
+
+
+async def test_timezone_command_changes_how_until_is_read(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    reply = await say(http, bot, connector, "/timezone Asia/Tokyo")
+    assert "Asia/Tokyo" in texts(card_of(reply))
+    reply = await say(http, bot, connector, "/presence")  # Teams still reports UTC on the activity
+    assert "Asia/Tokyo" in texts(card_of(reply))
+
+
+async def test_a_redelivered_activity_is_not_acted_on_twice(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    from tests.conftest import activity
+
+    body = activity("/busy 30m", service_url=connector.url)
+    first = await http.post(f"{bot.url}/api/messages", json=body)
+    assert first.status_code in (200, 201)
+    await connector.wait_for(1)
+    await http.post(
+        f"{bot.url}/sim/_sim/users/{ALEX}/clients",
+        json={"availability": "Available", "activity": "Available"},
+    )
+    second = await http.post(f"{bot.url}/api/messages", json=body)
+    assert second.status_code in (200, 201)
+    await asyncio.sleep(0.3)
+    assert len(connector.received) == 1
+    store = bot.app[RUNTIME].store
+    assert store is not None
+    from bot.store.records import UserKey
+
+    audit = await store.list_audit(UserKey(ALEX, "00000000-0000-0000-0000-0000000000001"))
+    assert [entry.operation for entry in audit] == ["set_presence"]
+    assert audit[0].outcome == "ok"
