@@ -181,3 +181,43 @@ async def test_a_redelivered_activity_is_not_acted_on_twice(
     audit = await store.list_audit(UserKey(ALEX, "00000000-0000-0000-0000-0000000000001"))
     assert [entry.operation for entry in audit] == ["set_presence"]
     assert audit[0].outcome == "ok"
+
+
+async def test_busy_after_the_bots_dnd_shows_busy(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    await say(http, bot, connector, "/dnd 1h")
+    reply = await say(http, bot, connector, "/busy 30m")
+    state = await sim_user(http, bot, ALEX)
+    assert state["preferred"] is None, "the bot's own Do not disturb is replaced"
+    assert (state["presence"]["availability"], state["presence"]["activity"]) == ("Busy", "InACall")
+    assert "picked" not in texts(card_of(reply))
+
+
+async def test_a_status_picked_in_teams_is_left_alone(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    # Picked in Teams (straight to Graph), not through the bot: the bot explains instead of clearing it.
+
+    store = bot.app[RUNTIME].store
+    assert store is not None
+    graph = bot.app[RUNTIME].graph
+    assert graph is not None
+    from bot.graph.client import set_preferred_write
+
+    await graph.apply(ALEX, [set_preferred_write("DoNotDisturb", "DoNotDisturb", None)], read=False)
+    reply = await say(http, bot, connector, "/busy 30m")
+    state = await sim_user(http, bot, ALEX)
+    assert state["preferred"]["availability"] == "DoNotDisturb"
+    assert "/reset" in texts(card_of(reply))
+
+
+async def test_dnd_after_a_held_busy_does_not_resurface_busy(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    await say(http, bot, connector, "/busy 3h")
+    await say(http, bot, connector, "/dnd 30m")
+    assert app_session(await sim_user(http, bot, ALEX)) is None
+    await advance(http, bot, minutes=31)
+    await settle(bot)
+    assert await presence_is(http, bot, "Available", "Available")

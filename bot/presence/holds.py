@@ -117,6 +117,10 @@ class HoldKeeper:
                 )
         return hold
 
+    async def active_layer(self, user: UserRef) -> Layer | None:
+        hold = await self._store.get_active_hold(user)
+        return Layer(hold.layer) if hold is not None else None
+
     async def cancel(self, user: UserRef, reason: str) -> None:
         """The user did something newer (/clear, /reset): stop holding, without a notice."""
         await self._store.end_active_hold(user, HoldStatus.CANCELLED, reason)

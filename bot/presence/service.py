@@ -130,6 +130,10 @@ class HoldPort(Protocol):
 
     async def cancel(self, user: UserRef, reason: str) -> None: ...
 
+    async def active_layer(self, user: UserRef) -> Layer | None:
+        """The layer of the state the bot holds for `user` now, if any."""
+        ...
+
 
 class _HoldPlan(NamedTuple):
     spec: StateSpec
@@ -166,6 +170,7 @@ class PresenceService:
         if isinstance(command, SetState):
             asked = STATES[command.state]
             writes, outcome, hold = self._plan_state(command, now, time_zone)
+            writes = await self._replacing(user, hold.spec.layer) + writes
             result = await self._graph.apply(user.user_id, writes, tenant_id=user.tenant_id)
             if self._holds is not None:
                 observed = result.presence or await self._graph.get_presence(
@@ -228,6 +233,17 @@ class PresenceService:
             time_zone=time_zone,
             now=now,
         )
+
+    async def _replacing(self, user: UserRef, layer: Layer) -> list[GraphWrite]:
+        """A newer state replaces the one the bot set before, even on the other layer: `/dnd` then
+        `/busy` shows Busy (the bot's Do not disturb is cleared), and `/busy 3h` then `/dnd 30m` does
+        not resurface Busy when Do not disturb ends. A status the user picked in Teams is left alone."""
+        previous = await self._holds.active_layer(user) if self._holds is not None else None
+        if previous is None or previous is layer:
+            return []
+        if previous is Layer.PREFERRED:
+            return [clear_preferred_write()]
+        return [clear_presence_write(self._session_id)]
 
     def _plan_state(
         self, command: SetState, now: datetime, time_zone: str
