@@ -221,3 +221,11 @@ async def test_dnd_after_a_held_busy_does_not_resurface_busy(
     await advance(http, bot, minutes=31)
     await settle(bot)
     assert await presence_is(http, bot, "Available", "Available")
+
+
+async def test_presence_card_shows_what_the_bot_is_holding(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    await say(http, bot, connector, "/busy 6h")
+    shown = texts(card_of(await say(http, bot, connector, "/presence")))
+    assert "keeping you In a call" in shown

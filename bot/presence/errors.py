@@ -91,6 +91,8 @@ def token_error_view(error: TokenError) -> ErrorView:
         else "Ask your admin to check the bot's app registration: its client secret, and that it is "
         "consented in your organization (see docs/admin-guide.md)."
     )
+    if error.code == "tenant_required":  # no tenant in the conversation, and no GRAPH_TENANT_ID
+        hint = "Ask your admin to set GRAPH_TENANT_ID: this chat did not say which organization you're in."
     return ErrorView(
         title="The bot couldn't sign in to Microsoft Graph",
         message=f"{error} Nothing was changed.",

@@ -30,7 +30,7 @@ from bot.presence.rules import (
     StateSpec,
     teams_label,
 )
-from bot.presence.service import PresenceGraph, UserRef
+from bot.presence.service import HeldState, PresenceGraph, UserRef
 from bot.store.records import Hold, HoldStatus, Timer
 from bot.store.store import Store
 from bot.store.timers import TimerService, hold_timer_key
@@ -117,9 +117,11 @@ class HoldKeeper:
                 )
         return hold
 
-    async def active_layer(self, user: UserRef) -> Layer | None:
+    async def active(self, user: UserRef) -> HeldState | None:
         hold = await self._store.get_active_hold(user)
-        return Layer(hold.layer) if hold is not None else None
+        if hold is None:
+            return None
+        return HeldState(State(hold.state), Layer(hold.layer), hold.requested_end)
 
     async def cancel(self, user: UserRef, reason: str) -> None:
         """The user did something newer (/clear, /reset): stop holding, without a notice."""

@@ -130,9 +130,15 @@ class HoldPort(Protocol):
 
     async def cancel(self, user: UserRef, reason: str) -> None: ...
 
-    async def active_layer(self, user: UserRef) -> Layer | None:
-        """The layer of the state the bot holds for `user` now, if any."""
+    async def active(self, user: UserRef) -> HeldState | None:
+        """The state the bot holds for `user` now, if any."""
         ...
+
+
+class HeldState(NamedTuple):
+    state: State
+    layer: Layer
+    requested_end: datetime | None
 
 
 class _HoldPlan(NamedTuple):
@@ -221,6 +227,15 @@ class PresenceService:
             presence = await self._graph.get_presence(user.user_id, tenant_id=user.tenant_id)
             result = WriteOutcome(presence=presence, round_trips=1)
             outcome = None
+            held = await self._holds.active(user) if self._holds is not None else None
+            if held is not None:
+                asked = STATES[held.state]
+                outcome = Outcome(
+                    summary=f"The bot is keeping you {asked.label}.",
+                    label=asked.label,
+                    layer=held.layer,
+                    requested_end=held.requested_end,
+                )
         else:  # pragma: no cover - Help is answered by the handler, not the service
             raise TypeError(f"the presence service does not handle {type(command).__name__}")
 
@@ -238,10 +253,10 @@ class PresenceService:
         """A newer state replaces the one the bot set before, even on the other layer: `/dnd` then
         `/busy` shows Busy (the bot's Do not disturb is cleared), and `/busy 3h` then `/dnd 30m` does
         not resurface Busy when Do not disturb ends. A status the user picked in Teams is left alone."""
-        previous = await self._holds.active_layer(user) if self._holds is not None else None
-        if previous is None or previous is layer:
+        previous = await self._holds.active(user) if self._holds is not None else None
+        if previous is None or previous.layer is layer:
             return []
-        if previous is Layer.PREFERRED:
+        if previous.layer is Layer.PREFERRED:
             return [clear_preferred_write()]
         return [clear_presence_write(self._session_id)]
 
