@@ -7,10 +7,11 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.config import Settings
+from bot.config import SIM_TENANT_ID, Settings
 
 log = logging.getLogger("presence_bot")
 
@@ -52,6 +53,39 @@ async def _serve(host: str, port: int) -> None:
     await running.stop()
 
 
+async def _simulator(
+    host: str, port: int, identity_port: int | None, data_dir: Path | None, tenants: list[str] | None
+) -> None:
+    """The simulated tenant alone, to point a bot at as at a real tenant (docs/simulator.md)."""
+    from bot.sim.standalone import start_standalone
+
+    directory = data_dir if data_dir is not None else _settings().data_dir / "simulator"
+    try:
+        simulator = await start_standalone(
+            directory,
+            host=host,
+            port=port,
+            identity_port=identity_port,
+            tenant_ids=tenants or [SIM_TENANT_ID],
+        )
+    except OSError as error:
+        print(f"could not start the simulated tenant: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"Simulated Graph tenant: Graph at {simulator.graph_base_url}", flush=True)
+    print(f"  control routes at {simulator.url}/_sim (users, clock, faults, stats)", flush=True)
+    print(f"  identity platform at {simulator.identity_url}, state in {directory}", flush=True)
+    print("Point the bot at it as at a real tenant (a shell, or a .env file):", flush=True)
+    for line in simulator.environment_lines():
+        print(line, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    print("Stopping…", flush=True)
+    await simulator.stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="presence-bot", description="Presence Bot for Microsoft Teams")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -60,6 +94,26 @@ def main(argv: list[str] | None = None) -> None:
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3978)
+    simulator = sub.add_parser(
+        "simulator", help="run the simulated Graph tenant alone, to point a bot at as at a real tenant"
+    )
+    simulator.add_argument("--host", default="127.0.0.1")
+    simulator.add_argument("--port", type=int, default=3980, help="Graph's port (0: any free port)")
+    simulator.add_argument(
+        "--identity-port", type=int, default=None, help="the identity platform's TLS port (default: port+1)"
+    )
+    simulator.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="state, keys and CA (default: $PRESENCE_BOT_DATA_DIR/simulator)",
+    )
+    simulator.add_argument(
+        "--tenant",
+        action="append",
+        default=None,
+        help=f"a tenant id where the app is registered (repeatable; default {SIM_TENANT_ID})",
+    )
     from bot.package import add_package_command, run_package
 
     add_package_command(sub)
@@ -70,8 +124,11 @@ def main(argv: list[str] | None = None) -> None:
         level=_settings().log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-plugin INFO lines are noise here
     if args.command == "serve":
         asyncio.run(_serve(args.host, args.port))
+    elif args.command == "simulator":
+        asyncio.run(_simulator(args.host, args.port, args.identity_port, args.data_dir, args.tenant))
 
 
 if __name__ == "__main__":

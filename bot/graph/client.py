@@ -1,30 +1,42 @@
 """A small Graph client: one method per presence action, endpoints in one table, typed errors.
 
 The same code talks to real Graph and to the simulated tenant; only the base URL and the token
-provider differ. Resilience (tenacity): `Retry-After` honoured on 429/503, exponential backoff with
-jitter on 5xx and connection failures, one token refresh on 401, never a retry on 400/403/404, and a
-total time budget per call. A write whose answer timed out is not retried: it may have been applied,
-and a duplicate write is worse than a clear "timed out" reply.
+provider differ.
+
+Resilience (tenacity), following FACTS §4:
+- 429 and 503 wait what `Retry-After` says (seconds, maybe fractional); retrying early keeps the
+  throttle on. Other 5xx, connection failures and timed-out *reads* back off exponentially with full
+  jitter.
+- 401 drops the token once (only that token, when the provider can tell) and tries again at once.
+- 400, 403 and 404 are never retried: the same request would get the same answer.
+- A total time budget: one `apply` or `get_presence`, retries, `Retry-After` waits, its `$batch`
+  fallbacks and its follow-up read included, ends within `RetryPolicy.budget` (a chat command has to
+  be answered within Teams' ~15 s). A wait that would not leave time for another try is not slept
+  on: the call fails at once with the typed error (`GraphThrottled` for a long `Retry-After`), and
+  each HTTP exchange's timeout shrinks to what is left.
+- A write is never sent twice when it may have landed: a write whose answer timed out (our timeout,
+  Graph's 504, a connection lost after sending) is not retried, and a `$batch` entry is only sent
+  again when its answer says it did not run (429, 5xx other than 504, 424).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import inspect
+import json
 import logging
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
+from urllib.parse import quote
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_before_delay,
-    wait_random_exponential,
-)
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
 from bot.graph.errors import (
     GraphConnectionError,
@@ -52,14 +64,27 @@ from bot.graph.models import (
 log = logging.getLogger(__name__)
 
 GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
+MAX_BATCH_REQUESTS = 20  # FACTS §4
+# How Graph (or a proxy in front of it) says "no $batch here": send the calls one by one from then on.
+BATCH_REFUSED_STATUSES = frozenset({400, 404, 405, 501})
 
 
 class TokenSource(Protocol):
-    """What the client needs from a token provider (see `bot.graph.auth`)."""
+    """What the client needs from a token provider (see `bot.graph.auth`).
+
+    A provider whose `invalidate` also takes `rejected_token=` (like `MsalTokenProvider`) is given
+    the token Graph refused, so a burst of 401s for an old token does not drop its replacement.
+    """
 
     async def token(self, tenant_id: str | None = None) -> str: ...
 
     async def invalidate(self, tenant_id: str | None = None) -> None: ...
+
+
+class _RevokingTokenSource(Protocol):
+    async def invalidate(
+        self, tenant_id: str | None = None, *, rejected_token: str | None = None
+    ) -> None: ...
 
 
 class AuditSink(Protocol):
@@ -96,11 +121,12 @@ ENDPOINTS: dict[str, Endpoint] = {
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 6
+    attempts: int = 6  # HTTP exchanges per call at most, the first included
     backoff_base: float = 0.25  # seconds; doubled each try, with full jitter
     backoff_max: float = 4.0
-    budget: float = 11.0  # total seconds one call may take, retries included
-    request_timeout: float = 8.0  # one HTTP exchange
+    budget: float = 11.0  # seconds one `apply`/`get_presence` may take in all (the handler allows 12)
+    request_timeout: float = 8.0  # one HTTP exchange, at most
+    min_attempt: float = 0.5  # a retry is not worth starting with less time than this left
 
 
 class GraphWrite(NamedTuple):
@@ -118,7 +144,7 @@ class WriteOutcome:
 
     errors: dict[int, GraphError] = field(default_factory=dict)  # index in writes → tolerated error
     presence: Presence | None = None
-    round_trips: int = 0
+    round_trips: int = 0  # Graph calls made (a `$batch` is one; retries of a call not counted)
 
 
 # -- writes, as values: the presence service decides, the client sends -------------------------
@@ -154,6 +180,7 @@ def set_preferred_write(availability: str, activity: str, duration: timedelta | 
 
 
 def clear_preferred_write() -> GraphWrite:
+    """clearUserPreferredPresence: an action without parameters, sent without a body."""
     return GraphWrite("clear_preferred_presence", None)
 
 
@@ -167,13 +194,14 @@ def status_message_write(text: str, expires: datetime | None) -> GraphWrite:
 
 
 def _quote(user_id: str) -> str:
-    from urllib.parse import quote
-
     return quote(user_id, safe="")
 
 
 class GraphClient:
-    """Presence calls against `base_url` (real Graph or the simulated tenant)."""
+    """Presence calls against `base_url` (real Graph or the simulated tenant).
+
+    `sleep` and `monotonic` are the client's sense of time for retries and budgets (tests pass fakes).
+    """
 
     def __init__(
         self,
@@ -185,45 +213,75 @@ class GraphClient:
         retry: RetryPolicy | None = None,
         use_batch: bool = True,
         audit: AuditSink | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
         self._base_url = base_url
         self._tokens = tokens
+        self._revokes_one_token = tokens is not None and _takes_rejected_token(tokens)
         self.session_id = session_id
         self.retry = retry or RetryPolicy()
         self._use_batch = use_batch
         self._audit_sink = audit
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._deadline: ContextVar[float | None] = ContextVar(f"graph_deadline_{id(self)}", default=None)
 
     @property
     def base_url(self) -> str:
         url = self._base_url() if callable(self._base_url) else self._base_url
         return url.rstrip("/")
 
+    @property
+    def uses_batch(self) -> bool:
+        """False once Graph (or a proxy) refused a `$batch`: calls then go one by one."""
+        return self._use_batch
+
+    @contextlib.contextmanager
+    def budget(self, seconds: float | None = None) -> Iterator[float]:
+        """Bound every Graph call in the block to `seconds` in all (default: the policy's budget).
+
+        An enclosing budget that ends sooner wins, so a caller can hand the client what is left of its
+        own deadline. Yields the deadline, on the client's monotonic clock.
+        """
+        deadline = self._monotonic() + (self.retry.budget if seconds is None else seconds)
+        outer = self._deadline.get()
+        if outer is not None:
+            deadline = min(deadline, outer)
+        token = self._deadline.set(deadline)
+        try:
+            yield deadline
+        finally:
+            self._deadline.reset(token)
+
     # -- calls -------------------------------------------------------------------------------
     async def get_presence(self, user_id: str, *, tenant_id: str | None = None) -> Presence:
-        response = await self._call("get_presence", user_id, None, tenant_id=tenant_id)
-        return Presence.model_validate(response.json())
+        with self.budget():
+            response = await self._call("get_presence", user_id, None, tenant_id=tenant_id)
+        return Presence.model_validate(_json(response))
 
     async def apply(
         self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None = None, read: bool = True
     ) -> WriteOutcome:
         """Run `writes` in order, then read presence. One `$batch` round trip when possible.
 
-        Every write is audited with its outcome, whether it succeeded, was tolerated or failed.
+        Every write sent to Graph is audited once, with its outcome: done, tolerated or failed.
         """
-        if self._use_batch and read and writes:
-            try:
-                return await self._apply_batched(user_id, writes, tenant_id=tenant_id)
-            except _BatchRefused as refused:
-                log.info("$batch refused (%s); sending the calls one by one", refused.status)
-                self._use_batch = False
-        outcome = WriteOutcome()
-        for index, write in enumerate(writes):
-            await self._write_alone(user_id, index, write, outcome, tenant_id=tenant_id)
-        if read:
-            outcome.presence = await self.get_presence(user_id, tenant_id=tenant_id)
-            outcome.round_trips += 1
-        return outcome
+        with self.budget():
+            if self._use_batch and read and writes and len(writes) < MAX_BATCH_REQUESTS:
+                try:
+                    return await self._apply_batched(user_id, writes, tenant_id=tenant_id)
+                except _BatchRefused as refused:
+                    log.warning("$batch refused (%s): Graph calls go one by one from now on", refused.status)
+                    self._use_batch = False
+            outcome = WriteOutcome()
+            for index, write in enumerate(writes):
+                await self._write_alone(user_id, index, write, outcome, tenant_id=tenant_id)
+            if read:
+                outcome.presence = await self.get_presence(user_id, tenant_id=tenant_id)
+                outcome.round_trips += 1
+            return outcome
 
     async def _write_alone(
         self, user_id: str, index: int, write: GraphWrite, outcome: WriteOutcome, *, tenant_id: str | None
@@ -256,9 +314,12 @@ class GraphClient:
         except Exception:  # the audit must never turn a done write into a failed command
             log.exception("could not record the audit entry for %s", write.op)
 
+    # -- $batch --------------------------------------------------------------------------------
     async def _apply_batched(
         self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None
     ) -> WriteOutcome:
+        """The writes and the read in one `$batch` (FACTS §4), chained with `dependsOn` so Graph runs
+        them in order. Entries that did not run are sent again alone; answers are matched by id."""
         requests: list[dict[str, Any]] = []
         for index, write in enumerate(writes):
             method, path = ENDPOINTS[write.op]
@@ -266,107 +327,173 @@ class GraphClient:
                 "id": str(index + 1),
                 "method": method,
                 "url": path.format(user_id=_quote(user_id)),
-                "headers": {"Content-Type": "application/json"},
-                "body": write.body.wire() if write.body is not None else {},
             }
+            if write.body is not None:  # a body needs its Content-Type (FACTS §4)
+                entry["headers"] = {"Content-Type": "application/json"}
+                entry["body"] = write.body.wire()
             # Each write depends on the one before, so Graph runs them in order; a write whose
             # failure we tolerate is not depended on (its dependents would get 424).
             if index and not writes[index - 1].tolerated:
                 entry["dependsOn"] = [str(index)]
             requests.append(entry)
         read_id = str(len(writes) + 1)
-        read_entry: dict[str, Any] = {
-            "id": read_id,
-            "method": "GET",
-            "url": ENDPOINTS["get_presence"].path.format(user_id=_quote(user_id)),
-        }
-        # The read waits for every write (a tolerated failure then costs one extra GET: Graph answers 424).
-        read_entry["dependsOn"] = [str(i + 1) for i in range(len(writes))]
-        requests.append(read_entry)
+        requests.append(
+            {
+                "id": read_id,
+                "method": "GET",
+                "url": ENDPOINTS["get_presence"].path.format(user_id=_quote(user_id)),
+                # The read waits for every write (after a tolerated failure, Graph answers it 424 and
+                # it costs one more GET).
+                "dependsOn": [str(i + 1) for i in range(len(writes))],
+            }
+        )
 
         try:
             response = await self._call("batch", user_id, {"requests": requests}, tenant_id=tenant_id)
-        except GraphError as error:
-            if error.status in (400, 404, 405, 501):
-                raise _BatchRefused(error.status) from error
+        except GraphError as envelope_error:
+            if envelope_error.status in BATCH_REFUSED_STATUSES:
+                raise _BatchRefused(envelope_error.status) from envelope_error
+            for write in writes:  # every write was sent, none is known to have run
+                await self._audit(user_id, tenant_id, write, envelope_error)
             raise
         outcome = WriteOutcome(round_trips=1)
-        answers = {str(r.get("id")): r for r in response.json().get("responses", [])}
-        redo: list[int] = []
+        answers = _batch_answers(response)
+
+        resend: dict[int, GraphError] = {}  # writes that did not run: sent again alone
+        failed: dict[int, GraphError] = {}  # writes that failed for good (or may have run)
         for index, write in enumerate(writes):
             answer = answers.get(str(index + 1))
-            status = int(answer.get("status", 0)) if answer else 0
-            if 200 <= status < 300:
-                await self._audit(user_id, tenant_id, write, None)
+            if answer is None:
+                # No answer for an entry Graph may have run: never send it twice.
+                failed[index] = GraphTimeout(
+                    "Graph's $batch answer left out a request.", code="MissingBatchResponse"
+                )
                 continue
-            failure = _entry_error(status, answer or {})
-            if isinstance(failure, write.tolerated):
-                await self._audit(user_id, tenant_id, write, failure)
-                outcome.errors[index] = failure
-            elif answer is None or status == 424 or isinstance(failure, GraphThrottled | GraphUnavailable):
-                redo.append(index)  # each entry is throttled on its own: send it again alone
+            status, entry_error = _entry_outcome(answer)
+            if entry_error is None:
+                await self._audit(user_id, tenant_id, write, None)
+            elif isinstance(entry_error, write.tolerated):
+                await self._audit(user_id, tenant_id, write, entry_error)
+                outcome.errors[index] = entry_error
+            elif status == 424 or isinstance(entry_error, GraphThrottled | GraphUnavailable):
+                resend[index] = entry_error  # each entry is throttled on its own (FACTS §4)
             else:
-                await self._audit(user_id, tenant_id, write, failure)
-                raise failure
-        for index in redo:
-            await self._write_alone(user_id, index, writes[index], outcome, tenant_id=tenant_id)
+                failed[index] = entry_error
+        if failed:
+            for index in sorted(failed | resend):
+                await self._audit(user_id, tenant_id, writes[index], (failed | resend)[index])
+            raise failed[min(failed)]
+
         read_answer = answers.get(read_id)
-        if not redo and read_answer is not None and 200 <= int(read_answer.get("status", 0)) < 300:
+        read_status, read_error = _entry_outcome(read_answer) if read_answer is not None else (0, None)
+        if resend:
+            # Wait as long as the longest Retry-After among what is sent again (the read included).
+            waiting = [*resend.values()]
+            if isinstance(read_error, GraphThrottled | GraphUnavailable):
+                waiting.append(read_error)
+            longest = max(waiting, key=lambda e: e.retry_after or 0.0)
+            try:
+                await self._pause(longest.retry_after or 0.0, longest)
+            except GraphError:
+                for index, pending in sorted(resend.items()):
+                    await self._audit(user_id, tenant_id, writes[index], pending)
+                raise
+            order = sorted(resend)
+            for position, index in enumerate(order):
+                try:
+                    await self._write_alone(user_id, index, writes[index], outcome, tenant_id=tenant_id)
+                except GraphError:
+                    for later in order[position + 1 :]:  # sent once in the batch, never run
+                        await self._audit(user_id, tenant_id, writes[later], resend[later])
+                    raise
+        if not resend and read_answer is not None and 200 <= read_status < 300:
             outcome.presence = Presence.model_validate(read_answer.get("body") or {})
         else:
+            if isinstance(read_error, GraphThrottled) and not resend:
+                await self._pause(read_error.retry_after or 0.0, read_error)
             outcome.presence = await self.get_presence(user_id, tenant_id=tenant_id)
             outcome.round_trips += 1
         return outcome
+
+    async def _pause(self, seconds: float, error: GraphError) -> None:
+        """Wait `seconds` before sending again, or raise `error` if that would not leave time to."""
+        if seconds <= 0:
+            return
+        if self._monotonic() + seconds + self.retry.min_attempt > self._current_deadline():
+            raise error
+        log.info("Graph asked to wait %.1f s before sending again (%r)", seconds, error)
+        await self._sleep(seconds)
+
+    def _current_deadline(self) -> float:
+        deadline = self._deadline.get()
+        return deadline if deadline is not None else self._monotonic() + self.retry.budget
 
     # -- transport -----------------------------------------------------------------------------
     async def _call(
         self, op: str, user_id: str, body: GraphModel | dict[str, Any] | None, *, tenant_id: str | None
     ) -> httpx.Response:
+        """One Graph call, retried as the module docstring says, within the current budget."""
         method, path = ENDPOINTS[op]
         url = self.base_url + path.format(user_id=_quote(user_id))
         payload = body.wire() if isinstance(body, GraphModel) else body
-        if method == "POST" and payload is None:
-            payload = {}
-        is_write = method != "GET"  # a $batch carries writes too
+        # Only a GET may be sent again after its answer was lost; a $batch carries writes.
+        idempotent = method == "GET"
+        # A refused $batch (501 included) is not retried: the caller sends the calls one by one.
+        final_statuses = BATCH_REFUSED_STATUSES if op == "batch" else frozenset()
         policy = self.retry
+        deadline = self._current_deadline()
         refreshed_token = False
 
         async def attempt() -> httpx.Response:
             nonlocal refreshed_token
             headers = {"client-request-id": str(uuid.uuid4())}
+            token: str | None = None
             if self._tokens is not None:
-                headers["Authorization"] = f"Bearer {await self._tokens.token(tenant_id)}"
+                token = await self._tokens.token(tenant_id)
+                headers["Authorization"] = f"Bearer {token}"
+            left = deadline - self._monotonic()
+            if left <= 0:
+                raise GraphTimeout("The time for this call ran out before it was sent.", code="BudgetSpent")
             try:
                 response = await self._http.request(
-                    method, url, json=payload, headers=headers, timeout=policy.request_timeout
+                    method,
+                    url,
+                    json=payload,
+                    headers=headers,
+                    timeout=min(policy.request_timeout, left),
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing reached Graph: safe to try again, write or not.
                 raise GraphConnectionError(
                     "Could not reach Microsoft Graph.", code="ConnectionFailed"
                 ) from exc
             except httpx.TimeoutException as exc:
-                raise GraphTimeout(
-                    "Microsoft Graph did not answer in time.", code="Timeout", status=504
-                ) from exc
+                raise GraphTimeout("Microsoft Graph did not answer in time.", code="Timeout") from exc
             except httpx.TransportError as exc:
-                raise GraphConnectionError(
-                    "The connection to Microsoft Graph failed.", code="Transport"
+                # The request went out and the connection broke: a write may have been applied.
+                if idempotent:
+                    raise GraphConnectionError(
+                        "The connection to Microsoft Graph broke.", code="ConnectionLost"
+                    ) from exc
+                raise GraphTimeout(
+                    "The connection to Microsoft Graph broke before it answered.", code="ConnectionLost"
                 ) from exc
             if response.is_success:
                 return response
-            error = error_from_response(response.status_code, response.content, dict(response.headers))
+            error = error_from_response(response.status_code, response.content, response.headers)
             if isinstance(error, GraphUnauthorized) and self._tokens is not None and not refreshed_token:
                 refreshed_token = True
-                await self._tokens.invalidate(tenant_id)
-                error.retry_after = 0.0
+                await self._invalidate(tenant_id, token)
                 raise _RetryNow(error)
             raise error
 
         def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, GraphError) and exc.status in final_statuses:
+                return False
             if isinstance(exc, _RetryNow | GraphThrottled | GraphUnavailable | GraphConnectionError):
                 return True
             # A write whose answer timed out may have landed: do not send it again.
-            return isinstance(exc, GraphTimeout) and not is_write
+            return isinstance(exc, GraphTimeout) and idempotent
 
         backoff = wait_random_exponential(multiplier=policy.backoff_base, max=policy.backoff_max)
 
@@ -378,16 +505,30 @@ class GraphClient:
                 return exc.retry_after
             return float(backoff(state))
 
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number >= policy.attempts:
+                return True
+            # Not worth waiting for if no time would be left to try: fail now with the last error.
+            return self._monotonic() + (state.upcoming_sleep or 0.0) + policy.min_attempt > deadline
+
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            log.info("Graph %s %s failed (%r); retry %d", method, path, exc, state.attempt_number)
+            log.info(
+                "Graph %s %s failed (%r); try %d in %.2f s",
+                method,
+                path,
+                exc,
+                state.attempt_number + 1,
+                state.upcoming_sleep,
+            )
 
         try:
             async for try_ in AsyncRetrying(
                 retry=retry_if_exception(retryable),
                 wait=wait,
-                stop=stop_after_attempt(policy.attempts) | stop_before_delay(policy.budget),
+                stop=stop,
                 before_sleep=before_sleep,
+                sleep=self._sleep,
                 reraise=True,
             ):
                 with try_:
@@ -395,6 +536,21 @@ class GraphClient:
         except _RetryNow as again:
             raise again.error from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _invalidate(self, tenant_id: str | None, rejected: str | None) -> None:
+        assert self._tokens is not None
+        if self._revokes_one_token and rejected is not None:
+            await cast(_RevokingTokenSource, self._tokens).invalidate(tenant_id, rejected_token=rejected)
+        else:
+            await self._tokens.invalidate(tenant_id)
+
+
+def _takes_rejected_token(tokens: TokenSource) -> bool:
+    try:
+        parameters = inspect.signature(tokens.invalidate).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+    return "rejected_token" in parameters
 
 
 class _RetryNow(Exception):
@@ -411,10 +567,38 @@ class _BatchRefused(Exception):
         self.status = status
 
 
-def _entry_error(status: int, answer: dict[str, Any]) -> GraphError:
-    import json
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise GraphError(
+            "Microsoft Graph answered with something that is not JSON.",
+            status=response.status_code,
+            code="InvalidResponse",
+            request_id=response.headers.get("request-id"),
+        ) from exc
 
+
+def _batch_answers(response: httpx.Response) -> dict[str, Mapping[str, Any]]:
+    """The `$batch` answers by id (Graph promises no order). An unreadable answer has none."""
+    try:
+        data = response.json()
+    except ValueError:
+        return {}
+    entries = data.get("responses") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        return {}
+    return {str(e.get("id")): e for e in entries if isinstance(e, dict)}
+
+
+def _entry_outcome(answer: Mapping[str, Any]) -> tuple[int, GraphError | None]:
+    """A `$batch` entry's status, and its typed error when it is not a 2xx."""
+    raw_status = answer.get("status")
+    status = raw_status if isinstance(raw_status, int) and not isinstance(raw_status, bool) else 0
+    if 200 <= status < 300:
+        return status, None
     body = answer.get("body")
     raw = json.dumps(body).encode() if body is not None else b""
-    headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
-    return error_from_response(status, raw, headers)
+    headers = answer.get("headers")
+    header_map = {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+    return status, error_from_response(status, raw, header_map)

@@ -10,7 +10,6 @@ answered in Graph's shape: `{"error": {"code", "message", "innerError": {"reques
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import math
@@ -395,12 +394,14 @@ class SimGraph:
     async def _serve(
         self, request: web.Request, path: str, resolved: Resolved, client_request_id: str
     ) -> GraphAnswer:
+        # The whole request arrives before a stall: a stalled write still lands once the stall ends.
+        raw = await _read_body(request) if request.method != "GET" else b""
         await self._apply_fault(request.method, path)
         caller = await self.authenticator.authenticate(request)
         if resolved.route is None:
             assert resolved.error is not None
             raise resolved.error
-        body = await _read_json(request) if request.method != "GET" else None
+        body = _parse_json(raw) if request.method != "GET" else None
         if resolved.route.access == "batch":
             return await self._batch(body, caller, client_request_id)
         return await self._dispatch(resolved.route, path, resolved.params, body, caller)
@@ -412,8 +413,9 @@ class SimGraph:
         log.info(
             "simulated fault on %s %s: status %s, delay %d ms", method, path, fault.status, fault.delay_ms
         )
-        if fault.delay_ms:
-            await asyncio.sleep(fault.delay_ms / 1000)
+        if fault.delay_ms and not await self.faults.stall(fault.delay_ms / 1000):
+            log.info("simulated stall on %s %s released: the faults were cleared", method, path)
+            return
         error = fault.error()
         if error is not None:
             raise error
@@ -426,7 +428,10 @@ class SimGraph:
         if not allowed:
             raise SimGraphError(403, "Forbidden", "Insufficient privileges to complete the operation.")
         assert route.operation is not None
-        return await route.operation(self.tenant, GraphCall(route.method, path, params, body, caller))
+        answer = await route.operation(self.tenant, GraphCall(route.method, path, params, body, caller))
+        if route.access == "write":
+            self.stats.count_applied(route.key)
+        return answer
 
     # -- $batch ----------------------------------------------------------------------------------
     async def _batch(self, body: Any, caller: Caller, client_request_id: str) -> GraphAnswer:
@@ -510,10 +515,17 @@ class SimGraph:
 
 
 async def _read_json(request: web.Request) -> Any:
+    return _parse_json(await _read_body(request))
+
+
+async def _read_body(request: web.Request) -> bytes:
     try:
-        raw = await request.read()
+        return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise SimGraphError(413, "RequestEntityTooLarge", "The request body is too large.") from exc
+
+
+def _parse_json(raw: bytes) -> Any:
     if not raw.strip():
         return None
     try:

@@ -3,6 +3,8 @@ and per-route request counts that tests read to count Graph round trips. No HTTP
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -120,12 +122,23 @@ class FaultPlan:
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self._released = asyncio.Event()
 
     def add(self, fault: Fault) -> None:
         self._faults.append(fault)
 
     def clear(self) -> None:
+        """Drop every fault, and release the calls stalled by one (they are answered normally)."""
         self._faults.clear()
+        self._released.set()
+        self._released = asyncio.Event()
+
+    async def stall(self, seconds: float) -> bool:
+        """Stall a call; False when `clear()` released it early."""
+        released = self._released
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(released.wait(), timeout=seconds)
+        return not released.is_set()
 
     def to_json(self) -> list[dict[str, Any]]:
         return [fault.to_json() for fault in self._faults]
@@ -188,12 +201,15 @@ class Throttle:
 class RequestStats:
     """How many Graph requests reached the simulator, per `METHOD path-template`.
 
-    `requests` counts HTTP round trips (a `$batch` is one); `batched` counts the entries inside batches.
+    `requests` counts HTTP round trips (a `$batch` is one); `batched` counts the entries inside batches;
+    `applied` counts the writes that changed the tenant (answered 2xx), top level or batched, so a
+    write refused by a fault, the throttle or a rule is not in it.
     """
 
     def __init__(self) -> None:
         self._requests: Counter[str] = Counter()
         self._batched: Counter[str] = Counter()
+        self._applied: Counter[str] = Counter()
 
     def count(self, key: str) -> None:
         self._requests[key] += 1
@@ -201,13 +217,18 @@ class RequestStats:
     def count_batched(self, key: str) -> None:
         self._batched[key] += 1
 
+    def count_applied(self, key: str) -> None:
+        self._applied[key] += 1
+
     def reset(self) -> None:
         self._requests.clear()
         self._batched.clear()
+        self._applied.clear()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "requests": dict(self._requests),
             "batched": dict(self._batched),
+            "applied": dict(self._applied),
             "total": sum(self._requests.values()),
         }
