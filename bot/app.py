@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pydantic import SecretStr
 from bot.clock import AdjustableClock, Clock, SystemClock
 from bot.config import SIM_APP_ID, SIM_APP_SECRET, Settings
 from bot.graph.auth import MsalTokenProvider
-from bot.graph.client import GraphClient
+from bot.graph.client import GraphClient, RetryPolicy
 from bot.presence.holds import HoldKeeper
 from bot.presence.locks import UserLocks
 from bot.presence.service import PresenceService
@@ -120,6 +121,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     async with contextlib.AsyncExitStack() as stack:
         http = await stack.enter_async_context(
             httpx.AsyncClient(
+                # GRAPH_CA_BUNDLE: an extra CA for Graph too (a TLS-terminating proxy, a rehearsal tenant).
+                verify=_graph_tls(settings),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 headers={"User-Agent": "presence-bot/0.1"},
             )
@@ -163,6 +166,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             tokens=tokens,
             session_id=settings.session_app_id,
             audit=StoreAudit(store),
+            # Graph's own budget ends a second before the command's, so the user sees why it failed.
+            retry=RetryPolicy(budget=max(1.0, settings.command_budget_seconds - 1.0)),
         )
         runtime.graph = graph
         locks = UserLocks()
@@ -197,6 +202,14 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             yield
         finally:
             runtime.ready = False
+
+
+def _graph_tls(settings: Settings) -> ssl.SSLContext | bool:
+    if settings.graph_ca_bundle is None or settings.uses_simulator:
+        return True
+    context = ssl.create_default_context()
+    context.load_verify_locations(cafile=str(settings.graph_ca_bundle))
+    return context
 
 
 class StoreAudit:
