@@ -352,3 +352,28 @@ async def test_allowed_tenants_refuses_others_without_calling_graph(
         assert (await sim_stats(http, running))["total"] == 0
     finally:
         await running.stop()
+
+
+async def test_one_deployment_serves_several_tenants_with_a_token_each(
+    http: httpx.AsyncClient, connector: Connector, tmp_path: Path
+) -> None:
+    from bot.app import RUNTIME
+    from tests.conftest import TENANT
+
+    second = "7a1d2f3e-4b5c-4d6e-8f70-8192a3b4c5d6"
+    running = await start_bot(make_settings(tmp_path / "d", sim_tenants=[TENANT, second]), "127.0.0.1", 0)
+    try:
+        await say(http, running, connector, "/busy 30m")
+        body = activity("/dnd 1h", service_url=connector.url, aad="megan-in-fabrikam")
+        body["conversation"]["tenantId"] = second
+        body["channelData"] = {"tenant": {"id": second}}
+        response = await http.post(f"{running.url}/api/messages", json=body)
+        assert response.status_code in (200, 201)
+        reply = (await connector.wait_for(2))[1]
+        assert "Do not disturb" in texts(card_of(reply))
+        await say(http, running, connector, "/presence")
+        tokens = running.app[RUNTIME].tokens
+        assert tokens is not None
+        assert tokens.requests_made == 2, "one token per tenant, then cached"
+    finally:
+        await running.stop()
