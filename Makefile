@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean cards bench
 
 install: $(STAMP)
 
@@ -28,6 +28,16 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format bot cards tests
 	$(BIN)/ruff check --fix bot cards tests
+
+# Regenerate docs/cards/*.png with Microsoft's Adaptive Cards renderer in headless Chromium.
+cards: $(STAMP)
+	$(BIN)/python -m tests.render
+
+# Timer lateness, memory per hold and start-up time (figures in docs/performance.md).
+bench: $(STAMP)
+	$(BIN)/python -m bench.timers
+
+include tests/playground.mk
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -138,7 +138,8 @@ def _outcome(outcome: Outcome, times: UserTimes) -> list[Element]:
         items.append(text(_capitalize(", ".join(details)) + ".", spacing="small"))
     lapse = _lapse_sentence(outcome, times)
     if lapse:
-        items.append(text(lapse, color="warning", spacing="small"))
+        # A warning box, not warning-coloured text: Teams' yellow text is hard to read on white.
+        items.append(container([text(lapse)], style="warning", spacing="small"))
     items.extend(text(f"• {note}", size="small", subtle=True, spacing="small") for note in outcome.notes)
     return items
 

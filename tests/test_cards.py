@@ -317,7 +317,8 @@ def test_available_says_plainly_that_graph_lets_it_lapse_before_the_time_asked()
     assert block(card, "Until ")["text"] == "Until 3:00 PM, on the bot's own presence session."
     lapse = block(card, "lapse")
     assert lapse["text"] == "Graph will let this lapse at 2:05 PM unless the bot refreshes it."
-    assert lapse["color"] == "warning"
+    boxes = [node for node in walk(card["body"]) if node.get("style") == "warning"]
+    assert [texts({"body": boxes})] == [[lapse["text"]]], "the lapse stands out in a warning box"
     assert block(card, "fades")["text"] == f"• {FADE_NOTE}"
     assert card["fallbackText"].splitlines()[1] == lapse["text"]
 

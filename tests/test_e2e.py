@@ -58,7 +58,8 @@ async def test_session_states_reach_graph_on_the_bots_session(
     from bot.presence.rules import teams_label
 
     assert teams_label(availability, activity_) in texts(card)
-    assert reply.get("text"), "every reply carries a text fallback"
+    assert reply.get("summary"), "every reply carries a text fallback"
+    assert not reply.get("text"), "no second copy above the card that a button press would leave stale"
 
 
 async def test_away_loses_to_the_teams_client_and_the_card_says_why(

@@ -220,8 +220,10 @@ def _reply(card: Card) -> Reply:
 
 
 def _message(reply: Reply) -> Activity:
+    # The text fallback goes in `summary` (shown where cards can't render, and in notifications), not
+    # in `text`: Teams would show `text` above the card, and a button press updates only the card.
     return Activity(
         type=ActivityTypes.message,
-        text=reply.text,
+        summary=reply.text,
         attachments=[Attachment(content_type=cards.CONTENT_TYPE, content=reply.card)],
     )

@@ -63,7 +63,7 @@ class TeamsNotifier:
             await turn_context.send_activity(
                 Activity(
                     type=ActivityTypes.message,
-                    text=cards.text_fallback(card),
+                    summary=cards.text_fallback(card),
                     attachments=[Attachment(content_type=cards.CONTENT_TYPE, content=card)],
                 )
             )
