@@ -526,7 +526,7 @@ def test_the_second_2_30_in_the_autumn_is_not_chosen() -> None:
         ("/clear now", "now"),
         ("/reset banana", "banana"),
         ("/presence of Megan", "of Megan"),
-        ("/clear status please", "please"),
+        ("/clear status now", "now"),
     ],
 )
 def test_refusals_say_what_was_wrong(text: str, says: str) -> None:
@@ -695,3 +695,24 @@ def test_notify_needs_on_or_off() -> None:
     with pytest.raises(CommandError) as caught:
         run("/notify sometimes")
     assert caught.value.example == "/notify off"
+
+
+@pytest.mark.parametrize(
+    ("text", "state"),
+    [
+        ("set me to busy for 30 minutes", State.BUSY),
+        ("I'm away", State.AWAY),
+        ("please set my status to dnd 1h", State.DND),
+        ("mark me as brb", State.BRB),
+        ("busy 30m please", State.BUSY),
+        ("I am busy for 30 minutes, thanks", State.BUSY),
+    ],
+)
+def test_chat_phrasing_around_a_command(text: str, state: State) -> None:
+    command = run(text)
+    assert isinstance(command, SetState) and command.state is state
+
+
+def test_polite_words_inside_a_status_message_are_kept() -> None:
+    assert run("/status Lunch please") == SetStatusMessage(text="Lunch please")
+    assert run("/status I'm busy please") == SetStatusMessage(text="I'm busy please")

@@ -190,6 +190,7 @@ def parse(text: str, *, now: datetime, tz: ZoneInfo | str | None, bot_names: Seq
     body = clean(text, bot_names)
     if body.startswith("/"):
         body = body[1:].lstrip()
+    body = _polite(body)
     if not body:
         return Help()
     zone = resolve_zone(tz)
@@ -205,6 +206,24 @@ def parse(text: str, *, now: datetime, tz: ZoneInfo | str | None, bot_names: Seq
         return _verb(meaning, rest, now, zone)
     word = body.split()[0].strip("/.!?,:;")[:40]
     return Help(unknown=word or None)
+
+
+# How people phrase a state in chat around the command word: "set me to busy for 30m", "I'm away",
+# "busy 30m please". Only wrapped around a command; the status text itself is never touched.
+_POLITE_PREFIX = re.compile(
+    r"^(?:(?:please|pls|hey|hi)[\s,]+)*"
+    r"(?:set\s+(?:me|my\s+(?:status|presence))\s+(?:to|as)\s+|mark\s+me\s+(?:as\s+)?|make\s+me\s+"
+    r"|(?:i'?m|i\s+am|i’m)\s+(?:now\s+)?)",
+    re.IGNORECASE,
+)
+_POLITE_SUFFIX = re.compile(r"[\s,]+(?:please|pls|thanks|thank\s+you|thx)[.!]*$", re.IGNORECASE)
+
+
+def _polite(body: str) -> str:
+    stripped = _POLITE_PREFIX.sub("", body, count=1)
+    if stripped.lower().startswith("status"):
+        return body if stripped is body else stripped  # status text stays exactly as typed
+    return _POLITE_SUFFIX.sub("", stripped)
 
 
 def clean(text: str, bot_names: Sequence[str] = ()) -> str:
