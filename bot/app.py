@@ -33,6 +33,7 @@ from bot.presence.service import PresenceService
 from bot.store.records import UserKey
 from bot.store.store import Store, open_store
 from bot.store.timers import TimerService
+from bot.teams import speedups
 from bot.teams.handler import PresenceBot
 from bot.teams.notices import TeamsNotifier
 
@@ -72,6 +73,7 @@ class _AdapterConfig:
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    speedups.apply()
     if clock is None:
         clock = AdjustableClock() if settings.uses_simulator else SystemClock()
     app = web.Application(client_max_size=1024 * 1024)

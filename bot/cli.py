@@ -29,7 +29,11 @@ async def _serve(host: str, port: int) -> None:
     from bot.server import start_bot
 
     settings = _settings()
-    running = await start_bot(settings, host, port)
+    try:
+        running = await start_bot(settings, host, port)
+    except OSError as error:
+        print(f"could not start Presence Bot on {host}:{port}: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
     endpoint = f"{running.url}/api/messages"
     print(f"Presence Bot is listening on {endpoint}", flush=True)
     if settings.uses_simulator:

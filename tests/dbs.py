@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -42,21 +43,30 @@ async def _connect_postgres() -> tuple[asyncpg.Connection, str]:
     pytest.skip(message)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A database URL for `open_store`: a SQLite file, or a private PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'presence-bot.db'}"
-        return
+@asynccontextmanager
+async def postgres_schema() -> AsyncIterator[tuple[str, asyncpg.Connection]]:
+    """A fresh PostgreSQL schema: its `open_store` URL and an admin connection whose `search_path`
+    is that schema (to read what the bot wrote). Dropped afterwards."""
     admin, user = await _connect_postgres()
     schema = f"t_{uuid.uuid4().hex[:16]}"
     try:
         # A test that leaks a transaction makes the DROP fail after 10 s instead of hanging the run.
         await admin.execute("SET lock_timeout = '10s'")
         await admin.execute(f'CREATE SCHEMA "{schema}"')
-        yield f"postgresql+asyncpg://{user}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}?schema={schema}"
+        await admin.execute(f'SET search_path TO "{schema}"')
+        yield f"postgresql+asyncpg://{user}@{PG_HOST}:{PG_PORT}/{PG_DATABASE}?schema={schema}", admin
     finally:
         try:
             await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database URL for `open_store`: a SQLite file, or a private PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'presence-bot.db'}"
+        return
+    async with postgres_schema() as (url, _admin):
+        yield url

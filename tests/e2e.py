@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
-from bot.server import RunningBot
 from tests.conftest import activity
 from tests.connector import Connector
 
 
+class Served(Protocol):
+    """Anything serving the bot: an in-process `RunningBot` or a `tests.procs.BotProcess`."""
+
+    @property
+    def url(self) -> str: ...
+
+
 async def say(
-    http: httpx.AsyncClient, bot: RunningBot, connector: Connector, text: str | None, **kwargs: Any
+    http: httpx.AsyncClient, bot: Served, connector: Connector, text: str | None, **kwargs: Any
 ) -> dict[str, Any]:
     """Send a message activity to /api/messages and return the bot's reply activity."""
     before = len(connector.received)
@@ -60,21 +66,21 @@ def texts(node: Any) -> str:
     return "\n".join(out)
 
 
-async def sim_user(http: httpx.AsyncClient, bot: RunningBot, user_id: str) -> dict[str, Any]:
+async def sim_user(http: httpx.AsyncClient, bot: Served, user_id: str) -> dict[str, Any]:
     response = await http.get(f"{bot.url}/sim/_sim/users/{user_id}")
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
     return data
 
 
-async def sim_stats(http: httpx.AsyncClient, bot: RunningBot) -> dict[str, Any]:
+async def sim_stats(http: httpx.AsyncClient, bot: Served) -> dict[str, Any]:
     response = await http.get(f"{bot.url}/sim/_sim/stats")
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
     return data
 
 
-async def bot_now(http: httpx.AsyncClient, bot: RunningBot) -> datetime:
+async def bot_now(http: httpx.AsyncClient, bot: Served) -> datetime:
     response = await http.get(f"{bot.url}/healthz")
     return datetime.fromisoformat(response.json()["time"])
 

@@ -11,12 +11,12 @@ import httpx
 from bot.app import RUNTIME
 from bot.server import RunningBot
 from tests.connector import Connector
-from tests.e2e import app_session, card_of, say, sim_user, texts
+from tests.e2e import Served, app_session, card_of, say, sim_user, texts
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
 
 
-async def advance(http: httpx.AsyncClient, bot: RunningBot, *, minutes: float) -> None:
+async def advance(http: httpx.AsyncClient, bot: Served, *, minutes: float) -> None:
     response = await http.post(f"{bot.url}/sim/_sim/clock", json={"advance_seconds": minutes * 60})
     assert response.status_code == 200, response.text
 
@@ -28,7 +28,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 1
             await asyncio.sleep(0.05)
 
 
-async def presence_is(http: httpx.AsyncClient, bot: RunningBot, availability: str, activity: str) -> bool:
+async def presence_is(http: httpx.AsyncClient, bot: Served, availability: str, activity: str) -> bool:
     presence = (await sim_user(http, bot, ALEX))["presence"]
     return bool((presence["availability"], presence["activity"]) == (availability, activity))
 

@@ -386,6 +386,10 @@ class SimTenant:
         self._save_lock = asyncio.Lock()
         self._changes = 0  # bumped by every save request
         self._saved = 0  # the change count the last completed write covered
+        # Each user's serialized state, kept between saves: a save re-serializes only the users that
+        # changed since the last one (`_dirty`), so writing the file stays cheap with many users.
+        self._texts: dict[str, str] = {}
+        self._dirty: set[str] = set()
         self._load()
 
     @property
@@ -576,7 +580,7 @@ class SimTenant:
             if self._saved >= wanted:
                 return
             covered = self._changes
-            text = json.dumps(self._snapshot(), indent=1, sort_keys=True)
+            text = self._snapshot_text()
             try:
                 await asyncio.to_thread(_write_atomically, self._path, text)
             except OSError as exc:
@@ -591,14 +595,20 @@ class SimTenant:
         with contextlib.suppress(SimGraphError):
             await self.save()
 
-    def _snapshot(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "version": _STATE_VERSION,
-            "users": {key: _user_to_json(user) for key, user in self._users.items()},
-        }
+    def _snapshot_text(self) -> str:
+        """The state file's text: `{"version", "clockOffsetSeconds"?, "users": {id: user}}`."""
+        for key in self._dirty:
+            user = self._users.get(key)
+            if user is None:
+                self._texts.pop(key, None)
+            else:
+                self._texts[key] = json.dumps(_user_to_json(user), sort_keys=True)
+        self._dirty.clear()
+        head: dict[str, Any] = {"version": _STATE_VERSION}
         if isinstance(self._clock, AdjustableClock):
-            data["clockOffsetSeconds"] = self._clock.offset.total_seconds()
-        return data
+            head["clockOffsetSeconds"] = self._clock.offset.total_seconds()
+        users = ",".join(f"{json.dumps(key)}:{self._texts[key]}" for key in self._users)
+        return f'{json.dumps(head)[:-1]},"users":{{{users}}}}}'
 
     def _load(self) -> None:
         if self._path is None or not self._path.exists():
@@ -621,6 +631,7 @@ class SimTenant:
                 self._path.replace(aside)
             return
         self._users = users
+        self._dirty.update(users)
         if isinstance(self._clock, AdjustableClock) and offset > 0:
             self._clock.set_offset(timedelta(seconds=offset))
         log.info("simulated tenant: %d users loaded from %s", len(users), self._path)
@@ -636,6 +647,7 @@ class SimTenant:
             return user, False
         user = SimUser.new(key, now)
         self._users[key] = user
+        self._dirty.add(key)
         log.info("simulated user %s created, signed in on one Teams client (Available)", key)
         return user, True
 
@@ -648,17 +660,23 @@ class SimTenant:
 
     def _prune(self, user: SimUser, now: datetime) -> None:
         """Drop what has expired, remembering when (it changed the presence then)."""
+        expired = False
         for key, session in list(user.apps.items()):
             if session.expires_at <= now:
                 del user.apps[key]
                 user.changed_at = max(user.changed_at, session.expires_at)
+                expired = True
         if user.preferred is not None and user.preferred.expires_at <= now:
             user.changed_at = max(user.changed_at, user.preferred.expires_at)
             user.preferred = None
+            expired = True
         status = user.status
         if status is not None and status.expires_at is not None and status.expires_at <= now:
             user.changed_at = max(user.changed_at, status.expires_at)
             user.status = None
+            expired = True
+        if expired:
+            self._dirty.add(user.user_id)
 
     def _version(self, user: SimUser, now: datetime) -> datetime:
         """The latest moment the user's presence inputs changed, fades that have happened included."""
@@ -674,6 +692,7 @@ class SimTenant:
     def _touch(self, user: SimUser, now: datetime) -> None:
         """Stamp a change: strictly later than any version a reader may already have seen."""
         user.changed_at = max(now, self._version(user, now) + _MICROSECOND)
+        self._dirty.add(user.user_id)
 
     def _sessions(self, user: SimUser, now: datetime) -> list[SessionView]:
         """Live sessions, effective state now, the winner first."""
