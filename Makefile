@@ -21,13 +21,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot cards tests
-	$(BIN)/ruff format --check bot cards tests
+	$(BIN)/ruff check bot cards tests bench
+	$(BIN)/ruff format --check bot cards tests bench
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format bot cards tests
-	$(BIN)/ruff check --fix bot cards tests
+	$(BIN)/ruff format bot cards tests bench
+	$(BIN)/ruff check --fix bot cards tests bench
 
 # Regenerate docs/cards/*.png with Microsoft's Adaptive Cards renderer in headless Chromium.
 cards: $(STAMP)

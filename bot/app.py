@@ -52,6 +52,7 @@ class Runtime:
     tokens: MsalTokenProvider | None = None
     store: Store | None = None
     timers: TimerService | None = None
+    keeper: HoldKeeper | None = None
     notifier: TeamsNotifier | None = None
     bot: PresenceBot | None = None
     adapter: CloudAdapter | None = None
@@ -183,8 +184,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             keeper.fire,
             owner=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
             on_give_up=keeper.give_up,
+            # A refresh mostly waits for Graph (100–400 ms): 10,000 Available holds need ~42 refreshes a
+            # second, so enough of them must be in flight at once (bench/timers.py, docs/performance.md).
+            concurrency=64,
         )
         keeper.attach(timers)
+        runtime.keeper = keeper
         runtime.timers = timers
         runtime.notifier = notifier
         stack.push_async_callback(timers.stop)  # runs before the store and HTTP client close
@@ -242,10 +247,13 @@ class StoreAudit:
 async def start_background(app: web.Application) -> None:
     """Start what needs the bound address (the embedded simulator's Graph URL): the hold timers.
 
-    Called by `bot.server.start_bot` once the site listens; overdue timers fire at once.
+    Called by `bot.server.start_bot` once the site listens. Active holds missing a timer (a process
+    killed between storing a hold and scheduling it) get it first; overdue timers fire at once.
     """
     runtime = app[RUNTIME]
     if runtime.timers is not None and not runtime.timers.running:
+        if runtime.keeper is not None:
+            await runtime.keeper.repair()
         await runtime.timers.start()
 
 
@@ -262,6 +270,7 @@ async def healthz(request: web.Request) -> web.Response:
             "status": "ok",
             "graph": "simulator" if runtime.settings.uses_simulator else "microsoft-graph",
             "time": runtime.clock.now().isoformat(),
+            "timers": runtime.timers.stats() if runtime.timers is not None else None,
         }
     )
 

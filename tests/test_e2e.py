@@ -3,7 +3,7 @@ local connector (as the Emulator and Teams deliver them), and the simulated tena
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,9 +21,9 @@ ALEX = "00000000-0000-0000-0000-0000000000020"
 pytestmark = pytest.mark.asyncio
 
 
-def close_to(actual: str | None, expected: object, slack: float = 5.0) -> bool:
+def close_to(actual: str | None, expected: datetime, slack: float = 5.0) -> bool:
     assert actual is not None
-    return abs((parse_utc(actual) - expected).total_seconds()) <= slack  # type: ignore[operator]
+    return abs((parse_utc(actual) - expected).total_seconds()) <= slack
 
 
 @pytest.mark.parametrize(

@@ -229,3 +229,40 @@ async def test_presence_card_shows_what_the_bot_is_holding(
     await say(http, bot, connector, "/busy 6h")
     shown = texts(card_of(await say(http, bot, connector, "/presence")))
     assert "keeping you In a call" in shown
+
+
+async def test_healthz_reports_timer_firings(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    before = (await http.get(f"{bot.url}/healthz")).json()["timers"]
+    assert before["fired"] == 0 and before["latenessP99"] is None
+    await say(http, bot, connector, "/available 2h")
+    await advance(http, bot, minutes=6)
+    await settle(bot)
+    after = (await http.get(f"{bot.url}/healthz")).json()["timers"]
+    assert after["fired"] >= 1
+    assert after["latenessP50"] is not None and after["latenessP99"] >= after["latenessP50"] >= 0
+
+
+async def test_a_hold_that_lost_its_timers_is_repaired_on_start(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    """A process killed between storing a hold and scheduling its timers: the start-up repair."""
+    import sqlalchemy as sa
+
+    from bot.store.schema import timers
+
+    runtime = bot.app[RUNTIME]
+    assert runtime.store is not None and runtime.keeper is not None
+    await say(http, bot, connector, "/busy 6h")
+    async with runtime.store.write() as connection:
+        await connection.execute(sa.delete(timers))
+    assert await runtime.keeper.repair() == 1
+    assert await runtime.keeper.repair() == 0
+    await advance(http, bot, minutes=4 * 60 + 5)
+    await settle(bot)
+    await eventually(lambda: presence_is(http, bot, "Busy", "InACall"))
+    await advance(http, bot, minutes=2 * 60)
+    await settle(bot)
+    await eventually(lambda: presence_is(http, bot, "Available", "Available"))
+    await eventually(lambda: asyncio.sleep(0, result=len(notices(connector)) == 1))

@@ -510,3 +510,39 @@ async def test_counts_start_at_zero(store: Store) -> None:
         "processed_activities": 0,
         "audit_log": 0,
     }
+
+
+async def test_active_holds_missing_timers_are_found(store: Store, clock: AdjustableClock) -> None:
+    service = TimerService(store, clock, _ignore, owner="test")
+    now = clock.now()
+    bob, carol, dana = (UserKey(f"user-{name}", ALEX.tenant_id) for name in ("bob", "carol", "dana"))
+    # Whole: an end timer and a refresh timer.
+    whole = await _busy(store, clock, graph_expires_at=now + timedelta(hours=4))
+    await service.schedule(hold_timer_key(whole.id, "end"), "end", now + timedelta(hours=6), hold_id=whole.id)
+    await service.schedule(
+        hold_timer_key(whole.id, "refresh"), "refresh", now + timedelta(hours=3), hold_id=whole.id
+    )
+    # No timer at all.
+    bare = await _busy(store, clock, bob, graph_expires_at=now + timedelta(hours=4))
+    # An end timer but no refresh, though Graph's session lapses before the requested end.
+    no_refresh = await _busy(store, clock, carol, graph_expires_at=now + timedelta(hours=4))
+    await service.schedule(
+        hold_timer_key(no_refresh.id, "end"), "end", now + timedelta(hours=6), hold_id=no_refresh.id
+    )
+    # A preferred presence needs no refresh: its end timer is enough.
+    preferred = await _busy(
+        store,
+        clock,
+        dana,
+        state="dnd",
+        layer="preferred",
+        availability="DoNotDisturb",
+        activity="DoNotDisturb",
+    )
+    await service.schedule(
+        hold_timer_key(preferred.id, "end"), "end", now + timedelta(hours=6), hold_id=preferred.id
+    )
+    missing = await store.active_holds_missing_timers()
+    assert [hold.id for hold in missing] == [bare.id, no_refresh.id]
+    await store.end_hold(bare.id, HoldStatus.ENDED, "test")
+    assert [hold.id for hold in await store.active_holds_missing_timers()] == [no_refresh.id]

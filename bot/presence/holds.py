@@ -127,6 +127,39 @@ class HoldKeeper:
         """The user did something newer (/clear, /reset): stop holding, without a notice."""
         await self._store.end_active_hold(user, HoldStatus.CANCELLED, reason)
 
+    # -- called on start -----------------------------------------------------------------------------------
+    async def repair(self) -> int:
+        """Give every active hold the timers it needs; returns how many holds were repaired.
+
+        `begin` stores the hold, then schedules its timers: a process killed in between leaves a hold
+        nothing would refresh or end. Run before the timers start; scheduling is an upsert by key, so
+        running it on several replicas at once is harmless. A missing refresh is scheduled now (a
+        refresh re-issues the held state: safe whenever it runs); a missing end at the requested end.
+        """
+        repaired = 0
+        while batch := await self._store.active_holds_missing_timers(limit=500):
+            now = self._clock.now()
+            for hold in batch:
+                payload = {"baseline": f"{hold.availability}/{hold.activity}", "name": None}
+                end = hold.requested_end if hold.requested_end is not None else now
+                await self.timers.schedule(hold_timer_key(hold.id, END), END, end, payload, hold_id=hold.id)
+                needs_refresh = (
+                    hold.layer == Layer.SESSION.value
+                    and hold.graph_expires_at is not None
+                    and hold.requested_end is not None
+                    and hold.requested_end > hold.graph_expires_at
+                )
+                if needs_refresh and await self.timers.get(hold_timer_key(hold.id, REFRESH)) is None:
+                    await self.timers.schedule(
+                        hold_timer_key(hold.id, REFRESH), REFRESH, now, payload, hold_id=hold.id
+                    )
+                repaired += 1
+            if len(batch) < 500:
+                break
+        if repaired:
+            log.warning("gave %d active hold(s) the timers they were missing", repaired)
+        return repaired
+
     # -- called by the timers ---------------------------------------------------------------------------
     async def fire(self, timer: Timer) -> None:
         hold = await self._store.get_hold(timer.hold_id) if timer.hold_id is not None else None

@@ -20,6 +20,7 @@ the at-least-once cases; handlers must be idempotent.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -103,6 +104,9 @@ class TimerService:
         self._event_loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._stopping = False
+        # Seconds from each recent firing's due time to its handler starting (the timers' lateness).
+        self._lateness: collections.deque[float] = collections.deque(maxlen=10_000)
+        self._fire_count = 0
         # Built once: constructing an upsert costs more than executing it.
         self._schedule = store.upsert(
             timers,
@@ -124,6 +128,25 @@ class TimerService:
     @property
     def owner(self) -> str:
         return self._owner
+
+    def stats(self) -> dict[str, float | int | None]:
+        """Firings so far and the lateness (due → handler start) of the recent ones, in seconds."""
+        recent = sorted(self._lateness)
+
+        def pick(q: float) -> float | None:
+            return round(recent[min(len(recent) - 1, int(q * len(recent)))], 4) if recent else None
+
+        return {
+            "fired": self._fire_count,
+            "inflight": len(self._inflight),
+            "latenessP50": pick(0.50),
+            "latenessP99": pick(0.99),
+            "latenessMax": round(recent[-1], 4) if recent else None,
+        }
+
+    def recent_lateness(self) -> list[float]:
+        """The lateness of up to the last 10,000 firings, oldest first (seconds)."""
+        return list(self._lateness)
 
     @property
     def running(self) -> bool:
@@ -241,6 +264,8 @@ class TimerService:
             # Claimed again and again without finishing: the handler keeps killing its replica.
             await self._give_up(timer, TimerAbandoned(f"claimed {timer.attempts} times without finishing"))
             return
+        self._fire_count += 1
+        self._lateness.append(max(0.0, (self._clock.now() - timer.due_at).total_seconds()))
         try:
             await self._handler(timer)
         except asyncio.CancelledError:
