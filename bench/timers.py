@@ -71,6 +71,19 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def stop(process: asyncio.subprocess.Process, sig: int, grace: float = 30.0) -> None:
+    """Ask a child process to stop; kill it if it has not within `grace` seconds."""
+    if process.returncode is not None:
+        return
+    process.send_signal(sig)
+    try:
+        async with asyncio.timeout(grace):
+            await process.wait()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
 # -- databases -------------------------------------------------------------------------------------
 @asynccontextmanager
 async def database(base_url: str | None, workdir: Path, name: str) -> AsyncIterator[str | None]:
@@ -199,14 +212,7 @@ async def simulator(workdir: Path) -> AsyncIterator[dict[str, str]]:
                     environment[name] = value.strip("'")
         yield environment
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                async with asyncio.timeout(20):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop(process, signal.SIGINT)
 
 
 # -- 1 and 2: lateness and memory -----------------------------------------------------------------------
@@ -322,14 +328,7 @@ async def time_to_ready(data_dir: Path, database_url: str | None) -> float:
                     raise RuntimeError(f"presence-bot serve exited with {process.returncode}")
                 await asyncio.sleep(0.02)
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(30):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await stop(process, signal.SIGTERM)
 
 
 def _free_port() -> int:

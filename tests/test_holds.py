@@ -10,6 +10,8 @@ import httpx
 
 from bot.app import RUNTIME
 from bot.server import RunningBot
+from bot.store.records import UserKey
+from tests.conftest import TENANT
 from tests.connector import Connector
 from tests.e2e import Served, app_session, card_of, say, sim_user, texts
 
@@ -266,3 +268,24 @@ async def test_a_hold_that_lost_its_timers_is_repaired_on_start(
     await settle(bot)
     await eventually(lambda: presence_is(http, bot, "Available", "Available"))
     await eventually(lambda: asyncio.sleep(0, result=len(notices(connector)) == 1))
+
+
+async def test_no_refresh_is_scheduled_once_the_session_lasts_to_the_end(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    """After the refresh at 3 h 58 min the session runs to the requested end: no refresh is left to
+    collide with the end (two replicas would both end the hold)."""
+    from bot.store.timers import hold_timer_key
+
+    runtime = bot.app[RUNTIME]
+    assert runtime.store is not None and runtime.timers is not None
+    await say(http, bot, connector, "/busy 6h")
+    hold = await runtime.store.get_active_hold(UserKey(ALEX, TENANT))
+    assert hold is not None
+    assert await runtime.timers.get(hold_timer_key(hold.id, "refresh")) is not None
+    await advance(http, bot, minutes=4 * 60)
+    await settle(bot)
+    refreshed = await runtime.store.get_hold(hold.id)
+    assert refreshed is not None and refreshed.graph_expires_at == refreshed.requested_end
+    assert await runtime.timers.get(hold_timer_key(hold.id, "refresh")) is None
+    assert await runtime.timers.get(hold_timer_key(hold.id, "end")) is not None

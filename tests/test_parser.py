@@ -365,6 +365,12 @@ def ny(month: int, day: int, hour: int, minute: int = 0) -> datetime:
         ("midnight", ny(3, 19, 0)),
         ("tomorrow 9am", ny(3, 19, 9)),
         ("friday 5pm", ny(3, 20, 17)),
+        ("until 17h", ny(3, 18, 17)),  # the European way: always a 24-hour clock
+        ("until 17h30", ny(3, 18, 17, 30)),
+        ("until 9h", ny(3, 18, 9)),
+        ("until 5.30pm", ny(3, 18, 17, 30)),
+        ("until 17.45", ny(3, 18, 17, 45)),
+        ("till 16h tomorrow", ny(3, 19, 16)),
     ],
 )
 def test_end_times_in_the_users_zone(when: str, end: datetime) -> None:
@@ -716,3 +722,42 @@ def test_chat_phrasing_around_a_command(text: str, state: State) -> None:
 def test_polite_words_inside_a_status_message_are_kept() -> None:
     assert run("/status Lunch please") == SetStatusMessage(text="Lunch please")
     assert run("/status I'm busy please") == SetStatusMessage(text="I'm busy please")
+
+
+def test_17h_alone_is_still_a_length() -> None:
+    assert when_of(run("/busy 17h")).duration == timedelta(hours=17)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("set status to Working from home", SetStatusMessage(text="Working from home")),
+        ("set my status to away from keyboard", SetStatusMessage(text="away from keyboard")),
+        ("change my status message to dnd", SetStatusMessage(text="dnd")),
+        ("update status to Focus time", SetStatusMessage(text="Focus time")),
+    ],
+)
+def test_set_status_to_words_sets_the_message(text: str, expected: Command) -> None:
+    assert run(text) == expected
+
+
+def test_set_status_to_words_with_an_end_keeps_the_end() -> None:
+    command = run("set my status to Busy with customers until 3pm", tz=NEW_YORK)
+    assert isinstance(command, SetStatusMessage) and command.text == "Busy with customers"
+    assert command.when is not None and command.when.end == ny(3, 18, 15)
+
+
+@pytest.mark.parametrize(
+    ("text", "state"),
+    [("set status to busy for 30m", State.BUSY), ("set my status to be right back 10m", State.BRB)],
+)
+def test_set_status_to_a_presence_sets_the_presence(text: str, state: State) -> None:
+    command = run(text)
+    assert isinstance(command, SetState) and command.state is state and command.when is not None
+
+
+def test_set_status_to_a_presence_with_a_bad_time_says_so() -> None:
+    with pytest.raises(CommandError, match="needs a unit"):
+        run("set status to busy 45")
+    with pytest.raises(CommandError, match="calendar"):
+        run("set status to in a meeting")

@@ -544,5 +544,7 @@ async def test_active_holds_missing_timers_are_found(store: Store, clock: Adjust
     )
     missing = await store.active_holds_missing_timers()
     assert [hold.id for hold in missing] == [bare.id, no_refresh.id]
+    assert [hold.id for hold in await store.active_holds_missing_timers(after=bare.id)] == [no_refresh.id]
+    assert [hold.id for hold in await store.active_holds_missing_timers(limit=1)] == [bare.id]
     await store.end_hold(bare.id, HoldStatus.ENDED, "test")
     assert [hold.id for hold in await store.active_holds_missing_timers()] == [no_refresh.id]

@@ -190,10 +190,13 @@ def parse(text: str, *, now: datetime, tz: ZoneInfo | str | None, bot_names: Seq
     body = clean(text, bot_names)
     if body.startswith("/"):
         body = body[1:].lstrip()
+    zone = resolve_zone(tz)
+    set_status = _SET_STATUS.match(body)
+    if set_status is not None:
+        return _set_status(set_status, now, zone)
     body = _polite(body)
     if not body:
         return Help()
-    zone = resolve_zone(tz)
     for pattern, meaning in _PHRASES:
         match = pattern.match(body)
         if match is None:
@@ -217,6 +220,38 @@ _POLITE_PREFIX = re.compile(
     re.IGNORECASE,
 )
 _POLITE_SUFFIX = re.compile(r"[\s,]+(?:please|pls|thanks|thank\s+you|thx)[.!]*$", re.IGNORECASE)
+
+
+# "set my status to Working from home", "change status message to …": a status message, unless what
+# follows names a presence ("set my status to busy for 30m" sets Busy).
+_SET_STATUS = re.compile(
+    r"^(?:(?:please|pls|hey|hi)[\s,]+)*(?:set|change|update|make)\s+(?:my\s+)?status"
+    r"(?P<message>\s+(?:message|msg|text|note))?\s+(?:to|as)\s+(?P<rest>\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _set_status(match: re.Match[str], now: datetime, zone: ZoneInfo) -> Command:
+    rest = match["rest"]
+    if not match["message"]:
+        named = _polite(rest)
+        for pattern, meaning in _PHRASES:
+            found = pattern.match(named)
+            if found is None or not isinstance(meaning, State | Unsettable):
+                continue
+            if isinstance(meaning, Unsettable):
+                raise CommandError(meaning.message, meaning.example)
+            after = named[found.end() :]
+            try:
+                return SetState(state=meaning, when=_state_when(meaning, after, now, zone))
+            except CommandError:
+                if _TIME_START.match(after.strip()):
+                    raise  # "busy 45": the time is what needs fixing
+                break  # "away from keyboard": words, not a time: the message
+    return _verb(Verb.STATUS, " " + rest, now, zone)
+
+
+_TIME_START = re.compile(r"(?:[+-]?\d|for\b|until\b|untill\b|till?\b|'til\b|’til\b|$)", re.IGNORECASE)
 
 
 def _polite(body: str) -> str:

@@ -130,8 +130,11 @@ _WEEKDAYS: Final[dict[str, RelWeekday]] = {
     **dict.fromkeys(("sunday", "sun"), SU),
 }
 
-_CLOCK = r"(?:\d{1,2}(?::\d{2})?\s*(?:am|pm|a|p)?|noon|midday|midnight|eod|end of (?:the )?day)"
-_CLOCK_PARTS = re.compile(r"(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ap>am|pm|a|p)?")
+# `17:30`, `5.30pm`, and the `17h` / `17h30` many Europeans write (always a 24-hour clock).
+_CLOCK = r"(?:\d{1,2}(?:[:.h]\d{2}|h)?\s*(?:am|pm|a|p)?|noon|midday|midnight|eod|end of (?:the )?day)"
+_CLOCK_PARTS = re.compile(
+    r"(?P<h>\d{1,2})(?:(?P<sep>[:.h])(?P<m>\d{2})|(?P<sep_only>h))?\s*(?P<ap>am|pm|a|p)?"
+)
 _SPLITS: Final[tuple[re.Pattern[str], ...]] = (
     re.compile(rf"(?P<clock>{_CLOCK})"),
     re.compile(rf"(?P<day>.+?)\s+(?P<clock>{_CLOCK})"),
@@ -309,7 +312,8 @@ def _wall_end(words: str, now_utc: datetime, zone: ZoneInfo, *, bare: bool) -> d
 
 
 def _clock(words: str) -> _Clock | None:
-    """`5pm`, `5:30 pm`, `17:30`, `09:00`, `5`, `noon`, `midnight`; None if not a time of day."""
+    """`5pm`, `5:30 pm`, `5.30pm`, `17:30`, `17h30`, `17h`, `09:00`, `5`, `noon`, `midnight`; None if
+    not a time of day."""
     if words in {"noon", "midday"}:
         return _Clock(12)
     if words in {"midnight", "eod", "end of day", "end of the day"}:
@@ -320,6 +324,8 @@ def _clock(words: str) -> _Clock | None:
     hour, minute, ampm = int(match["h"]), int(match["m"] or 0), match["ap"]
     if minute > 59:
         return None
+    if "h" in (match["sep"], match["sep_only"]):  # 17h, 17h30: a 24-hour clock, never with am/pm
+        return None if ampm or hour > 23 else _Clock(hour, minute)
     if ampm:
         if not 1 <= hour <= 12:
             return None

@@ -109,12 +109,16 @@ class HoldKeeper:
         )
         payload = {"baseline": _pair_text(observed), "name": user.name}
         await self.timers.schedule(hold_timer_key(hold.id, END), END, requested_end, payload, hold_id=hold.id)
-        if spec.layer is Layer.SESSION and graph_expires_at is not None:
-            next_refresh = self._next_refresh(spec.state, self._clock.now(), graph_expires_at)
-            if next_refresh < requested_end:
-                await self.timers.schedule(
-                    hold_timer_key(hold.id, REFRESH), REFRESH, next_refresh, payload, hold_id=hold.id
-                )
+        now = self._clock.now()
+        if (
+            spec.layer is Layer.SESSION
+            and graph_expires_at is not None
+            and _lapses(spec.state, now, graph_expires_at) < requested_end
+        ):
+            next_refresh = self._next_refresh(spec.state, now, graph_expires_at)
+            await self.timers.schedule(
+                hold_timer_key(hold.id, REFRESH), REFRESH, next_refresh, payload, hold_id=hold.id
+            )
         return hold
 
     async def active(self, user: UserRef) -> HeldState | None:
@@ -136,26 +140,30 @@ class HoldKeeper:
         running it on several replicas at once is harmless. A missing refresh is scheduled now (a
         refresh re-issues the held state: safe whenever it runs); a missing end at the requested end.
         """
-        repaired = 0
-        while batch := await self._store.active_holds_missing_timers(limit=500):
+        repaired, after = 0, 0
+        while batch := await self._store.active_holds_missing_timers(after=after, limit=500):
+            after = batch[-1].id
             now = self._clock.now()
             for hold in batch:
                 payload = {"baseline": f"{hold.availability}/{hold.activity}", "name": None}
                 end = hold.requested_end if hold.requested_end is not None else now
-                await self.timers.schedule(hold_timer_key(hold.id, END), END, end, payload, hold_id=hold.id)
-                needs_refresh = (
+                fixed = False
+                if await self.timers.get(hold_timer_key(hold.id, END)) is None:
+                    await self.timers.schedule(
+                        hold_timer_key(hold.id, END), END, end, payload, hold_id=hold.id
+                    )
+                    fixed = True
+                if (
                     hold.layer == Layer.SESSION.value
                     and hold.graph_expires_at is not None
-                    and hold.requested_end is not None
-                    and hold.requested_end > hold.graph_expires_at
-                )
-                if needs_refresh and await self.timers.get(hold_timer_key(hold.id, REFRESH)) is None:
+                    and _lapses(State(hold.state), hold.last_refresh_at or now, hold.graph_expires_at) < end
+                    and await self.timers.get(hold_timer_key(hold.id, REFRESH)) is None
+                ):
                     await self.timers.schedule(
                         hold_timer_key(hold.id, REFRESH), REFRESH, now, payload, hold_id=hold.id
                     )
-                repaired += 1
-            if len(batch) < 500:
-                break
+                    fixed = True
+                repaired += fixed
         if repaired:
             log.warning("gave %d active hold(s) the timers they were missing", repaired)
         return repaired
@@ -217,8 +225,8 @@ class HoldKeeper:
             return
         expires = now + duration
         await self._store.update_hold_refresh(hold.id, now, expires)
-        next_refresh = self._next_refresh(spec.state, now, expires)
-        if next_refresh < hold.requested_end:
+        if _lapses(spec.state, now, expires) < hold.requested_end:
+            next_refresh = self._next_refresh(spec.state, now, expires)
             await self.timers.schedule(
                 hold_timer_key(hold.id, REFRESH), REFRESH, next_refresh, dict(timer.payload), hold_id=hold.id
             )
@@ -267,6 +275,15 @@ class HoldKeeper:
         if state is State.AVAILABLE:
             due = min(due, now + AVAILABLE_REFRESH)
         return max(due, now + timedelta(seconds=30))
+
+
+def _lapses(state: State, refreshed_at: datetime, graph_expires_at: datetime) -> datetime:
+    """When a session set (or refreshed) at `refreshed_at` stops showing without another refresh: at
+    Graph's expiry, or for Available at the fade, whichever comes first. A hold needs another refresh
+    only if this is before its requested end."""
+    if state is State.AVAILABLE:
+        return min(graph_expires_at, refreshed_at + AVAILABLE_FADE)
+    return graph_expires_at
 
 
 def _overridden(presence: Presence, spec: StateSpec, baseline: str) -> bool:

@@ -426,21 +426,25 @@ class Store:
             rows = (await connection.execute(statement)).all()
         return [_hold(row) for row in rows]
 
-    async def active_holds_missing_timers(self, limit: int = 1000) -> list[Hold]:
-        """Active holds lacking their end timer, or (a session held past Graph's expiry) their refresh
-        timer: what a process killed between storing a hold and scheduling its timers leaves behind."""
+    async def active_holds_missing_timers(self, *, after: int = 0, limit: int = 1000) -> list[Hold]:
+        """Active holds (id > `after`, in id order) lacking their end timer, or session holds lacking a
+        refresh timer: what a process killed between storing a hold and scheduling its timers leaves
+        behind. A session hold in its last stretch needs no refresh; the caller decides."""
         end_timer = timers.alias("end_timer")
         refresh_timer = timers.alias("refresh_timer")
         missing_end = ~sa.exists().where(end_timer.c.hold_id == holds.c.id, end_timer.c.kind == "end")
         missing_refresh = sa.and_(
             holds.c.layer == "session",
             holds.c.graph_expires_at.is_not(None),
-            holds.c.requested_end > holds.c.graph_expires_at,
             ~sa.exists().where(refresh_timer.c.hold_id == holds.c.id, refresh_timer.c.kind == "refresh"),
         )
         statement = (
             sa.select(holds)
-            .where(holds.c.status == HoldStatus.ACTIVE.value, sa.or_(missing_end, missing_refresh))
+            .where(
+                holds.c.status == HoldStatus.ACTIVE.value,
+                holds.c.id > after,
+                sa.or_(missing_end, missing_refresh),
+            )
             .order_by(holds.c.id)
             .limit(limit)
         )
