@@ -1,6 +1,7 @@
 """The Graph contract, end to end: every chat command runs through the real app against the embedded
 simulated tenant, and every Graph request the bot's client sends (method, path, body, each `$batch`
-entry) and every answer the simulator returns is checked against ../shared/graph/presence-openapi-subset.json.
+entry) and every answer the simulator returns is checked against
+tests/contract/presence-openapi-subset.json (a copy of ../shared/graph/'s).
 
 Requests are recorded with an httpx response hook on the bot's own Graph HTTP client: production code is
 unchanged, and what is checked is exactly what went over the wire. The fragment has no `$batch`, so its
@@ -28,8 +29,7 @@ from bot.server import RunningBot
 from tests.connector import Connector
 from tests.e2e import card_of, say, texts
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-OPENAPI = SHARED / "graph" / "presence-openapi-subset.json"
+OPENAPI = Path(__file__).resolve().parent / "contract" / "presence-openapi-subset.json"
 
 pytestmark = pytest.mark.skipif(
     not OPENAPI.exists(), reason=f"{OPENAPI} is absent from this checkout: no contract to check against"
@@ -415,3 +415,11 @@ async def test_after_a_warm_up_each_command_costs_one_round_trip_and_no_token(
         assert (tokens.requests_made, tokens.http_requests) == (token_requests, msal_requests), (
             f"{text}: no token request"
         )
+
+
+def test_the_vendored_openapi_matches_the_shared_one() -> None:
+    """tests/contract/ keeps a copy so the contract is checked in any checkout; it must not drift."""
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "graph" / OPENAPI.name
+    if not shared.exists():
+        pytest.skip(f"{shared} is not beside this checkout: nothing to compare the copy with")
+    assert json.loads(OPENAPI.read_text(encoding="utf-8")) == json.loads(shared.read_text(encoding="utf-8"))

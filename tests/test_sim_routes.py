@@ -1,5 +1,6 @@
 """The simulated Graph through HTTP: `create_sim_app(...)` mounted under `/sim` on a bare aiohttp app, as
-the bot mounts it. Every Graph answer is checked against ../shared/graph/presence-openapi-subset.json."""
+the bot mounts it. Every Graph answer is checked against
+tests/contract/presence-openapi-subset.json (a copy of ../shared/graph/'s)."""
 
 from __future__ import annotations
 
@@ -35,8 +36,7 @@ TENANT = "00000000-0000-0000-0000-0000000000001"
 ALEX = "00000000-0000-0000-0000-0000000000020"
 PRESENCE = f"/v1.0/users/{ALEX}/presence"
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-OPENAPI = SHARED / "graph" / "presence-openapi-subset.json"
+OPENAPI = Path(__file__).resolve().parent / "contract" / "presence-openapi-subset.json"
 ODATA_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,12})?(Z|[+-]\d{2}:\d{2})$")
 
 
