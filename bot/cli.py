@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import signal
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import SIM_TENANT_ID, Settings
 
@@ -21,8 +23,25 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as error:
         for problem in error.errors():
-            print(f"configuration error: {problem['msg']}", file=sys.stderr)
+            print(f"configuration error: {_variable(problem['loc'])}{problem['msg']}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    """`NAME: ` for the environment variable a validation error is about (empty if unknown)."""
+    field = Settings.model_fields.get(str(loc[0])) if loc else None
+    alias = field.validation_alias if field is not None else None
+    if isinstance(alias, AliasChoices) and alias.choices:
+        return f"{alias.choices[0]}: "
+    if isinstance(alias, str):
+        return f"{alias}: "
+    return f"{loc[0]}: " if loc else ""
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception as one readable line (SQLAlchemy appends its background links on new lines)."""
+    text = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 async def _serve(host: str, port: int) -> None:
@@ -32,7 +51,13 @@ async def _serve(host: str, port: int) -> None:
     try:
         running = await start_bot(settings, host, port)
     except OSError as error:
-        print(f"could not start Presence Bot on {host}:{port}: {error}", file=sys.stderr)
+        if error.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            print(f"could not listen on {host}:{port}: {error.strerror}", file=sys.stderr)
+        else:  # most likely the database (DATABASE_URL) could not be reached
+            print(f"could not start Presence Bot: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except (ValueError, SQLAlchemyError) as error:  # the store: an unsupported or unreachable database
+        print(f"could not start Presence Bot: {_one_line(error)}", file=sys.stderr)
         raise SystemExit(1) from None
     endpoint = f"{running.url}/api/messages"
     print(f"Presence Bot is listening on {endpoint}", flush=True)
