@@ -173,7 +173,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             retry=RetryPolicy(budget=max(1.0, settings.command_budget_seconds - 1.0)),
         )
         runtime.graph = graph
-        locks = UserLocks()
+        owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # Replicas share PostgreSQL: they also lease each user in the store around a command or hold step.
+        locks = UserLocks(store if store.dialect == "postgresql" else None, owner=owner)
         notifier = TeamsNotifier(lambda: runtime.adapter, store, settings, runtime.clock)
         keeper = HoldKeeper(
             store, graph, runtime.clock, session_id=settings.session_app_id, notifier=notifier, locks=locks
@@ -182,7 +184,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             store,
             runtime.clock,
             keeper.fire,
-            owner=f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+            owner=owner,
             on_give_up=keeper.give_up,
             # A refresh mostly waits for Graph (100–400 ms): 10,000 Available holds need ~42 refreshes a
             # second, so enough of them must be in flight at once (bench/timers.py, docs/performance.md).

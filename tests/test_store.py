@@ -548,3 +548,47 @@ async def test_active_holds_missing_timers_are_found(store: Store, clock: Adjust
     assert [hold.id for hold in await store.active_holds_missing_timers(limit=1)] == [bare.id]
     await store.end_hold(bare.id, HoldStatus.ENDED, "test")
     assert [hold.id for hold in await store.active_holds_missing_timers()] == [no_refresh.id]
+
+
+# -- user leases (replicas acting for one user take turns) --------------------------------------------
+async def test_a_user_lease_excludes_other_owners_until_released_or_expired(
+    store: Store, clock: AdjustableClock
+) -> None:
+    lease = timedelta(seconds=30)
+    assert await store.try_lease_user(ALEX, "replica-a", lease)
+    assert not await store.try_lease_user(ALEX, "replica-b", lease)
+    assert await store.try_lease_user(UserKey("someone-else", ALEX.tenant_id), "replica-b", lease)
+    assert await store.try_lease_user(ALEX, "replica-a", lease), "the owner may renew"
+    await store.release_user_lease(ALEX, "replica-b")  # not b's: nothing happens
+    assert not await store.try_lease_user(ALEX, "replica-b", lease)
+    await store.release_user_lease(ALEX, "replica-a")
+    assert await store.try_lease_user(ALEX, "replica-b", lease)
+    clock.advance(31)  # b died holding it
+    assert await store.try_lease_user(ALEX, "replica-a", lease)
+
+
+async def test_two_replicas_locks_never_act_for_one_user_at_once(store: Store) -> None:
+    from bot.presence.locks import UserBusy, UserLocks
+
+    replicas = [UserLocks(store, owner=f"replica-{n}") for n in range(2)]
+    inside: list[str] = []
+    overlaps: list[str] = []
+
+    async def step(locks: UserLocks, name: str) -> None:
+        async with locks.hold(ALEX):
+            if inside:
+                overlaps.append(f"{name} entered while {inside} was inside")
+            inside.append(name)
+            await asyncio.sleep(0.05)
+            inside.remove(name)
+
+    await asyncio.gather(*(step(replicas[n % 2], f"step-{n}") for n in range(8)))
+    assert overlaps == []
+
+    impatient = UserLocks(store, owner="replica-c", wait=timedelta(milliseconds=200))
+    async with replicas[0].hold(ALEX):
+        with pytest.raises(UserBusy):
+            async with impatient.hold(ALEX):
+                pass
+    async with impatient.hold(ALEX):  # free again once released
+        pass

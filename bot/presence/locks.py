@@ -1,11 +1,21 @@
-"""Per-user locks: one command or hold step per user at a time in this process."""
+"""Per-user locks: one command or hold step per user at a time, in this process and across replicas.
+
+In one process an `asyncio.Lock` per user is enough. Replicas sharing a PostgreSQL store also take a
+short lease on the user in the store (`user_leases`) for the same span, so a hold refresh on one replica
+cannot land between a newer command's Graph write and its bookkeeping on another. The lease expires by
+itself (30 s), so a replica that dies holding one delays that user's next command at most that long.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 class _User(Protocol):
@@ -16,12 +26,37 @@ class _User(Protocol):
     def tenant_id(self) -> str | None: ...
 
 
-class UserLocks:
-    """One lock per user in this process: a command and a hold refresh for the same user never
-    interleave, so a refresh already in flight cannot overwrite a newer command's state."""
+class LeasePort(Protocol):
+    """Where cross-replica user leases live (the store)."""
 
-    def __init__(self) -> None:
+    async def try_lease_user(self, user: _User, owner: str, lease: timedelta) -> bool: ...
+
+    async def release_user_lease(self, user: _User, owner: str) -> None: ...
+
+
+class UserBusy(Exception):
+    """Another replica kept the user's lease for longer than we would wait."""
+
+
+class UserLocks:
+    """One lock per user: a command and a hold refresh for the same user never interleave, so a
+    refresh already in flight cannot overwrite a newer command's state."""
+
+    def __init__(
+        self,
+        leases: LeasePort | None = None,
+        *,
+        owner: str = "",
+        lease: timedelta = timedelta(seconds=30),
+        wait: timedelta = timedelta(seconds=20),
+    ) -> None:
+        if leases is not None and not owner:
+            raise ValueError("cross-replica leases need an owner unique to this process")
         self._locks: dict[tuple[str | None, str], asyncio.Lock] = {}
+        self._leases = leases
+        self._owner = owner
+        self._lease = lease
+        self._wait = wait
 
     @asynccontextmanager
     async def hold(self, user: _User) -> AsyncIterator[None]:
@@ -29,7 +64,27 @@ class UserLocks:
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                yield
+                if self._leases is None:
+                    yield
+                    return
+                await self._take(self._leases, user)
+                try:
+                    yield
+                finally:
+                    try:
+                        await self._leases.release_user_lease(user, self._owner)
+                    except Exception:  # it expires by itself; never hide the caller's own outcome
+                        log.warning("could not release a user lease; it expires in %s", self._lease)
         finally:
             if not lock.locked() and not lock._waiters:
                 self._locks.pop(key, None)
+
+    async def _take(self, leases: LeasePort, user: _User) -> None:
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._wait.total_seconds()
+        delay = 0.02
+        while not await leases.try_lease_user(user, self._owner, self._lease):
+            if loop.time() >= give_up_at:
+                raise UserBusy(f"another replica held the user's lease for over {self._wait}")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)

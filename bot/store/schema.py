@@ -140,6 +140,17 @@ processed_activities = sa.Table(
     sa.Column("seen_at", UtcDateTime, nullable=False, index=True),
 )
 
+# A short lease on one user, taken around each command and hold step so that replicas sharing a
+# PostgreSQL store never act for the same user at once (see bot/presence/locks.py).
+user_leases = sa.Table(
+    "user_leases",
+    metadata,
+    sa.Column("tenant_id", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(256), primary_key=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("lease_until", UtcDateTime, nullable=False),
+)
+
 audit_log = sa.Table(
     "audit_log",
     metadata,

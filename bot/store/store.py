@@ -44,6 +44,7 @@ from bot.store.schema import (
     holds,
     processed_activities,
     timers,
+    user_leases,
     users,
 )
 
@@ -217,6 +218,15 @@ class Store:
             update=lambda excluded: {"seen_at": excluded.seen_at},
             where=processed_activities.c.seen_at < sa.bindparam("cutoff"),
         ).returning(processed_activities.c.activity_id)
+
+        self._take_lease = self.upsert(
+            user_leases,
+            conflict=["tenant_id", "user_id"],
+            update=lambda excluded: {"owner": excluded.owner, "lease_until": excluded.lease_until},
+            where=sa.or_(
+                user_leases.c.lease_until < sa.bindparam("now"), user_leases.c.owner == sa.bindparam("me")
+            ),
+        ).returning(user_leases.c.owner)
 
     def _user_upsert(self, column: str) -> sa.Insert:
         return self.upsert(
@@ -451,6 +461,31 @@ class Store:
         async with self.read() as connection:
             rows = (await connection.execute(statement)).all()
         return [_hold(row) for row in rows]
+
+    # -- user leases ------------------------------------------------------------------------------------
+    async def try_lease_user(self, user: UserLike, owner: str, lease: timedelta) -> bool:
+        """Take (or renew) `owner`'s lease on the user unless another owner holds an unexpired one."""
+        now = self._clock.now()
+        values = {
+            "tenant_id": _tenant(user),
+            "user_id": user.user_id,
+            "owner": owner,
+            "lease_until": now + lease,
+            "now": now,
+            "me": owner,
+        }
+        async with self.write() as connection:
+            return (await connection.execute(self._take_lease, values)).first() is not None
+
+    async def release_user_lease(self, user: UserLike, owner: str) -> None:
+        async with self.write() as connection:
+            await connection.execute(
+                sa.delete(user_leases).where(
+                    user_leases.c.tenant_id == _tenant(user),
+                    user_leases.c.user_id == user.user_id,
+                    user_leases.c.owner == owner,
+                )
+            )
 
     async def end_hold(self, hold_id: int, status: HoldStatus, reason: str) -> Hold | None:
         """End an active hold and delete its timers; `None` if it was not active (already ended)."""

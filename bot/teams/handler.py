@@ -33,6 +33,7 @@ from bot.presence.errors import (
     tenant_refused_view,
     token_error_view,
 )
+from bot.presence.locks import UserBusy
 from bot.presence.service import PresenceService, UserRef
 from bot.presence.view import HelpView, WelcomeView
 from bot.store.store import Store
@@ -194,7 +195,7 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         try:
             async with asyncio.timeout(self._settings.command_budget_seconds):
                 view = await self._service.run(user, command, now=now, time_zone=zone)
-        except TimeoutError:
+        except (TimeoutError, UserBusy):  # out of time (UserBusy: another replica kept the user busy)
             return _reply(cards.error_card(graph_error_view(GraphTimeout("budget exceeded", code="Timeout"))))
         except CommandError as error:  # refused by Graph's rules or the bot's limits, before any write
             return _reply(cards.error_card(command_error_view(error)))
