@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from bot.app import RUNTIME
-from bot.server import RunningBot
+from bot.server import RunningBot, start_bot
 from bot.store.records import UserKey
-from tests.conftest import TENANT
+from tests.conftest import TENANT, make_settings
 from tests.connector import Connector
+from tests.dbs import store_url  # noqa: F401
 from tests.e2e import Served, app_session, card_of, say, sim_user, texts
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, store_url: str) -> AsyncIterator[RunningBot]:  # noqa: F811
+    """The app on SQLite (the default: its own file) and on PostgreSQL (a private schema)."""
+    url = None if store_url.startswith("sqlite") else store_url
+    running = await start_bot(make_settings(tmp_path / "data", database_url=url), "127.0.0.1", 0)
+    yield running
+    await running.stop()
 
 
 async def advance(http: httpx.AsyncClient, bot: Served, *, minutes: float) -> None:
