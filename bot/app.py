@@ -21,6 +21,7 @@ from aiohttp import web
 from botbuilder.core import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
+from msrest.exceptions import ClientRequestError
 from pydantic import SecretStr
 
 from bot.clock import AdjustableClock, Clock, SystemClock
@@ -260,6 +261,11 @@ async def start_background(app: web.Application) -> None:
 
 
 async def _on_turn_error(context: object, error: Exception) -> None:
+    if isinstance(error, ClientRequestError):  # the reply could not reach the channel (serviceUrl)
+        activity = getattr(context, "activity", None)
+        where = getattr(activity, "service_url", None) or "the channel"
+        log.warning("could not send the reply to %s: %s", where, str(error).splitlines()[0][:300])
+        return
     log.error("unhandled error in a turn", exc_info=error)
 
 

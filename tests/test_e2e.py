@@ -378,3 +378,17 @@ async def test_one_deployment_serves_several_tenants_with_a_token_each(
         assert tokens.requests_made == 2, "one token per tenant, then cached"
     finally:
         await running.stop()
+
+
+async def test_an_unreachable_channel_is_one_log_line(
+    http: httpx.AsyncClient, bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Emulator closed, a wrong serviceUrl: the command still runs; the log says why no reply."""
+    response = await http.post(
+        f"{bot.url}/api/messages", json=activity("/busy 30m", service_url="http://127.0.0.1:9")
+    )
+    assert response.status_code == 201, response.text
+    lines = [r for r in caplog.records if "could not send the reply to http://127.0.0.1:9" in r.getMessage()]
+    assert lines and lines[0].exc_info is None
+    presence = (await sim_user(http, bot, ALEX))["presence"]
+    assert (presence["availability"], presence["activity"]) == ("Busy", "InACall")
