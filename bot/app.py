@@ -309,6 +309,12 @@ async def messages(request: web.Request) -> web.StreamResponse:
             return _bad_request(f"the activity's {key} must be an object")
     if body.get("type") in {"message", "invoke"} and not isinstance(body.get("serviceUrl"), str):
         return _bad_request("the activity has no serviceUrl to reply to")
+    if body.get("type") in {"message", "invoke"}:
+        sender = body.get("from") or {}
+        if not (isinstance(sender.get("id"), str) and sender["id"]) and not sender.get("aadObjectId"):
+            return _bad_request("the activity has no sender (from.id): the bot acts only for who is speaking")
+        if not isinstance(body.get("conversation"), dict) or not body["conversation"].get("id"):
+            return _bad_request("the activity has no conversation to reply in")
     try:
         activity = Activity().deserialize(body)
     except Exception:  # msrest raises several types for shapes it cannot read

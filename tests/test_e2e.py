@@ -310,6 +310,11 @@ async def test_welcome_card_on_install(
         (b'{"text": "no type"}', "application/json"),
         (b'{"type": "message", "text": "hi"}', "application/json"),
         (b'{"type": "message", "from": "alex", "serviceUrl": "http://x"}', "application/json"),
+        (  # no sender: the bot only ever acts for who is speaking
+            b'{"type": "message", "text": "/busy", "serviceUrl": "http://x", "conversation": {"id": "c"}}',
+            "application/json",
+        ),
+        (b'{"type": "message", "from": {"id": "u"}, "serviceUrl": "http://x"}', "application/json"),
         (b"\xff\xfe", "application/json"),
     ],
 )
