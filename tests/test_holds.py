@@ -301,3 +301,6 @@ async def test_no_refresh_is_scheduled_once_the_session_lasts_to_the_end(
     assert refreshed is not None and refreshed.graph_expires_at == refreshed.requested_end
     assert await runtime.timers.get(hold_timer_key(hold.id, "refresh")) is None
     assert await runtime.timers.get(hold_timer_key(hold.id, "end")) is not None
+    assert runtime.keeper is not None
+    assert await runtime.keeper.repair() == 0, "a session in its last stretch needs no refresh"
+    assert await runtime.timers.get(hold_timer_key(hold.id, "refresh")) is None

@@ -543,11 +543,14 @@ async def test_active_holds_missing_timers_are_found(store: Store, clock: Adjust
         hold_timer_key(preferred.id, "end"), "end", now + timedelta(hours=6), hold_id=preferred.id
     )
     missing = await store.active_holds_missing_timers()
-    assert [hold.id for hold in missing] == [bare.id, no_refresh.id]
-    assert [hold.id for hold in await store.active_holds_missing_timers(after=bare.id)] == [no_refresh.id]
-    assert [hold.id for hold in await store.active_holds_missing_timers(limit=1)] == [bare.id]
+    assert [(gap.hold.id, gap.missing_end, gap.missing_refresh) for gap in missing] == [
+        (bare.id, True, True),
+        (no_refresh.id, False, True),
+    ]
+    assert [gap.hold.id for gap in await store.active_holds_missing_timers(after=bare.id)] == [no_refresh.id]
+    assert [gap.hold.id for gap in await store.active_holds_missing_timers(limit=1)] == [bare.id]
     await store.end_hold(bare.id, HoldStatus.ENDED, "test")
-    assert [hold.id for hold in await store.active_holds_missing_timers()] == [no_refresh.id]
+    assert [gap.hold.id for gap in await store.active_holds_missing_timers()] == [no_refresh.id]
 
 
 # -- user leases (replicas acting for one user take turns) --------------------------------------------

@@ -142,22 +142,21 @@ class HoldKeeper:
         """
         repaired, after = 0, 0
         while batch := await self._store.active_holds_missing_timers(after=after, limit=500):
-            after = batch[-1].id
+            after = batch[-1].hold.id
             now = self._clock.now()
-            for hold in batch:
+            for hold, missing_end, missing_refresh in batch:
                 payload = {"baseline": f"{hold.availability}/{hold.activity}", "name": None}
                 end = hold.requested_end if hold.requested_end is not None else now
                 fixed = False
-                if await self.timers.get(hold_timer_key(hold.id, END)) is None:
+                if missing_end:
                     await self.timers.schedule(
                         hold_timer_key(hold.id, END), END, end, payload, hold_id=hold.id
                     )
                     fixed = True
                 if (
-                    hold.layer == Layer.SESSION.value
+                    missing_refresh
                     and hold.graph_expires_at is not None
                     and _lapses(State(hold.state), hold.last_refresh_at or now, hold.graph_expires_at) < end
-                    and await self.timers.get(hold_timer_key(hold.id, REFRESH)) is None
                 ):
                     await self.timers.schedule(
                         hold_timer_key(hold.id, REFRESH), REFRESH, now, payload, hold_id=hold.id

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -170,6 +170,14 @@ def _tenant_out(value: str) -> str | None:
 
 def _clip(text: str | None, limit: int) -> str | None:
     return None if text is None else text[:limit]
+
+
+class TimerGap(NamedTuple):
+    """An active hold and which of its timers is missing (`Store.active_holds_missing_timers`)."""
+
+    hold: Hold
+    missing_end: bool
+    missing_refresh: bool
 
 
 class Store:
@@ -436,10 +444,11 @@ class Store:
             rows = (await connection.execute(statement)).all()
         return [_hold(row) for row in rows]
 
-    async def active_holds_missing_timers(self, *, after: int = 0, limit: int = 1000) -> list[Hold]:
+    async def active_holds_missing_timers(self, *, after: int = 0, limit: int = 1000) -> list[TimerGap]:
         """Active holds (id > `after`, in id order) lacking their end timer, or session holds lacking a
-        refresh timer: what a process killed between storing a hold and scheduling its timers leaves
-        behind. A session hold in its last stretch needs no refresh; the caller decides."""
+        refresh timer, with which one is missing: what a process killed between storing a hold and
+        scheduling its timers leaves behind. A session hold in its last stretch needs no refresh; the
+        caller decides."""
         end_timer = timers.alias("end_timer")
         refresh_timer = timers.alias("refresh_timer")
         missing_end = ~sa.exists().where(end_timer.c.hold_id == holds.c.id, end_timer.c.kind == "end")
@@ -449,7 +458,7 @@ class Store:
             ~sa.exists().where(refresh_timer.c.hold_id == holds.c.id, refresh_timer.c.kind == "refresh"),
         )
         statement = (
-            sa.select(holds)
+            sa.select(holds, missing_end.label("missing_end"), missing_refresh.label("missing_refresh"))
             .where(
                 holds.c.status == HoldStatus.ACTIVE.value,
                 holds.c.id > after,
@@ -460,7 +469,7 @@ class Store:
         )
         async with self.read() as connection:
             rows = (await connection.execute(statement)).all()
-        return [_hold(row) for row in rows]
+        return [TimerGap(_hold(row), bool(row.missing_end), bool(row.missing_refresh)) for row in rows]
 
     # -- user leases ------------------------------------------------------------------------------------
     async def try_lease_user(self, user: UserLike, owner: str, lease: timedelta) -> bool:
