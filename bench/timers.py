@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,6 +49,7 @@ from bot.config import SIM_TENANT_ID, Settings
 from bot.server import start_bot
 from bot.store.schema import holds, timers
 from bot.store.store import DB_FILE, Store, open_store
+from bot.store.timers import percentile
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 5_000
@@ -64,11 +65,6 @@ def rss_bytes() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def stop(process: asyncio.subprocess.Process, sig: int, grace: float = 30.0) -> None:

@@ -307,9 +307,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
     for key in ("conversation", "from", "recipient"):
         if key in body and not isinstance(body[key], dict):
             return _bad_request(f"the activity's {key} must be an object")
-    if body.get("type") in {"message", "invoke"} and not isinstance(body.get("serviceUrl"), str):
-        return _bad_request("the activity has no serviceUrl to reply to")
     if body.get("type") in {"message", "invoke"}:
+        if not isinstance(body.get("serviceUrl"), str):
+            return _bad_request("the activity has no serviceUrl to reply to")
         sender = body.get("from") or {}
         if not (isinstance(sender.get("id"), str) and sender["id"]) and not sender.get("aadObjectId"):
             return _bad_request("the activity has no sender (from.id): the bot acts only for who is speaking")

@@ -35,11 +35,16 @@ async def advance(http: httpx.AsyncClient, bot: Served, *, minutes: float) -> No
     assert response.status_code == 200, response.text
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 10.0) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, seconds: float = 10.0, what: str = "the condition"
+) -> None:
     """Wait until `check()` holds (the timers fire in the background after a clock jump)."""
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - polling state another process owns
-            await asyncio.sleep(0.05)
+    try:
+        async with asyncio.timeout(seconds):
+            while not await check():  # noqa: ASYNC110 - polling state another process owns
+                await asyncio.sleep(0.05)
+    except TimeoutError:
+        raise AssertionError(f"{what} did not happen within {seconds} s") from None
 
 
 async def presence_is(http: httpx.AsyncClient, bot: Served, availability: str, activity: str) -> bool:

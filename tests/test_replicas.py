@@ -21,7 +21,7 @@ from tests.conftest import activity
 from tests.connector import Connector
 from tests.dbs import postgres_schema
 from tests.procs import BotProcess, running
-from tests.test_holds import advance
+from tests.test_holds import advance, eventually
 
 HOLDS = 1000
 REFRESHED = re.compile(r"refreshed hold (\d+) until")
@@ -36,15 +36,6 @@ def user_activity(index: int, connector: Connector) -> dict[str, Any]:
         user_name=f"User {index}",
         conversation_id=f"conversation-{index}",
     )
-
-
-async def until(check: Any, what: str, *, seconds: float) -> None:
-    try:
-        async with asyncio.timeout(seconds):
-            while not await check():  # noqa: ASYNC110 - polling what other processes write
-                await asyncio.sleep(0.2)
-    except TimeoutError:
-        raise AssertionError(f"{what} within {seconds} s") from None
 
 
 async def test_two_replicas_fire_each_refresh_and_end_exactly_once(
@@ -67,7 +58,7 @@ async def test_two_replicas_fire_each_refresh_and_end_exactly_once(
                 done = await db.fetchval("SELECT count(*) FROM holds WHERE last_refresh_at > created_at")
                 return bool(done == HOLDS)
 
-            await until(all_refreshed, "every hold refreshed", seconds=180)
+            await eventually(all_refreshed, what="every hold refreshed", seconds=180)
             await asyncio.sleep(2)  # a duplicate firing, if there were one, would land now
             writes = await _writes_per_user(db, "set_presence")
             assert len(writes) == HOLDS and set(writes.values()) == {2}, Counter(writes.values())
@@ -85,10 +76,10 @@ async def test_two_replicas_fire_each_refresh_and_end_exactly_once(
                 done = await db.fetchval("SELECT count(*) FROM holds WHERE status = 'ended'")
                 return bool(done == HOLDS)
 
-            await until(all_ended, "every hold ended", seconds=180)
-            await until(
+            await eventually(all_ended, what="every hold ended", seconds=180)
+            await eventually(
                 lambda: asyncio.sleep(0, result=len(connector.received) >= before + HOLDS),
-                "one end notice per hold",
+                what="one end notice per hold",
                 seconds=60,
             )
             await asyncio.sleep(2)
@@ -112,9 +103,9 @@ async def _make_holds(
         assert response.status_code in (200, 201), response.text
 
     await asyncio.gather(*(send(i) for i in range(HOLDS)))
-    await until(
+    await eventually(
         lambda: asyncio.sleep(0, result=len(connector.received) >= HOLDS),
-        "a card for every /busy",
+        what="a card for every /busy",
         seconds=60,
     )
 

@@ -24,7 +24,7 @@ import collections
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -48,6 +48,12 @@ _ERROR_PAUSE_MAX = timedelta(seconds=30)
 _DELETE_FIRED = sa.delete(timers).where(
     timers.c.id == sa.bindparam("id"), timers.c.generation == sa.bindparam("generation")
 )
+
+
+def percentile(values: Sequence[float], q: float, *, ordered: bool = False) -> float:
+    """The `q` quantile (0–1) of a non-empty sample, nearest rank (`ordered`: already sorted)."""
+    ranked = values if ordered else sorted(values)
+    return ranked[min(len(ranked) - 1, int(q * len(ranked)))]
 
 
 def hold_timer_key(hold_id: int, purpose: str) -> str:
@@ -134,14 +140,14 @@ class TimerService:
         recent = sorted(self._lateness)
 
         def pick(q: float) -> float | None:
-            return round(recent[min(len(recent) - 1, int(q * len(recent)))], 4) if recent else None
+            return round(percentile(recent, q, ordered=True), 4) if recent else None
 
         return {
             "fired": self._fire_count,
             "inflight": len(self._inflight),
             "latenessP50": pick(0.50),
             "latenessP99": pick(0.99),
-            "latenessMax": round(recent[-1], 4) if recent else None,
+            "latenessMax": pick(1.0),
         }
 
     def recent_lateness(self) -> list[float]:
