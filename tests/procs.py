@@ -135,9 +135,8 @@ class BotProcess:
             await self.process.wait()
 
     def log(self) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return "(no log)"
-        return self.log_path.read_text(errors="replace")[-6000:]
+        """The end of the log of the latest start (for failure messages)."""
+        return self.log_text()[-6000:] or "(no log)"
 
     def log_text(self) -> str:
         """The whole log of the latest start."""
