@@ -197,18 +197,26 @@ def parse(text: str, *, now: datetime, tz: ZoneInfo | str | None, bot_names: Seq
     body = _polite(body)
     if not body:
         return Help()
+    found = _phrase(body)
+    if found is None:
+        word = body.split()[0].strip("/.!?,:;")[:40]
+        return Help(unknown=word or None)
+    meaning, rest = found
+    if isinstance(meaning, Unsettable):
+        raise CommandError(meaning.message, meaning.example)
+    if isinstance(meaning, State):
+        return SetState(state=meaning, when=_state_when(meaning, rest, now, zone))
+    return _verb(meaning, rest, now, zone)
+
+
+def _phrase(
+    body: str, kinds: tuple[type, ...] = (State, Verb, Unsettable)
+) -> tuple[State | Verb | Unsettable, str] | None:
+    """The command phrase `body` starts with (longest first), of one of `kinds`, and what follows."""
     for pattern, meaning in _PHRASES:
-        match = pattern.match(body)
-        if match is None:
-            continue
-        rest = body[match.end() :]
-        if isinstance(meaning, Unsettable):
-            raise CommandError(meaning.message, meaning.example)
-        if isinstance(meaning, State):
-            return SetState(state=meaning, when=_state_when(meaning, rest, now, zone))
-        return _verb(meaning, rest, now, zone)
-    word = body.split()[0].strip("/.!?,:;")[:40]
-    return Help(unknown=word or None)
+        if isinstance(meaning, kinds) and (match := pattern.match(body)) is not None:
+            return meaning, body[match.end() :]
+    return None
 
 
 # How people phrase a state in chat around the command word: "set me to busy for 30m", "I'm away",
@@ -233,21 +241,18 @@ _SET_STATUS = re.compile(
 
 def _set_status(match: re.Match[str], now: datetime, zone: ZoneInfo) -> Command:
     rest = match["rest"]
-    if not match["message"]:
-        named = _polite(rest)
-        for pattern, meaning in _PHRASES:
-            found = pattern.match(named)
-            if found is None or not isinstance(meaning, State | Unsettable):
-                continue
-            if isinstance(meaning, Unsettable):
-                raise CommandError(meaning.message, meaning.example)
-            after = named[found.end() :]
-            try:
-                return SetState(state=meaning, when=_state_when(meaning, after, now, zone))
-            except CommandError:
-                if _TIME_START.match(after.strip()):
-                    raise  # "busy 45": the time is what needs fixing
-                break  # "away from keyboard": words, not a time: the message
+    found = None if match["message"] else _phrase(_polite(rest), (State, Unsettable))
+    if found is not None:
+        meaning, after = found
+        if isinstance(meaning, Unsettable):
+            raise CommandError(meaning.message, meaning.example)
+        assert isinstance(meaning, State)
+        try:
+            return SetState(state=meaning, when=_state_when(meaning, after, now, zone))
+        except CommandError:
+            if _TIME_START.match(after.strip()):
+                raise  # "busy 45": the time is what needs fixing
+            # "away from keyboard": words, not a time: the status message
     return _verb(Verb.STATUS, " " + rest, now, zone)
 
 
