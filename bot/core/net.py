@@ -1,0 +1,40 @@
+"""Addresses: is a host or URL on this machine, and which port did a listener get."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost`, or an IPv4/IPv6 loopback address (brackets allowed: `[::1]`)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_url(url: str) -> bool:
+    """The URL's host is on this machine."""
+    return is_loopback_host(urlsplit(url).hostname or "")
+
+
+def bound_port(addresses: Iterable[object], asked: int = 0) -> int:
+    """The port a listener got (what port 0 picked), from aiohttp's `runner.addresses`; else `asked`."""
+    for address in addresses:  # the socket's (host, port, …)
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return asked
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on `host` now (for a child process told which port to take)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
