@@ -26,12 +26,12 @@ from pydantic import SecretStr
 
 from bot.clock import AdjustableClock, Clock, SystemClock
 from bot.config import SIM_APP_ID, SIM_APP_SECRET, Settings
+from bot.core.users import UserRef
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient, RetryPolicy
 from bot.presence.holds import HoldKeeper
 from bot.presence.locks import UserLocks
 from bot.presence.service import PresenceService
-from bot.store.records import UserKey
 from bot.store.store import Store, open_store
 from bot.store.timers import TimerService
 from bot.teams import speedups
@@ -239,7 +239,7 @@ class StoreAudit:
         code: str,
     ) -> None:
         await self._store.record_audit(
-            UserKey(user_id=user_id, tenant_id=tenant_id),
+            UserRef(user_id=user_id, tenant_id=tenant_id),
             operation=operation,
             outcome=code,
             request=request,

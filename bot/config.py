@@ -74,13 +74,12 @@ class Settings(BaseSettings):
     @field_validator("default_time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        from bot.core.zones import valid_zone
 
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"PRESENCE_BOT_DEFAULT_TIMEZONE: unknown IANA time zone {value!r}") from exc
-        return value
+        zone = valid_zone(value)
+        if zone is None:
+            raise ValueError(f"PRESENCE_BOT_DEFAULT_TIMEZONE: unknown IANA time zone {value!r}")
+        return zone
 
     @field_validator("max_hold")
     @classmethod

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from bot.commands.catalog import COMMANDS
-from bot.presence.view import CommandDoc
+from bot.core.views import CommandDoc
 
 JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
 JsonObject: TypeAlias = "dict[str, JsonValue]"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from bot.presence.rules import Tone
+from bot.core.states import Tone
 
 Card = dict[str, Any]
 Element = dict[str, Any]

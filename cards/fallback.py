@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.presence.view import ErrorView, HelpView, PresenceView, WelcomeView
+from bot.core.views import ErrorView, HelpView, PresenceView, WelcomeView
 from cards.messages import error_fallback, help_fallback, welcome_fallback
 from cards.presence import presence_fallback
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.commands.catalog import WHEN_HELP
-from bot.presence.view import CommandDoc, ErrorView, HelpView, WelcomeView
+from bot.core.views import CommandDoc, ErrorView, HelpView, WelcomeView
 from cards.elements import Card, Element, card, command_action, container, sentence, text
 
 # The welcome card's examples: one of each kind a new user is most likely to want first.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.presence.rules import Layer
-from bot.presence.view import Outcome, PresenceSnapshot, PresenceView
+from bot.core.states import Layer
+from bot.core.views import Outcome, PresenceSnapshot, PresenceView
 from cards.elements import (
     TONE_COLORS,
     Card,

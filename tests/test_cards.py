@@ -12,6 +12,15 @@ import pytest
 import cards
 from bot.commands.catalog import COMMANDS, WHEN_HELP
 from bot.commands.model import CommandError
+from bot.core.states import Layer, Tone
+from bot.core.views import (
+    ErrorView,
+    HelpView,
+    Outcome,
+    PresenceSnapshot,
+    PresenceView,
+    WelcomeView,
+)
 from bot.graph.errors import (
     GraphBadRequest,
     GraphConnectionError,
@@ -24,15 +33,6 @@ from bot.graph.errors import (
     GraphUnavailable,
 )
 from bot.presence.errors import command_error_view, graph_error_view, internal_error_view, tenant_refused_view
-from bot.presence.rules import Layer, Tone
-from bot.presence.view import (
-    ErrorView,
-    HelpView,
-    Outcome,
-    PresenceSnapshot,
-    PresenceView,
-    WelcomeView,
-)
 from cards import UserTimes
 from tests.cardschema import assert_valid_card, card_errors
 

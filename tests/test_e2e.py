@@ -55,7 +55,7 @@ async def test_session_states_reach_graph_on_the_bots_session(
     assert close_to(session["expiresAt"], now + timedelta(minutes=minutes))
     assert (state["presence"]["availability"], state["presence"]["activity"]) == (availability, activity_)
     card = card_of(reply)
-    from bot.presence.rules import teams_label
+    from bot.core.states import teams_label
 
     assert teams_label(availability, activity_) in texts(card)
     assert reply.get("summary"), "every reply carries a text fallback"
@@ -99,7 +99,7 @@ async def test_preferred_states_are_set_as_the_users_preference(
     assert (preferred["availability"], preferred["activity"]) == (availability, activity_)
     assert close_to(preferred["expiresAt"], now + expires_in)
     assert (state["presence"]["availability"], state["presence"]["activity"]) == (availability, activity_)
-    from bot.presence.rules import teams_label
+    from bot.core.states import teams_label
 
     assert teams_label(availability, activity_) in texts(card_of(reply))
 

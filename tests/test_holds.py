@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from bot.app import RUNTIME
+from bot.core.users import UserRef
 from bot.server import RunningBot, start_bot
-from bot.store.records import UserKey
 from tests.conftest import TENANT, make_settings
 from tests.connector import Connector
 from tests.dbs import store_url  # noqa: F401
@@ -195,9 +195,9 @@ async def test_a_redelivered_activity_is_not_acted_on_twice(
     assert len(connector.received) == 1
     store = bot.app[RUNTIME].store
     assert store is not None
-    from bot.store.records import UserKey
+    from bot.core.users import UserRef
 
-    audit = await store.list_audit(UserKey(ALEX, "00000000-0000-0000-0000-0000000000001"))
+    audit = await store.list_audit(UserRef(user_id=ALEX, tenant_id="00000000-0000-0000-0000-0000000000001"))
     assert [entry.operation for entry in audit] == ["set_presence"]
     assert audit[0].outcome == "ok"
 
@@ -297,7 +297,7 @@ async def test_no_refresh_is_scheduled_once_the_session_lasts_to_the_end(
     runtime = bot.app[RUNTIME]
     assert runtime.store is not None and runtime.timers is not None
     await say(http, bot, connector, "/busy 6h")
-    hold = await runtime.store.get_active_hold(UserKey(ALEX, TENANT))
+    hold = await runtime.store.get_active_hold(UserRef(user_id=ALEX, tenant_id=TENANT))
     assert hold is not None
     assert await runtime.timers.get(hold_timer_key(hold.id, "refresh")) is not None
     await advance(http, bot, minutes=4 * 60)

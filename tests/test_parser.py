@@ -25,7 +25,7 @@ from bot.commands import (
 )
 from bot.commands.catalog import COMMANDS
 from bot.commands.parser import ALIASES, UNSETTABLE, Verb
-from bot.presence.rules import State
+from bot.core.states import State
 
 # Wednesday 18 March 2026, 10:00 UTC. New York is on EDT (UTC-4) since 8 March: 06:00 local.
 NOW = datetime(2026, 3, 18, 10, 0, tzinfo=UTC)
@@ -181,7 +181,7 @@ def test_alias_table_means_what_it_says() -> None:
 
 @pytest.mark.parametrize("doc", COMMANDS, ids=lambda doc: doc.name)
 def test_every_catalog_example_parses(doc: object) -> None:
-    from bot.presence.view import CommandDoc
+    from bot.core.views import CommandDoc
 
     assert isinstance(doc, CommandDoc)
     for example in doc.examples:

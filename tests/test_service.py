@@ -16,9 +16,10 @@ from bot.commands.model import (
     ShowPresence,
     When,
 )
+from bot.core.states import STATES, Layer, State
+from bot.core.users import UserRef
 from bot.graph.models import Presence
-from bot.presence.rules import STATES, Layer, State
-from bot.presence.service import PreferredPlan, PresenceService, SessionPlan, UserRef, explain
+from bot.presence.service import PreferredPlan, PresenceService, SessionPlan, explain
 from tests.fakes import FakeGraph
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)

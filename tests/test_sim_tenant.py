@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.clock import AdjustableClock
+from bot.core.states import PREFERRED_MAX, SESSION_PAIRS
 from bot.graph.models import DateTimeTimeZone
-from bot.presence.rules import PREFERRED_MAX, SESSION_PAIRS
 from bot.sim.errors import SimGraphError
 from bot.sim.tenant import CLIENT_PAIRS, SimTenant, parse_iso_duration, user_key
 from bot.sim.timezones import WINDOWS_ZONES, resolve_zone

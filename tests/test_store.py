@@ -18,16 +18,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import AdjustableClock
-from bot.store import HoldStatus, Store, Timer, TimerService, UserKey, hold_timer_key, open_store
+from bot.store import HoldStatus, Store, Timer, TimerService, UserRef, hold_timer_key, open_store
 from bot.store.migrate import alembic_config
 from bot.store.schema import holds, metadata
 from tests import dbs
 from tests.dbs import store_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
-ALEX = UserKey("aad-alex", "tenant-1")
-BEN = UserKey("aad-ben", "tenant-1")
-EMULATOR = UserKey("emulator-user", None)
+ALEX = UserRef(user_id="aad-alex", tenant_id="tenant-1")
+BEN = UserRef(user_id="aad-ben", tenant_id="tenant-1")
+EMULATOR = UserRef(user_id="emulator-user", tenant_id=None)
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ async def _ignore(timer: Timer) -> None:
     return None
 
 
-def _busy(store: Store, clock: AdjustableClock, user: UserKey = ALEX, **extra: Any) -> Any:
+def _busy(store: Store, clock: AdjustableClock, user: UserRef = ALEX, **extra: Any) -> Any:
     values: dict[str, Any] = {
         "state": "busy",
         "layer": "session",
@@ -241,7 +241,7 @@ async def test_a_user_without_tenant_is_kept_apart(store: Store) -> None:
     await store.set_time_zone(EMULATOR, "UTC")
     user = await store.get_user(EMULATOR)
     assert user is not None and user.tenant_id is None
-    assert await store.get_user(UserKey("emulator-user", "tenant-1")) is None
+    assert await store.get_user(UserRef(user_id="emulator-user", tenant_id="tenant-1")) is None
 
 
 # -- holds ------------------------------------------------------------------------------------------------
@@ -515,7 +515,7 @@ async def test_counts_start_at_zero(store: Store) -> None:
 async def test_active_holds_missing_timers_are_found(store: Store, clock: AdjustableClock) -> None:
     service = TimerService(store, clock, _ignore, owner="test")
     now = clock.now()
-    bob, carol, dana = (UserKey(f"user-{name}", ALEX.tenant_id) for name in ("bob", "carol", "dana"))
+    bob, carol, dana = (UserRef(user_id=f"user-{name}", tenant_id=ALEX.tenant_id) for name in ("bob", "carol", "dana"))
     # Whole: an end timer and a refresh timer.
     whole = await _busy(store, clock, graph_expires_at=now + timedelta(hours=4))
     await service.schedule(hold_timer_key(whole.id, "end"), "end", now + timedelta(hours=6), hold_id=whole.id)
@@ -560,7 +560,7 @@ async def test_a_user_lease_excludes_other_owners_until_released_or_expired(
     lease = timedelta(seconds=30)
     assert await store.try_lease_user(ALEX, "replica-a", lease)
     assert not await store.try_lease_user(ALEX, "replica-b", lease)
-    assert await store.try_lease_user(UserKey("someone-else", ALEX.tenant_id), "replica-b", lease)
+    assert await store.try_lease_user(UserRef(user_id="someone-else", tenant_id=ALEX.tenant_id), "replica-b", lease)
     assert await store.try_lease_user(ALEX, "replica-a", lease), "the owner may renew"
     await store.release_user_lease(ALEX, "replica-b")  # not b's: nothing happens
     assert not await store.try_lease_user(ALEX, "replica-b", lease)

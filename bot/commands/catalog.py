@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from bot.presence.view import CommandDoc
+from bot.core.views import CommandDoc
 
 COMMANDS: tuple[CommandDoc, ...] = (
     CommandDoc(

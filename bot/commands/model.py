@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from bot.presence.rules import State
+from bot.core.states import STATUS_MESSAGE_MAX, State
 
 
 class _Command(BaseModel):
@@ -50,7 +50,7 @@ class SetStatusMessage(_Command):
     """`/status Out for lunch for 1h`."""
 
     kind: Literal["status"] = "status"
-    text: Annotated[str, Field(min_length=1, max_length=280)]
+    text: Annotated[str, Field(min_length=1, max_length=STATUS_MESSAGE_MAX)]
     when: When | None = None
 
 

@@ -31,11 +31,11 @@ from bot.commands.model import (
     When,
 )
 from bot.commands.timeexpr import WhenError, is_bare_number, parse_when, resolve_zone
-from bot.presence.rules import State
+from bot.core.states import STATUS_MESSAGE_MAX, State
 
 __all__ = ["ALIASES", "STATUS_CLEAR_WORDS", "STATUS_MAX_LENGTH", "UNSETTABLE", "Verb", "clean", "parse"]
 
-STATUS_MAX_LENGTH: Final = 280  # what Teams' status editor allows (FACTS.md §2)
+STATUS_MAX_LENGTH: Final = STATUS_MESSAGE_MAX  # what Teams' status editor allows
 
 
 class Verb(StrEnum):

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import pytimeparse2
 from dateutil import parser as dateutil_parser
@@ -42,6 +42,7 @@ from dateutil.relativedelta import weekday as RelWeekday
 from pydantic import TypeAdapter, ValidationError
 
 from bot.commands.model import When
+from bot.core.zones import zone_info
 
 __all__ = [
     "FOR_WORDS",
@@ -177,12 +178,7 @@ def resolve_zone(tz: ZoneInfo | str | None) -> ZoneInfo:
     """The user's zone; None, empty or unknown names fall back to UTC instead of failing."""
     if isinstance(tz, ZoneInfo):
         return tz
-    if not tz:
-        return _UTC_ZONE
-    try:
-        return ZoneInfo(tz.strip())
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return _UTC_ZONE
+    return zone_info(tz) or _UTC_ZONE
 
 
 def is_bare_number(text: str) -> bool:

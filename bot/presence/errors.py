@@ -6,6 +6,7 @@ Never the exception's own text: Graph's messages are for developers, ours are fo
 from __future__ import annotations
 
 from bot.commands.model import CommandError
+from bot.core.views import ErrorView
 from bot.graph.auth import TokenError
 from bot.graph.errors import (
     GraphBadRequest,
@@ -18,7 +19,6 @@ from bot.graph.errors import (
     GraphUnauthorized,
     GraphUnavailable,
 )
-from bot.presence.view import ErrorView
 
 
 def command_error_view(error: CommandError) -> ErrorView:

@@ -17,10 +17,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.clock import Clock
-from bot.graph.client import clear_presence_write, set_presence_write
-from bot.graph.models import Presence
-from bot.presence.locks import UserLocks
-from bot.presence.rules import (
+from bot.core.states import (
     AVAILABLE_FADE,
     SESSION_MAX,
     SESSION_MIN,
@@ -30,7 +27,11 @@ from bot.presence.rules import (
     StateSpec,
     teams_label,
 )
-from bot.presence.service import HeldState, PresenceGraph, UserRef
+from bot.core.users import UserRef
+from bot.graph.client import clear_presence_write, set_presence_write
+from bot.graph.models import Presence
+from bot.presence.locks import UserLocks
+from bot.presence.service import HeldState, PresenceGraph
 from bot.store.records import Hold, HoldStatus, Timer
 from bot.store.store import Store
 from bot.store.timers import TimerService, hold_timer_key

@@ -15,23 +15,17 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Protocol
 
+from bot.core.users import UserRef
+
 log = logging.getLogger(__name__)
-
-
-class _User(Protocol):
-    @property
-    def user_id(self) -> str: ...
-
-    @property
-    def tenant_id(self) -> str | None: ...
 
 
 class LeasePort(Protocol):
     """Where cross-replica user leases live (the store)."""
 
-    async def try_lease_user(self, user: _User, owner: str, lease: timedelta) -> bool: ...
+    async def try_lease_user(self, user: UserRef, owner: str, lease: timedelta) -> bool: ...
 
-    async def release_user_lease(self, user: _User, owner: str) -> None: ...
+    async def release_user_lease(self, user: UserRef, owner: str) -> None: ...
 
 
 class UserBusy(Exception):
@@ -52,15 +46,15 @@ class UserLocks:
     ) -> None:
         if leases is not None and not owner:
             raise ValueError("cross-replica leases need an owner unique to this process")
-        self._locks: dict[tuple[str | None, str], asyncio.Lock] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._leases = leases
         self._owner = owner
         self._lease = lease
         self._wait = wait
 
     @asynccontextmanager
-    async def hold(self, user: _User) -> AsyncIterator[None]:
-        key = (user.tenant_id, user.user_id)
+    async def hold(self, user: UserRef) -> AsyncIterator[None]:
+        key = user.key
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
@@ -79,7 +73,7 @@ class UserLocks:
             if not lock.locked() and not lock._waiters:
                 self._locks.pop(key, None)
 
-    async def _take(self, leases: LeasePort, user: _User) -> None:
+    async def _take(self, leases: LeasePort, user: UserRef) -> None:
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._wait.total_seconds()
         delay = 0.02

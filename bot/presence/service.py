@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from bot.commands.model import (
     ClearSession,
@@ -25,18 +25,7 @@ from bot.commands.model import (
     SetStatusMessage,
     ShowPresence,
 )
-from bot.graph.client import (
-    GraphWrite,
-    WriteOutcome,
-    clear_preferred_write,
-    clear_presence_write,
-    set_preferred_write,
-    set_presence_write,
-    status_message_write,
-)
-from bot.graph.models import Presence
-from bot.presence.locks import UserLocks
-from bot.presence.rules import (
+from bot.core.states import (
     AVAILABLE_AWAY,
     AVAILABLE_FADE,
     PREFERRED_MAX,
@@ -56,7 +45,20 @@ from bot.presence.rules import (
     teams_label,
     tone,
 )
-from bot.presence.view import Outcome, PresenceSnapshot, PresenceView, local
+from bot.core.users import UserRef
+from bot.core.views import Outcome, PresenceSnapshot, PresenceView
+from bot.core.zones import local
+from bot.graph.client import (
+    GraphWrite,
+    WriteOutcome,
+    clear_preferred_write,
+    clear_presence_write,
+    set_preferred_write,
+    set_presence_write,
+    status_message_write,
+)
+from bot.graph.models import Presence
+from bot.presence.locks import UserLocks
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +71,6 @@ class PresenceGraph(Protocol):
     ) -> WriteOutcome: ...
 
     async def get_presence(self, user_id: str, *, tenant_id: str | None = None) -> Presence: ...
-
-
-class UserRef(BaseModel):
-    """The person a command is for: always the sender of the activity."""
-
-    model_config = ConfigDict(frozen=True)
-
-    user_id: str = Field(min_length=1)
-    tenant_id: str | None = None
-    name: str | None = None
 
 
 # -- validated plans: what will be sent, checked against Graph's rules first ----------------------

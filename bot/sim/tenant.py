@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.clock import AdjustableClock, Clock
-from bot.graph.models import DateTimeTimeZone, ItemBody, OutOfOfficeSettings, Presence, StatusMessage
-from bot.presence.rules import (
+from bot.core.states import (
     AVAILABLE_AWAY,
     AVAILABLE_FADE,
     PREFERRED_MAX,
@@ -39,6 +38,7 @@ from bot.presence.rules import (
     Pair,
     preferred_default_expiry,
 )
+from bot.graph.models import DateTimeTimeZone, ItemBody, OutOfOfficeSettings, Presence, StatusMessage
 from bot.sim.errors import SimGraphError, bad_request, invalid_argument, not_found
 from bot.sim.timezones import resolve_zone
 

@@ -1,5 +1,6 @@
 """Durable state for the bot (SQLite or PostgreSQL, migrated with Alembic) and durable timers."""
 
+from bot.core.users import UserRef
 from bot.store.records import (
     AuditEntry,
     ConversationReferenceRecord,
@@ -7,8 +8,6 @@ from bot.store.records import (
     HoldStatus,
     StoreCounts,
     Timer,
-    UserKey,
-    UserLike,
     UserSettings,
 )
 from bot.store.store import DEDUP_WINDOW, Store, open_store
@@ -27,8 +26,7 @@ __all__ = [
     "TimerAbandoned",
     "TimerHandler",
     "TimerService",
-    "UserKey",
-    "UserLike",
+    "UserRef",
     "UserSettings",
     "hold_timer_key",
     "open_store",

@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-
-
-class UserLike(Protocol):
-    """Anything naming a person: `bot.presence.service.UserRef` fits, and so does `UserKey`."""
-
-    @property
-    def user_id(self) -> str: ...
-
-    @property
-    def tenant_id(self) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class UserKey:
-    """A person, by tenant and id (the Emulator sends no tenant: `tenant_id=None`)."""
-
-    user_id: str
-    tenant_id: str | None = None
 
 
 class Record(BaseModel):

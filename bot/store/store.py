@@ -28,6 +28,7 @@ from sqlalchemy.sql.base import ReadOnlyColumnCollection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from bot.clock import Clock
+from bot.core.users import UserRef
 from bot.store.migrate import upgrade_to_head
 from bot.store.records import (
     AuditEntry,
@@ -35,7 +36,6 @@ from bot.store.records import (
     Hold,
     HoldStatus,
     StoreCounts,
-    UserLike,
     UserSettings,
 )
 from bot.store.schema import (
@@ -159,7 +159,7 @@ async def _ensure_schema(engine: AsyncEngine, schema: str) -> None:
             await connection.rollback()
 
 
-def _tenant(user: UserLike) -> str:
+def _tenant(user: UserRef) -> str:
     # The Emulator has no tenant; the key column cannot be NULL, so "" stands for "no tenant".
     return user.tenant_id or ""
 
@@ -300,7 +300,7 @@ class Store:
         await self._engine.dispose()
 
     # -- users ---------------------------------------------------------------------------------------
-    async def get_user(self, user: UserLike) -> UserSettings | None:
+    async def get_user(self, user: UserRef) -> UserSettings | None:
         async with self.read() as connection:
             row = (
                 await connection.execute(
@@ -311,13 +311,13 @@ class Store:
             ).first()
         return _user(row) if row else None
 
-    async def set_time_zone(self, user: UserLike, time_zone: str | None) -> UserSettings:
+    async def set_time_zone(self, user: UserRef, time_zone: str | None) -> UserSettings:
         """The zone the user chose with /timezone (None: follow what Teams reports again)."""
         return await self._upsert_user(
             self._set_time_zone, user, {"time_zone": time_zone, "time_zone_explicit": time_zone is not None}
         )
 
-    async def remember_time_zone(self, user: UserLike, time_zone: str) -> None:
+    async def remember_time_zone(self, user: UserRef, time_zone: str) -> None:
         """The zone Teams reported on an activity: kept for notices, unless the user chose one."""
         values = {
             "tenant_id": _tenant(user),
@@ -329,13 +329,11 @@ class Store:
         async with self.write() as connection:
             await connection.execute(self._remember_time_zone, values)
 
-    async def set_notices_enabled(self, user: UserLike, enabled: bool) -> UserSettings:
+    async def set_notices_enabled(self, user: UserRef, enabled: bool) -> UserSettings:
         """Whether the bot may message the user proactively (e.g. when a hold ends or fails)."""
         return await self._upsert_user(self._set_notices, user, {"notices_enabled": enabled})
 
-    async def _upsert_user(
-        self, statement: sa.Insert, user: UserLike, change: dict[str, Any]
-    ) -> UserSettings:
+    async def _upsert_user(self, statement: sa.Insert, user: UserRef, change: dict[str, Any]) -> UserSettings:
         values = {
             "tenant_id": _tenant(user),
             "user_id": user.user_id,
@@ -349,7 +347,7 @@ class Store:
     # -- holds ---------------------------------------------------------------------------------------
     async def replace_active_hold(
         self,
-        user: UserLike,
+        user: UserRef,
         *,
         state: str,
         layer: str,
@@ -410,7 +408,7 @@ class Store:
                 log.info("concurrent hold replacement for a user; trying again (%d)", attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def get_active_hold(self, user: UserLike) -> Hold | None:
+    async def get_active_hold(self, user: UserRef) -> Hold | None:
         async with self.read() as connection:
             row = (await connection.execute(sa.select(holds).where(_active_of(user)))).first()
         return _hold(row) if row else None
@@ -420,7 +418,7 @@ class Store:
             row = (await connection.execute(sa.select(holds).where(holds.c.id == hold_id))).first()
         return _hold(row) if row else None
 
-    async def list_holds(self, user: UserLike, limit: int = 20) -> list[Hold]:
+    async def list_holds(self, user: UserRef, limit: int = 20) -> list[Hold]:
         """The user's holds, newest first."""
         statement = (
             sa.select(holds)
@@ -472,7 +470,7 @@ class Store:
         return [TimerGap(_hold(row), bool(row.missing_end), bool(row.missing_refresh)) for row in rows]
 
     # -- user leases ------------------------------------------------------------------------------------
-    async def try_lease_user(self, user: UserLike, owner: str, lease: timedelta) -> bool:
+    async def try_lease_user(self, user: UserRef, owner: str, lease: timedelta) -> bool:
         """Take (or renew) `owner`'s lease on the user unless another owner holds an unexpired one."""
         now = self._clock.now()
         values = {
@@ -486,7 +484,7 @@ class Store:
         async with self.write() as connection:
             return (await connection.execute(self._take_lease, values)).first() is not None
 
-    async def release_user_lease(self, user: UserLike, owner: str) -> None:
+    async def release_user_lease(self, user: UserRef, owner: str) -> None:
         async with self.write() as connection:
             await connection.execute(
                 sa.delete(user_leases).where(
@@ -500,7 +498,7 @@ class Store:
         """End an active hold and delete its timers; `None` if it was not active (already ended)."""
         return await self._end_one(holds.c.id == hold_id, status, reason)
 
-    async def end_active_hold(self, user: UserLike, status: HoldStatus, reason: str) -> Hold | None:
+    async def end_active_hold(self, user: UserRef, status: HoldStatus, reason: str) -> Hold | None:
         """End the user's active hold, if any, and delete its timers."""
         return await self._end_one(_active_of(user), status, reason)
 
@@ -558,7 +556,7 @@ class Store:
     # -- conversation references --------------------------------------------------------------------
     async def save_conversation_reference(
         self,
-        user: UserLike,
+        user: UserRef,
         *,
         conversation_id: str,
         conversation_type: str | None,
@@ -578,7 +576,7 @@ class Store:
         return _reference(row)
 
     async def latest_conversation_reference(
-        self, user: UserLike, *, conversation_type: str | None = None
+        self, user: UserRef, *, conversation_type: str | None = None
     ) -> ConversationReferenceRecord | None:
         """The conversation the user last wrote to the bot in (optionally only of one type, e.g. personal)."""
         statement = sa.select(conversation_references).where(
@@ -620,7 +618,7 @@ class Store:
     # -- audit -----------------------------------------------------------------------------------------
     async def record_audit(
         self,
-        user: UserLike,
+        user: UserRef,
         *,
         operation: str,
         outcome: str,
@@ -647,7 +645,7 @@ class Store:
             row = (await connection.execute(statement)).one()
         return _audit(row)
 
-    async def list_audit(self, user: UserLike, limit: int = 50) -> list[AuditEntry]:
+    async def list_audit(self, user: UserRef, limit: int = 50) -> list[AuditEntry]:
         """The user's audit entries, newest first."""
         statement = (
             sa.select(audit_log)
@@ -680,7 +678,7 @@ class Store:
         return StoreCounts.model_validate(row._asdict())
 
 
-def _active_of(user: UserLike) -> sa.ColumnElement[bool]:
+def _active_of(user: UserRef) -> sa.ColumnElement[bool]:
     return sa.and_(
         holds.c.tenant_id == _tenant(user),
         holds.c.user_id == user.user_id,

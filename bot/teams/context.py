@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botbuilder.schema import Activity
 
-from bot.presence.service import UserRef
+from bot.core.users import UserRef
 
 
 def sender(activity: Activity) -> UserRef | None:

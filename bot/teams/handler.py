@@ -24,6 +24,8 @@ from bot.clock import Clock
 from bot.commands import CommandError, Help, SetNotices, SetTimeZone, parse
 from bot.commands.catalog import COMMANDS
 from bot.config import Settings
+from bot.core.users import UserRef
+from bot.core.views import HelpView, WelcomeView
 from bot.graph.auth import TokenError
 from bot.graph.errors import GraphError, GraphTimeout
 from bot.presence.errors import (
@@ -34,8 +36,7 @@ from bot.presence.errors import (
     token_error_view,
 )
 from bot.presence.locks import UserBusy
-from bot.presence.service import PresenceService, UserRef
-from bot.presence.view import HelpView, WelcomeView
+from bot.presence.service import PresenceService
 from bot.store.store import Store
 from bot.teams.context import bot_names, command_text, sender, tenant_of, time_zone_of
 

@@ -16,9 +16,10 @@ from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationR
 import cards
 from bot.clock import Clock
 from bot.config import Settings
+from bot.core.users import UserRef
+from bot.core.views import PresenceView
 from bot.graph.models import Presence
-from bot.presence.service import UserRef, snapshot
-from bot.presence.view import PresenceView
+from bot.presence.service import snapshot
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)

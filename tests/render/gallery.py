@@ -14,6 +14,8 @@ from typing import Any
 import cards
 from bot.commands import CommandError, Help, parse
 from bot.commands.catalog import COMMANDS
+from bot.core.states import STATES, State
+from bot.core.views import HelpView, Outcome, PresenceView, WelcomeView
 from bot.graph.auth import TokenError
 from bot.graph.errors import (
     GraphBadRequest,
@@ -34,9 +36,7 @@ from bot.presence.errors import (
     tenant_refused_view,
     token_error_view,
 )
-from bot.presence.rules import STATES, State
 from bot.presence.service import explain, snapshot
-from bot.presence.view import HelpView, Outcome, PresenceView, WelcomeView
 
 Card = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""Graph's presence rules, in one table (see ../shared/graph/FACTS.md §1–§3).
+"""Graph's presence rules, in one table (see docs/graph-facts.md §1–§3, "FACTS" below).
 
 Everything that decides which Graph action, pair and duration a state means lives here, so the parser,
 the service, the cards and the simulated tenant all agree.
@@ -95,7 +95,7 @@ def preferred_default_expiry(availability: str) -> timedelta:
     return timedelta(days=7)
 
 
-STATUS_MESSAGE_MAX = 280
+STATUS_MESSAGE_MAX = 280  # what Teams' status editor and setStatusMessage allow (FACTS §2)
 
 # Aggregation among sessions (FACTS.md §3): DoNotDisturb > Busy > Available > Away.
 # BeRightBack and Offline are only reachable as a preferred presence; they rank with Away and below.

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from bot.presence.rules import Layer, Tone
+from bot.core.states import Layer, Tone
 
 
 class _View(BaseModel):
@@ -70,15 +68,3 @@ class HelpView(_View):
 class WelcomeView(_View):
     user_name: str | None = None
     commands: tuple[CommandDoc, ...]
-
-
-def local(dt: datetime, tz_name: str) -> datetime:
-    """`dt` in the user's zone (falls back to UTC for an unknown zone name)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return dt.astimezone(ZoneInfo(tz_name))
-    except (ZoneInfoNotFoundError, ValueError):
-        from datetime import UTC
-
-        return dt.astimezone(UTC)
