@@ -47,8 +47,9 @@ from bot.app import RUNTIME
 from bot.clock import SystemClock
 from bot.config import SIM_TENANT_ID, Settings
 from bot.server import start_bot
+from bot.store.engine import DB_FILE
 from bot.store.schema import holds, timers
-from bot.store.store import DB_FILE, Store, open_store
+from bot.store.store import Store, open_store
 from bot.store.timers import percentile
 
 ROOT = Path(__file__).resolve().parents[1]

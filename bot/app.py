@@ -12,9 +12,9 @@ import socket
 import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING
 
 import httpx
 from aiohttp import web
@@ -26,17 +26,31 @@ from pydantic import SecretStr
 
 from bot.clock import AdjustableClock, Clock, SystemClock
 from bot.config import SIM_APP_ID, SIM_APP_SECRET, Settings
-from bot.core.users import UserRef
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient, RetryPolicy
+from bot.preferences import PreferencesService
 from bot.presence.holds import HoldKeeper
 from bot.presence.locks import UserLocks
 from bot.presence.service import PresenceService
+from bot.store.effects import StoreAudit
 from bot.store.store import Store, open_store
 from bot.store.timers import TimerService
 from bot.teams import speedups
 from bot.teams.handler import PresenceBot
 from bot.teams.notices import TeamsNotifier
+from bot.turns import (
+    CheckTenant,
+    Dispatcher,
+    Pipeline,
+    RecordTurn,
+    ResolveTimeZone,
+    check_body,
+    require_sender,
+    skip_redelivered,
+)
+
+if TYPE_CHECKING:
+    from bot.sim.identity import SimIdentity
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +72,7 @@ class Runtime:
     bot: PresenceBot | None = None
     adapter: CloudAdapter | None = None
     ready: bool = False
-    extras: dict[str, object] = field(default_factory=dict)
+    sim_identity: SimIdentity | None = None  # the embedded simulated tenant's identity platform
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -115,8 +129,7 @@ def _mount_simulator(app: web.Application, runtime: Runtime) -> None:
     tenant_state = SimTenant(runtime.clock, settings.data_dir / "sim-state.json")
     authenticator = JwtAuthenticator(identity, runtime.clock)
     app.add_subapp("/sim", create_sim_app(tenant_state, authenticator, runtime.clock, clock_control=True))
-    runtime.extras["sim_tenant"] = tenant_state
-    runtime.extras["sim_identity"] = identity
+    runtime.sim_identity = identity
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
@@ -133,13 +146,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         )
         runtime.http = http
         if settings.uses_simulator:
-            from bot.sim.identity import SimIdentity, start_identity_site
+            from bot.sim.identity import start_identity_site
 
-            identity = runtime.extras["sim_identity"]
-            assert isinstance(identity, SimIdentity)
+            identity = runtime.sim_identity
+            assert identity is not None
             site = await start_identity_site(identity, "127.0.0.1", settings.sim_identity_port)
             stack.push_async_callback(site.stop)
-            runtime.extras["sim_identity_url"] = site.base_url
             tokens = MsalTokenProvider(
                 client_id=SIM_APP_ID,
                 client_secret=SecretStr(SIM_APP_SECRET),
@@ -177,7 +189,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # Replicas share PostgreSQL: they also lease each user in the store around a command or hold step.
         locks = UserLocks(store if store.dialect == "postgresql" else None, owner=owner)
-        notifier = TeamsNotifier(lambda: runtime.adapter, store, settings, runtime.clock)
+        notifier = TeamsNotifier(
+            lambda: runtime.adapter,
+            store,
+            runtime.clock,
+            app_id=settings.microsoft_app_id,
+            default_time_zone=settings.default_time_zone,
+        )
         keeper = HoldKeeper(
             store, graph, runtime.clock, session_id=settings.session_app_id, notifier=notifier, locks=locks
         )
@@ -196,15 +214,28 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         runtime.timers = timers
         runtime.notifier = notifier
         stack.push_async_callback(timers.stop)  # runs before the store and HTTP client close
-        service = PresenceService(
+        presence = PresenceService(
             graph,
+            keeper,
             session_id=settings.session_app_id,
             default_duration=settings.default_duration,
-            holds=keeper,
             max_hold=settings.max_hold,
             locks=locks,
         )
-        runtime.bot = PresenceBot(settings, service, runtime.clock, store=store)
+        dispatcher = Dispatcher(
+            presence, PreferencesService(store), budget_seconds=settings.command_budget_seconds
+        )
+        pipeline = Pipeline(
+            [
+                require_sender,
+                CheckTenant(settings.tenant_allowed),
+                RecordTurn(store),
+                skip_redelivered,
+                ResolveTimeZone(settings.default_time_zone),
+            ],
+            dispatcher,
+        )
+        runtime.bot = PresenceBot(pipeline, runtime.clock)
         runtime.adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_AdapterConfig(settings)))
         runtime.adapter.on_turn_error = _on_turn_error
         runtime.ready = True
@@ -220,31 +251,6 @@ def _graph_tls(settings: Settings) -> ssl.SSLContext | bool:
     context = ssl.create_default_context()
     context.load_verify_locations(cafile=str(settings.graph_ca_bundle))
     return context
-
-
-class StoreAudit:
-    """The Graph client's audit sink: every write, with its outcome, in the store's audit log."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    async def record_write(
-        self,
-        *,
-        user_id: str,
-        tenant_id: str | None,
-        operation: str,
-        request: dict[str, Any],
-        status: int,
-        code: str,
-    ) -> None:
-        await self._store.record_audit(
-            UserRef(user_id=user_id, tenant_id=tenant_id),
-            operation=operation,
-            outcome=code,
-            request=request,
-            status_code=status,
-        )
 
 
 async def start_background(app: web.Application) -> None:
@@ -300,21 +306,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
         body = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError):
         return _bad_request("the body is not valid JSON")
-    if not isinstance(body, dict):
-        return _bad_request("the body must be a Bot Framework activity (a JSON object)")
-    if not isinstance(body.get("type"), str) or not body["type"]:
-        return _bad_request("the activity has no type")
-    for key in ("conversation", "from", "recipient"):
-        if key in body and not isinstance(body[key], dict):
-            return _bad_request(f"the activity's {key} must be an object")
-    if body.get("type") in {"message", "invoke"}:
-        if not isinstance(body.get("serviceUrl"), str):
-            return _bad_request("the activity has no serviceUrl to reply to")
-        sender = body.get("from") or {}
-        if not (isinstance(sender.get("id"), str) and sender["id"]) and not sender.get("aadObjectId"):
-            return _bad_request("the activity has no sender (from.id): the bot acts only for who is speaking")
-        if not isinstance(body.get("conversation"), dict) or not body["conversation"].get("id"):
-            return _bad_request("the activity has no conversation to reply in")
+    problem = check_body(body)
+    if problem is not None:
+        return _bad_request(problem)
     try:
         activity = Activity().deserialize(body)
     except Exception:  # msrest raises several types for shapes it cannot read

@@ -292,7 +292,7 @@ async def test_no_refresh_is_scheduled_once_the_session_lasts_to_the_end(
 ) -> None:
     """After the refresh at 3 h 58 min the session runs to the requested end: no refresh is left to
     collide with the end (two replicas would both end the hold)."""
-    from bot.store.timers import hold_timer_key
+    from bot.store.records import hold_timer_key
 
     runtime = bot.app[RUNTIME]
     assert runtime.store is not None and runtime.timers is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from bot.commands.model import (
     ClearSession,
     ClearStatusMessage,
+    Command,
     Reset,
     SetState,
     SetStatusMessage,
@@ -18,8 +20,11 @@ from bot.commands.model import (
 )
 from bot.core.states import STATES, Layer, State
 from bot.core.users import UserRef
+from bot.core.views import PresenceView
 from bot.graph.models import Presence
-from bot.presence.service import PreferredPlan, PresenceService, SessionPlan, explain
+from bot.presence.service import HeldState, PreferredPlan, PresenceService, SessionPlan, explain
+from bot.turns.dispatch import PresenceMethod
+from tests.fake_holds import FakeHolds
 from tests.fakes import FakeGraph
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
@@ -27,16 +32,28 @@ APP = "app-id"
 ALEX = UserRef(user_id="alex", tenant_id="t1", name="Alex")
 
 
-def service(graph: FakeGraph) -> PresenceService:
-    return PresenceService(graph, session_id=APP, default_duration=timedelta(hours=1))
+def service(graph: FakeGraph, holds: FakeHolds | None = None) -> PresenceService:
+    return PresenceService(graph, holds or FakeHolds(), session_id=APP, default_duration=timedelta(hours=1))
 
 
 def for_(minutes: float) -> When:
     return When(end=NOW + timedelta(minutes=minutes), duration=timedelta(minutes=minutes), text=f"{minutes}m")
 
 
-async def run(graph: FakeGraph, command: object, zone: str = "UTC"):  # type: ignore[no-untyped-def]
-    return await service(graph).run(ALEX, command, now=NOW, time_zone=zone)  # type: ignore[arg-type]
+async def run(
+    graph: FakeGraph, command: Command, zone: str = "UTC", holds: FakeHolds | None = None
+) -> PresenceView:
+    """The command through the service method the dispatch table names for it."""
+    svc = service(graph, holds)
+    method: dict[type, PresenceMethod[Any]] = {
+        SetState: svc.set_state,
+        ClearSession: svc.clear_session,
+        Reset: svc.reset,
+        SetStatusMessage: svc.set_status_message,
+        ClearStatusMessage: svc.clear_status_message,
+        ShowPresence: svc.show,
+    }
+    return await method[type(command)](ALEX, command, now=NOW, time_zone=zone)
 
 
 async def test_busy_sets_the_bots_session_with_its_app_id() -> None:
@@ -66,23 +83,25 @@ async def test_below_five_minutes_is_raised_and_the_card_says_so() -> None:
     assert any("5 minutes" in note and "2 minutes" in note for note in view.outcome.notes)
 
 
-async def test_over_four_hours_is_capped_and_the_lapse_is_stated() -> None:
+async def test_over_four_hours_is_capped_and_held_to_the_end_asked() -> None:
     graph = FakeGraph(Presence(availability="Busy", activity="InACall"))
-    view = await run(graph, SetState(state=State.BUSY, when=for_(6 * 60)))
+    holds = FakeHolds()
+    view = await run(graph, SetState(state=State.BUSY, when=for_(6 * 60)), holds=holds)
     assert graph.bodies()[0]["expirationDuration"] == "PT4H"
     assert view.outcome is not None
     assert view.outcome.requested_end == NOW + timedelta(hours=6)
-    assert view.outcome.lapses_at == NOW + timedelta(hours=4)
-    assert any("4 hours" in note for note in view.outcome.notes)
+    assert view.outcome.lapses_at is None, "the bot renews it: it does not lapse at 4 hours"
+    assert any("4 hours" in note and "renews" in note for note in view.outcome.notes)
+    assert holds.held[ALEX.key] == HeldState(State.BUSY, Layer.SESSION, NOW + timedelta(hours=6))
+    assert holds.units == 1
 
 
 async def test_available_warns_about_the_fade() -> None:
     graph = FakeGraph()
     view = await run(graph, SetState(state=State.AVAILABLE, when=for_(60)), zone="Europe/Berlin")
     assert view.outcome is not None
-    assert view.outcome.lapses_at == NOW + timedelta(minutes=5)
-    # 14:05 UTC is 3:05 PM in Berlin.
-    assert any("3:05 PM" in note and "Away" in note for note in view.outcome.notes)
+    assert view.outcome.lapses_at is None, "the bot refreshes Available before it fades"
+    assert any("fades" in note and "refreshes" in note for note in view.outcome.notes)
 
 
 async def test_dnd_is_a_preferred_presence_with_graphs_default() -> None:
@@ -111,8 +130,33 @@ async def test_clear_tolerates_no_session() -> None:
 
 async def test_reset_clears_session_and_preference() -> None:
     graph = FakeGraph()
-    await run(graph, Reset())
-    assert [w.op for _, w in graph.writes] == ["clear_presence", "clear_preferred_presence"]
+    holds = FakeHolds()
+    await run(graph, SetState(state=State.BUSY, when=for_(30)), holds=holds)
+    await run(graph, Reset(), holds=holds)
+    assert [w.op for _, w in graph.writes][1:] == ["clear_presence", "clear_preferred_presence"]
+    assert holds.held == {} and holds.cancelled == ["reset with /reset"]
+
+
+async def test_a_newer_state_on_the_other_layer_clears_the_bots_earlier_one() -> None:
+    graph = FakeGraph(Presence(availability="Busy", activity="InACall"))
+    holds = FakeHolds()
+    await run(graph, SetState(state=State.DND, when=for_(30)), holds=holds)
+    await run(graph, SetState(state=State.BUSY, when=for_(30)), holds=holds)
+    assert [w.op for _, w in graph.writes] == [
+        "set_preferred_presence",
+        "clear_preferred_presence",
+        "set_presence",
+    ]
+    assert holds.held[ALEX.key].state is State.BUSY
+
+
+async def test_show_names_the_state_the_bot_holds() -> None:
+    graph = FakeGraph(Presence(availability="Busy", activity="InACall"))
+    holds = FakeHolds()
+    await run(graph, SetState(state=State.BUSY, when=for_(90)), holds=holds)
+    view = await run(graph, ShowPresence(), holds=holds)
+    assert view.outcome is not None and view.outcome.summary == "The bot is keeping you In a call."
+    assert view.outcome.requested_end == NOW + timedelta(minutes=90)
 
 
 async def test_status_message_body_has_utc_expiry() -> None:

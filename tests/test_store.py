@@ -515,7 +515,9 @@ async def test_counts_start_at_zero(store: Store) -> None:
 async def test_active_holds_missing_timers_are_found(store: Store, clock: AdjustableClock) -> None:
     service = TimerService(store, clock, _ignore, owner="test")
     now = clock.now()
-    bob, carol, dana = (UserRef(user_id=f"user-{name}", tenant_id=ALEX.tenant_id) for name in ("bob", "carol", "dana"))
+    bob, carol, dana = (
+        UserRef(user_id=f"user-{name}", tenant_id=ALEX.tenant_id) for name in ("bob", "carol", "dana")
+    )
     # Whole: an end timer and a refresh timer.
     whole = await _busy(store, clock, graph_expires_at=now + timedelta(hours=4))
     await service.schedule(hold_timer_key(whole.id, "end"), "end", now + timedelta(hours=6), hold_id=whole.id)
@@ -560,7 +562,9 @@ async def test_a_user_lease_excludes_other_owners_until_released_or_expired(
     lease = timedelta(seconds=30)
     assert await store.try_lease_user(ALEX, "replica-a", lease)
     assert not await store.try_lease_user(ALEX, "replica-b", lease)
-    assert await store.try_lease_user(UserRef(user_id="someone-else", tenant_id=ALEX.tenant_id), "replica-b", lease)
+    assert await store.try_lease_user(
+        UserRef(user_id="someone-else", tenant_id=ALEX.tenant_id), "replica-b", lease
+    )
     assert await store.try_lease_user(ALEX, "replica-a", lease), "the owner may renew"
     await store.release_user_lease(ALEX, "replica-b")  # not b's: nothing happens
     assert not await store.try_lease_user(ALEX, "replica-b", lease)

@@ -68,3 +68,10 @@ class HelpView(_View):
 class WelcomeView(_View):
     user_name: str | None = None
     commands: tuple[CommandDoc, ...]
+
+
+class Notice(_View):
+    """A short message card: a preference changed, a held state ended…"""
+
+    title: str
+    message: str

@@ -114,3 +114,14 @@ def internal_error_view() -> ErrorView:
         message="The bot hit an unexpected error; nothing was changed that it knows of.",
         hint="Try again; if it keeps happening, tell your admin the time you tried.",
     )
+
+
+def lease_conflict_view() -> ErrorView:
+    """Another replica of the bot kept working on this user's previous command (or hold refresh) for
+    longer than a chat reply can wait: nothing was sent to Graph for this one."""
+    return ErrorView(
+        title="I'm still busy with your previous change",
+        message="Another of the bot's servers is still working on a change for you, so I didn't start "
+        "this one. Nothing was changed.",
+        hint="Try again in half a minute.",
+    )

@@ -13,6 +13,7 @@ left alone, and only the firing that actually ends a hold sends the notice.
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -32,9 +33,10 @@ from bot.graph.client import clear_presence_write, set_presence_write
 from bot.graph.models import Presence
 from bot.presence.locks import UserLocks
 from bot.presence.service import HeldState, PresenceGraph
-from bot.store.records import Hold, HoldStatus, Timer
+from bot.store.effects import collect
+from bot.store.records import Effects, Hold, HoldStatus, NewHold, Timer, TimerKind, TimerPlan, hold_timer_key
 from bot.store.store import Store
-from bot.store.timers import TimerService, hold_timer_key
+from bot.store.timers import TimerService
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +44,6 @@ log = logging.getLogger(__name__)
 REFRESH_MARGIN = timedelta(minutes=2)
 # Refresh an Available session this often: before the 5-minute fade, with a minute to spare.
 AVAILABLE_REFRESH = AVAILABLE_FADE - timedelta(minutes=1)
-
-REFRESH = "refresh"
-END = "end"
 
 
 class Notifier(Protocol):
@@ -88,6 +87,11 @@ class HoldKeeper:
         return self._timers
 
     # -- called by the presence service, under the user's lock --------------------------------------
+    def changes(self, user: UserRef) -> AbstractAsyncContextManager[Effects]:
+        """One transaction for what a command changes: the audit of its Graph writes and the hold it
+        starts or ends (see `bot.store.effects`)."""
+        return collect(self._store, user, on_commit=self._committed)
+
     async def begin(
         self,
         user: UserRef,
@@ -96,31 +100,31 @@ class HoldKeeper:
         requested_end: datetime,
         graph_expires_at: datetime | None,
         observed: Presence,
-    ) -> Hold:
-        """Start holding `spec` until `requested_end`; the user's previous hold is cancelled."""
-        hold = await self._store.replace_active_hold(
-            user,
-            state=spec.state.value,
-            layer=spec.layer.value,
-            availability=spec.pair.availability,
-            activity=spec.pair.activity,
-            requested_end=requested_end,
-            graph_expires_at=graph_expires_at,
-            reason="replaced by a newer command",
-        )
+    ) -> None:
+        """Start holding `spec` until `requested_end`, replacing the user's previous hold (written with
+        the command's other changes, or at once outside a command)."""
         payload = {"baseline": _pair_text(observed), "name": user.name}
-        await self.timers.schedule(hold_timer_key(hold.id, END), END, requested_end, payload, hold_id=hold.id)
+        plans = [TimerPlan(TimerKind.END, requested_end, payload)]
         now = self._clock.now()
         if (
             spec.layer is Layer.SESSION
             and graph_expires_at is not None
             and _lapses(spec.state, now, graph_expires_at) < requested_end
         ):
-            next_refresh = self._next_refresh(spec.state, now, graph_expires_at)
-            await self.timers.schedule(
-                hold_timer_key(hold.id, REFRESH), REFRESH, next_refresh, payload, hold_id=hold.id
+            plans.append(
+                TimerPlan(TimerKind.REFRESH, self._next_refresh(spec.state, now, graph_expires_at), payload)
             )
-        return hold
+        async with self.changes(user) as effects:
+            effects.new_hold = NewHold(
+                state=spec.state.value,
+                layer=spec.layer.value,
+                availability=spec.pair.availability,
+                activity=spec.pair.activity,
+                requested_end=requested_end,
+                graph_expires_at=graph_expires_at,
+                timers=tuple(plans),
+            )
+            effects.end_hold = None
 
     async def active(self, user: UserRef) -> HeldState | None:
         hold = await self._store.get_active_hold(user)
@@ -130,7 +134,14 @@ class HoldKeeper:
 
     async def cancel(self, user: UserRef, reason: str) -> None:
         """The user did something newer (/clear, /reset): stop holding, without a notice."""
-        await self._store.end_active_hold(user, HoldStatus.CANCELLED, reason)
+        async with self.changes(user) as effects:
+            effects.new_hold = None
+            effects.end_hold = (HoldStatus.CANCELLED, reason)
+
+    def _committed(self, effects: Effects, hold: Hold | None) -> None:
+        if effects.new_hold is not None:
+            for plan in effects.new_hold.timers:
+                self.timers.scheduled(plan.due_at)
 
     # -- called on start -----------------------------------------------------------------------------------
     async def repair(self) -> int:
@@ -151,7 +162,7 @@ class HoldKeeper:
                 fixed = False
                 if missing_end:
                     await self.timers.schedule(
-                        hold_timer_key(hold.id, END), END, end, payload, hold_id=hold.id
+                        hold_timer_key(hold.id, TimerKind.END), TimerKind.END, end, payload, hold_id=hold.id
                     )
                     fixed = True
                 if (
@@ -160,7 +171,11 @@ class HoldKeeper:
                     and _lapses(State(hold.state), hold.last_refresh_at or now, hold.graph_expires_at) < end
                 ):
                     await self.timers.schedule(
-                        hold_timer_key(hold.id, REFRESH), REFRESH, now, payload, hold_id=hold.id
+                        hold_timer_key(hold.id, TimerKind.REFRESH),
+                        TimerKind.REFRESH,
+                        now,
+                        payload,
+                        hold_id=hold.id,
                     )
                     fixed = True
                 repaired += fixed
@@ -179,9 +194,9 @@ class HoldKeeper:
             if hold is None or not hold.is_active:
                 return
             now = self._clock.now()
-            if timer.kind == END or (hold.requested_end is not None and now >= hold.requested_end):
+            if timer.kind == TimerKind.END or (hold.requested_end is not None and now >= hold.requested_end):
                 await self._end(hold, user)
-            elif timer.kind == REFRESH:
+            elif timer.kind == TimerKind.REFRESH:
                 await self._refresh(hold, user, timer, now)
             else:
                 log.warning("unknown hold timer kind %s", timer.kind)
@@ -228,7 +243,11 @@ class HoldKeeper:
         if _lapses(spec.state, now, expires) < hold.requested_end:
             next_refresh = self._next_refresh(spec.state, now, expires)
             await self.timers.schedule(
-                hold_timer_key(hold.id, REFRESH), REFRESH, next_refresh, dict(timer.payload), hold_id=hold.id
+                hold_timer_key(hold.id, TimerKind.REFRESH),
+                TimerKind.REFRESH,
+                next_refresh,
+                dict(timer.payload),
+                hold_id=hold.id,
             )
         log.info("refreshed hold %d until %s", hold.id, expires.isoformat())
 

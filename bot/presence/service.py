@@ -9,7 +9,8 @@ presence may differ from what was asked.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
@@ -18,7 +19,6 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from bot.commands.model import (
     ClearSession,
     ClearStatusMessage,
-    Command,
     CommandError,
     Reset,
     SetState,
@@ -26,8 +26,6 @@ from bot.commands.model import (
     ShowPresence,
 )
 from bot.core.states import (
-    AVAILABLE_AWAY,
-    AVAILABLE_FADE,
     PREFERRED_MAX,
     PREFERRED_MIN,
     PREFERRED_PAIRS,
@@ -110,6 +108,10 @@ class StatusPlan(BaseModel):
 class HoldPort(Protocol):
     """Keeps states true past one Graph call (`bot.presence.holds.HoldKeeper`)."""
 
+    def changes(self, user: UserRef) -> AbstractAsyncContextManager[object]:
+        """One store transaction for everything the block records (the command's outcome)."""
+        ...
+
     async def begin(
         self,
         user: UserRef,
@@ -118,7 +120,7 @@ class HoldPort(Protocol):
         requested_end: datetime,
         graph_expires_at: datetime | None,
         observed: Presence,
-    ) -> object: ...
+    ) -> None: ...
 
     async def cancel(self, user: UserRef, reason: str) -> None: ...
 
@@ -140,98 +142,140 @@ class _HoldPlan(NamedTuple):
 
 
 class PresenceService:
+    """One public method per presence command (the dispatch table in `bot.turns.dispatch` names them).
+
+    Each runs with the user's lock held (one command or hold step per user at a time) and writes what
+    it changed in the store in one transaction (`HoldPort.changes`).
+    """
+
     def __init__(
         self,
         graph: PresenceGraph,
+        holds: HoldPort,
         *,
         session_id: str,
         default_duration: timedelta,
-        holds: HoldPort | None = None,
         max_hold: timedelta = timedelta(hours=12),
         locks: UserLocks | None = None,
     ) -> None:
         self._graph = graph
+        self._holds = holds
         self._session_id = session_id
         self._default_duration = default_duration
-        self._holds = holds
         self._max_hold = max_hold
         self._locks = locks or UserLocks()
 
-    async def run(self, user: UserRef, command: Command, *, now: datetime, time_zone: str) -> PresenceView:
-        """Carry out `command` for `user` and describe the result (one command per user at a time)."""
-        async with self._locks.hold(user):
-            return await self._run(user, command, now=now, time_zone=time_zone)
+    @asynccontextmanager
+    async def _command(self, user: UserRef) -> AsyncIterator[None]:
+        async with self._locks.hold(user), self._holds.changes(user):
+            yield
 
-    async def _run(self, user: UserRef, command: Command, *, now: datetime, time_zone: str) -> PresenceView:
-        outcome: Outcome | None
-        asked: StateSpec | None = None
-        if isinstance(command, SetState):
-            asked = STATES[command.state]
-            writes, outcome, hold = self._plan_state(command, now, time_zone)
+    async def set_state(
+        self, user: UserRef, command: SetState, *, now: datetime, time_zone: str
+    ) -> PresenceView:
+        """`/busy 30m`, `/dnd until 5pm`…: set the state on its layer and hold it until the end asked."""
+        asked = STATES[command.state]
+        writes, outcome, hold = self._plan_state(command, now, time_zone)
+        async with self._command(user):
             writes = await self._replacing(user, hold.spec.layer) + writes
             result = await self._graph.apply(user.user_id, writes, tenant_id=user.tenant_id)
-            if self._holds is not None:
-                observed = result.presence or await self._graph.get_presence(
-                    user.user_id, tenant_id=user.tenant_id
-                )
-                result.presence = observed
-                await self._holds.begin(
-                    user,
-                    hold.spec,
-                    requested_end=hold.requested_end,
-                    graph_expires_at=hold.graph_expires_at,
-                    observed=observed,
-                )
-        elif isinstance(command, ClearSession):
+            observed = result.presence or await self._graph.get_presence(
+                user.user_id, tenant_id=user.tenant_id
+            )
+            await self._holds.begin(
+                user,
+                hold.spec,
+                requested_end=hold.requested_end,
+                graph_expires_at=hold.graph_expires_at,
+                observed=observed,
+            )
+        return self._view(user, observed, outcome, asked, now, time_zone)
+
+    async def clear_session(
+        self, user: UserRef, command: ClearSession, *, now: datetime, time_zone: str
+    ) -> PresenceView:
+        """`/clear`: end the bot's own presence session."""
+        async with self._command(user):
             result = await self._graph.apply(
                 user.user_id, [clear_presence_write(self._session_id)], tenant_id=user.tenant_id
             )
-            if self._holds is not None:
-                await self._holds.cancel(user, "cleared with /clear")
-            if result.errors:
-                summary = "The bot had no presence session for you, so there was nothing to clear."
-            else:
-                summary = "Ended the bot's presence session; your other sessions decide again."
-            outcome = Outcome(summary=summary)
-        elif isinstance(command, Reset):
+            await self._holds.cancel(user, "cleared with /clear")
+            presence = await self._presence(user, result)
+        if result.errors:
+            summary = "The bot had no presence session for you, so there was nothing to clear."
+        else:
+            summary = "Ended the bot's presence session; your other sessions decide again."
+        return self._view(user, presence, Outcome(summary=summary), None, now, time_zone)
+
+    async def reset(self, user: UserRef, command: Reset, *, now: datetime, time_zone: str) -> PresenceView:
+        """`/reset`: end the bot's session and the preferred presence: back to automatic."""
+        async with self._command(user):
             result = await self._graph.apply(
                 user.user_id,
                 [clear_presence_write(self._session_id), clear_preferred_write()],
                 tenant_id=user.tenant_id,
             )
-            if self._holds is not None:
-                await self._holds.cancel(user, "reset with /reset")
-            outcome = Outcome(
-                summary="Back to automatic: ended the bot's session and cleared your picked status."
-            )
-        elif isinstance(command, SetStatusMessage):
-            plan = StatusPlan(text=command.text, expires=command.when.end if command.when else None)
+            await self._holds.cancel(user, "reset with /reset")
+            presence = await self._presence(user, result)
+        outcome = Outcome(
+            summary="Back to automatic: ended the bot's session and cleared your picked status."
+        )
+        return self._view(user, presence, outcome, None, now, time_zone)
+
+    async def set_status_message(
+        self, user: UserRef, command: SetStatusMessage, *, now: datetime, time_zone: str
+    ) -> PresenceView:
+        """`/status Out for lunch for 1h`."""
+        plan = StatusPlan(text=command.text, expires=command.when.end if command.when else None)
+        async with self._command(user):
             result = await self._graph.apply(
                 user.user_id, [status_message_write(plan.text, plan.expires)], tenant_id=user.tenant_id
             )
-            outcome = Outcome(summary="Status message set.", requested_end=plan.expires)
-        elif isinstance(command, ClearStatusMessage):
+            presence = await self._presence(user, result)
+        outcome = Outcome(summary="Status message set.", requested_end=plan.expires)
+        return self._view(user, presence, outcome, None, now, time_zone)
+
+    async def clear_status_message(
+        self, user: UserRef, command: ClearStatusMessage, *, now: datetime, time_zone: str
+    ) -> PresenceView:
+        """`/status clear`."""
+        async with self._command(user):
             result = await self._graph.apply(
                 user.user_id, [status_message_write("", None)], tenant_id=user.tenant_id
             )
-            outcome = Outcome(summary="Status message cleared.")
-        elif isinstance(command, ShowPresence):
-            presence = await self._graph.get_presence(user.user_id, tenant_id=user.tenant_id)
-            result = WriteOutcome(presence=presence, round_trips=1)
-            outcome = None
-            held = await self._holds.active(user) if self._holds is not None else None
-            if held is not None:
-                asked = STATES[held.state]
-                outcome = Outcome(
-                    summary=f"The bot is keeping you {asked.label}.",
-                    label=asked.label,
-                    layer=held.layer,
-                    requested_end=held.requested_end,
-                )
-        else:  # pragma: no cover - Help is answered by the handler, not the service
-            raise TypeError(f"the presence service does not handle {type(command).__name__}")
+            presence = await self._presence(user, result)
+        return self._view(user, presence, Outcome(summary="Status message cleared."), None, now, time_zone)
 
-        presence = result.presence or await self._graph.get_presence(user.user_id, tenant_id=user.tenant_id)
+    async def show(
+        self, user: UserRef, command: ShowPresence, *, now: datetime, time_zone: str
+    ) -> PresenceView:
+        """`/presence`: what Graph reports, and the state the bot is holding, if any."""
+        async with self._locks.hold(user):
+            presence = await self._graph.get_presence(user.user_id, tenant_id=user.tenant_id)
+            held = await self._holds.active(user)
+        if held is None:
+            return self._view(user, presence, None, None, now, time_zone)
+        asked = STATES[held.state]
+        outcome = Outcome(
+            summary=f"The bot is keeping you {asked.label}.",
+            label=asked.label,
+            layer=held.layer,
+            requested_end=held.requested_end,
+        )
+        return self._view(user, presence, outcome, asked, now, time_zone)
+
+    async def _presence(self, user: UserRef, result: WriteOutcome) -> Presence:
+        return result.presence or await self._graph.get_presence(user.user_id, tenant_id=user.tenant_id)
+
+    @staticmethod
+    def _view(
+        user: UserRef,
+        presence: Presence,
+        outcome: Outcome | None,
+        asked: StateSpec | None,
+        now: datetime,
+        time_zone: str,
+    ) -> PresenceView:
         return PresenceView(
             user_name=user.name,
             presence=snapshot(presence),
@@ -245,7 +289,7 @@ class PresenceService:
         """A newer state replaces the one the bot set before, even on the other layer: `/dnd` then
         `/busy` shows Busy (the bot's Do not disturb is cleared), and `/busy 3h` then `/dnd 30m` does
         not resurface Busy when Do not disturb ends. A status the user picked in Teams is left alone."""
-        previous = await self._holds.active(user) if self._holds is not None else None
+        previous = await self._holds.active(user)
         if previous is None or previous.layer is layer:
             return []
         if previous.layer is Layer.PREFERRED:
@@ -260,11 +304,10 @@ class PresenceService:
             writes, outcome = self._plan_preferred(command, spec, now)
             end = outcome.requested_end or now + preferred_default_expiry(spec.pair.availability)
             return writes, outcome, _HoldPlan(spec, end, None)
-        held = self._holds is not None
         notes: list[str] = []
         requested_end = command.when.end if command.when else now + self._default_duration
         asked = requested_end - now
-        if held and asked > self._max_hold:
+        if asked > self._max_hold:
             raise CommandError(
                 f"I can hold a presence for at most {_human(self._max_hold)}; you asked for {_human(asked)}.",
                 f"/{spec.state.value} {_example_hours(self._max_hold)}",
@@ -276,31 +319,16 @@ class PresenceService:
                 f"(you asked for {_human(asked)})."
             )
             requested_end = now + SESSION_MIN
-        lapses_at = now + duration
         if asked > SESSION_MAX:
-            if held:
-                notes.append(
-                    "Graph lets an app hold a presence for at most 4 hours at a time; the bot renews it "
-                    "until then."
-                )
-            else:
-                notes.append(
-                    "Graph lets an app hold a presence for at most 4 hours at a time, so this lapses at "
-                    f"{_clock(lapses_at, time_zone)} unless it is set again."
-                )
+            notes.append(
+                "Graph lets an app hold a presence for at most 4 hours at a time; the bot renews it "
+                "until then."
+            )
         if command.state is State.AVAILABLE:
-            if held:
-                notes.append(
-                    "Teams fades an app's Available after 5 minutes; the bot refreshes it every few "
-                    "minutes until then."
-                )
-            else:
-                fade, away = now + AVAILABLE_FADE, now + AVAILABLE_AWAY
-                notes.append(
-                    "Teams fades an app's Available unless it is refreshed: expect Available (inactive) "
-                    f"at {_clock(fade, time_zone)} and Away at {_clock(away, time_zone)}."
-                )
-                lapses_at = min(lapses_at, fade)
+            notes.append(
+                "Teams fades an app's Available after 5 minutes; the bot refreshes it every few minutes "
+                "until then."
+            )
         session_plan = SessionPlan(
             availability=spec.pair.availability, activity=spec.pair.activity, duration=duration
         )
@@ -314,7 +342,6 @@ class PresenceService:
             label=spec.label,
             layer=spec.layer,
             requested_end=requested_end,
-            lapses_at=None if held or lapses_at >= requested_end else lapses_at,
             notes=tuple(notes),
         )
         return writes, outcome, _HoldPlan(spec, requested_end, now + duration)

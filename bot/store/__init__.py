@@ -9,9 +9,10 @@ from bot.store.records import (
     StoreCounts,
     Timer,
     UserSettings,
+    hold_timer_key,
 )
 from bot.store.store import DEDUP_WINDOW, Store, open_store
-from bot.store.timers import GiveUpHandler, TimerAbandoned, TimerHandler, TimerService, hold_timer_key
+from bot.store.timers import GiveUpHandler, TimerAbandoned, TimerHandler, TimerService
 
 __all__ = [
     "DEDUP_WINDOW",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
+
+from bot.core.users import UserRef
 
 
 class Record(BaseModel):
@@ -106,3 +109,76 @@ class StoreCounts(Record):
     conversation_references: int
     processed_activities: int
     audit_log: int
+
+
+def hold_timer_key(hold_id: int, purpose: str) -> str:
+    """The conventional key of a hold's timer, e.g. `hold:42:refresh`."""
+    return f"hold:{hold_id}:{purpose}"
+
+
+class TimerKind(StrEnum):
+    """What a hold's timer does when it fires."""
+
+    REFRESH = "refresh"  # set the held state again before Graph lets it lapse
+    END = "end"  # the requested end: let the state go and tell the user
+
+
+# -- what one activity and one command write, each in one transaction --------------------------------
+class SavedConversation(NamedTuple):
+    """How to reach a user in a conversation (a serialized botbuilder `ConversationReference`)."""
+
+    conversation_id: str
+    conversation_type: str | None
+    reference: dict[str, Any]
+
+
+class TurnRecord(NamedTuple):
+    """The bookkeeping of one activity (`Store.record_turn`): was it new, and the sender's settings."""
+
+    fresh: bool
+    settings: UserSettings | None
+
+
+class AuditRow(NamedTuple):
+    """One Graph write to record: `outcome` is "ok" or Graph's error code. Never secrets."""
+
+    operation: str
+    outcome: str
+    request: dict[str, Any] | None
+    status_code: int | None
+    detail: str | None = None
+
+
+class TimerPlan(NamedTuple):
+    """A timer of the hold being started; its key is `hold_timer_key(hold id, kind)`."""
+
+    kind: TimerKind
+    due_at: datetime
+    payload: dict[str, Any]
+
+
+class NewHold(NamedTuple):
+    """A hold to start, replacing the user's active one (which ends as cancelled, with `reason`)."""
+
+    state: str
+    layer: str
+    availability: str
+    activity: str
+    requested_end: datetime | None
+    graph_expires_at: datetime | None
+    timers: tuple[TimerPlan, ...]
+    reason: str = "replaced by a newer command"
+
+
+@dataclass
+class Effects:
+    """Everything one command changes in the store, written together by `Store.commit`: the audit of
+    its Graph writes, and the hold it starts (with its timers) or ends."""
+
+    user: UserRef
+    audit: list[AuditRow] = field(default_factory=list)
+    new_hold: NewHold | None = None
+    end_hold: tuple[HoldStatus, str] | None = None  # end the active hold without a successor
+
+    def __bool__(self) -> bool:
+        return bool(self.audit) or self.new_hold is not None or self.end_hold is not None

@@ -10,33 +10,34 @@ Times come from the injected `Clock`, never from the database, so the simulator 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.sql.base import ReadOnlyColumnCollection
-from sqlalchemy.sql.elements import KeyedColumnElement
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
+from bot.core.states import Layer
 from bot.core.users import UserRef
-from bot.store.migrate import upgrade_to_head
+from bot.store.engine import Database, open_engine
 from bot.store.records import (
     AuditEntry,
+    AuditRow,
     ConversationReferenceRecord,
+    Effects,
     Hold,
     HoldStatus,
+    NewHold,
+    SavedConversation,
     StoreCounts,
+    TimerKind,
+    TurnRecord,
     UserSettings,
+    hold_timer_key,
 )
 from bot.store.schema import (
     audit_log,
@@ -50,113 +51,17 @@ from bot.store.schema import (
 
 log = logging.getLogger(__name__)
 
-DB_FILE = "presence-bot.db"
 # Teams redelivers an activity when the bot is slow to answer; a redelivery inside this window is skipped.
 DEDUP_WINDOW = timedelta(minutes=10)
-SQLITE_BUSY_TIMEOUT_MS = 5000
 _PRUNE_EVERY = timedelta(minutes=1)
 _REPLACE_TRIES = 3
-# Enough kept-open connections for the timer handlers plus the bot's requests: a smaller pool opens and
-# closes "overflow" connections under load, and a new PostgreSQL connection costs a backend process.
-_POOL: dict[str, Any] = {"pool_size": 10, "max_overflow": 10}
 _USER_HOLD_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtext('presence-bot:hold'), hashtext(:user))")
 
 
 async def open_store(url: str | None, data_dir: Path, clock: Clock) -> Store:
-    """Open (and migrate to head) the store.
-
-    With no `url`, a SQLite file `data_dir/presence-bot.db` (WAL, foreign keys, busy timeout). A
-    `postgresql+asyncpg://user@host/db` URL uses PostgreSQL; `?schema=name` puts the tables in that
-    schema (created if missing). Migrations run on every open and are a no-op when already at head.
-    """
-    engine, schema = _create_engine(url, data_dir)
-    try:
-        if schema:
-            await _ensure_schema(engine, schema)
-        await upgrade_to_head(engine)
-    except BaseException:
-        await engine.dispose()
-        raise
-    log.info("store opened (%s)", engine.url.render_as_string(hide_password=True))
-    return Store(engine, clock)
-
-
-def _create_engine(url: str | None, data_dir: Path) -> tuple[AsyncEngine, str | None]:
-    """The engine for `url`, and the PostgreSQL schema it names (if any)."""
-    if url is None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        target: URL = URL.create("sqlite+aiosqlite", database=str(data_dir / DB_FILE))
-    else:
-        target = make_url(url)
-    backend = target.get_backend_name()
-    if backend == "sqlite":
-        if target.get_driver_name() != "aiosqlite":
-            target = target.set(drivername="sqlite+aiosqlite")
-        if not target.database or target.database == ":memory:" or "mode=memory" in str(target):
-            # Each pooled connection would get its own empty database: use a file (e.g. in tmp_path).
-            raise ValueError("the store needs a SQLite file, not an in-memory database")
-        Path(target.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(target, **_POOL)
-        _configure_sqlite(engine)
-        return engine, None
-    if backend == "postgresql":
-        if target.get_driver_name() != "asyncpg":
-            target = target.set(drivername="postgresql+asyncpg")
-        connect_args: dict[str, Any] = {}
-        schema = target.query.get("schema")
-        if not isinstance(schema, str) or not schema:
-            schema = None
-        else:
-            target = target.difference_update_query(["schema"])
-            connect_args["server_settings"] = {"search_path": schema}
-        engine = create_async_engine(target, connect_args=connect_args, pool_pre_ping=True, **_POOL)
-        return engine, schema
-    raise ValueError(f"unsupported database {backend!r}: use SQLite or PostgreSQL (postgresql+asyncpg://)")
-
-
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, foreign keys and a busy timeout on every connection; transactions begun explicitly.
-
-    pysqlite's own transaction handling defers BEGIN and cannot say IMMEDIATE, so it is switched off
-    and BEGIN is emitted here (the recipe in SQLAlchemy's SQLite notes). Writes begin IMMEDIATE:
-    they take SQLite's single write lock up front and wait for it (busy timeout), instead of failing
-    with SQLITE_BUSY when a read transaction tries to become a write.
-    """
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            # The busy timeout first: switching a new file to WAL waits for other processes' locks too.
-            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-        finally:
-            cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        immediate = connection.get_execution_options().get("sqlite_begin_immediate", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-async def _ensure_schema(engine: AsyncEngine, schema: str) -> None:
-    """Create the schema named by `?schema=` if it does not exist yet."""
-    async with engine.connect() as connection:
-        exists = await connection.scalar(
-            sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :name"), {"name": schema}
-        )
-        if exists:
-            return
-        quoted = engine.dialect.identifier_preparer.quote_schema(schema)
-        try:
-            await connection.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
-            await connection.commit()
-        except IntegrityError:
-            # Another replica created it at the same moment (IF NOT EXISTS is not race-free).
-            await connection.rollback()
+    """Open (and migrate to head) the store: SQLite in `data_dir` by default, or the database `url` names
+    (see `bot.store.engine.open_engine`)."""
+    return Store(await open_engine(url, data_dir), clock)
 
 
 def _tenant(user: UserRef) -> str:
@@ -180,16 +85,11 @@ class TimerGap(NamedTuple):
     missing_refresh: bool
 
 
-class Store:
+class Store(Database):
     """Typed access to the bot's durable state. Create with `open_store`; close with `close()`."""
 
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
-        self._engine = engine
-        self._clock = clock
-        self._writer = engine.execution_options(sqlite_begin_immediate=True)
-        # SQLite has one writer: writers of this process queue here rather than in SQLite's busy
-        # handler, which sleeps in steps of up to 100 ms. Other processes still meet the busy timeout.
-        self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        super().__init__(engine, clock)
         self._last_prune: datetime | None = None
         self._set_time_zone = self.upsert(
             users,
@@ -227,6 +127,23 @@ class Store:
             where=processed_activities.c.seen_at < sa.bindparam("cutoff"),
         ).returning(processed_activities.c.activity_id)
 
+        # Built once: constructing an upsert costs more than executing it.
+        self._schedule_timer = self.upsert(
+            timers,
+            conflict=["key"],
+            update=lambda excluded: {
+                "kind": excluded.kind,
+                "payload": excluded.payload,
+                "due_at": excluded.due_at,
+                "hold_id": excluded.hold_id,
+                "generation": timers.c.generation + 1,
+                "attempts": 0,
+                "lease_owner": None,
+                "lease_until": None,
+                "last_error": None,
+                "created_at": excluded.created_at,
+            },
+        ).returning(*timers.c)
         self._take_lease = self.upsert(
             user_leases,
             conflict=["tenant_id", "user_id"],
@@ -242,62 +159,6 @@ class Store:
             conflict=["tenant_id", "user_id"],
             update=lambda excluded: {column: excluded[column], "updated_at": excluded.updated_at},
         ).returning(*users.c)
-
-    # -- plumbing shared with bot.store.timers ----------------------------------------------------
-    @property
-    def engine(self) -> AsyncEngine:
-        return self._engine
-
-    @property
-    def dialect(self) -> str:
-        """`"sqlite"` or `"postgresql"`."""
-        return self._engine.dialect.name
-
-    @property
-    def clock(self) -> Clock:
-        return self._clock
-
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction (committed on exit, rolled back on error). Do not nest."""
-        if self._write_lock is None:
-            async with self._writer.begin() as connection:
-                yield connection
-            return
-        async with self._write_lock, self._writer.begin() as connection:
-            yield connection
-
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction."""
-        async with self._engine.connect() as connection:
-            yield connection
-
-    def upsert(
-        self,
-        table: sa.Table,
-        *,
-        conflict: Sequence[str],
-        update: Callable[[ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]], Mapping[str, Any]],
-        where: sa.ColumnElement[bool] | None = None,
-    ) -> sa.Insert:
-        """`INSERT … ON CONFLICT (conflict) DO UPDATE SET update(excluded) [WHERE where]`, either backend.
-
-        The values come as parameters at execution: build the statement once and reuse it (building
-        an upsert costs more than running it).
-        """
-        if self.dialect == "postgresql":
-            pg = postgresql.insert(table)
-            return pg.on_conflict_do_update(
-                index_elements=list(conflict), set_=update(pg.excluded), where=where
-            )
-        lite = sqlite.insert(table)
-        return lite.on_conflict_do_update(
-            index_elements=list(conflict), set_=update(lite.excluded), where=where
-        )
-
-    async def close(self) -> None:
-        await self._engine.dispose()
 
     # -- users ---------------------------------------------------------------------------------------
     async def get_user(self, user: UserRef) -> UserSettings | None:
@@ -367,46 +228,116 @@ class Store:
         """
         if previous_status is HoldStatus.ACTIVE:
             raise ValueError("the previous hold must end with a final status")
+        new = NewHold(state, layer, availability, activity, requested_end, graph_expires_at, (), reason)
+        hold = await self._committed(Effects(user, new_hold=new), previous_status)
+        assert hold is not None
+        return hold
+
+    async def commit(self, effects: Effects) -> Hold | None:
+        """Write everything one command changed, in one transaction: the audit of its Graph writes, and
+        the hold it started (the previous one ended and its timers deleted, the new one's timers
+        scheduled) or the hold it ended. Returns the new hold, if it started one."""
+        if not effects:
+            return None
+        return await self._committed(effects, HoldStatus.CANCELLED)
+
+    async def _committed(self, effects: Effects, previous_status: HoldStatus) -> Hold | None:
+        user = effects.user
         for attempt in range(1, _REPLACE_TRIES + 1):
             now = self._clock.now()
             try:
                 async with self.write() as connection:
-                    if self.dialect == "postgresql":
-                        # Replacements for one user queue here instead of racing to the unique index.
-                        await connection.execute(_USER_HOLD_LOCK, {"user": f"{_tenant(user)}/{user.user_id}"})
-                    await self._end_holds(
-                        connection,
-                        _active_of(user),
-                        status=previous_status,
-                        reason=reason,
-                        now=now,
-                    )
-                    row = (
-                        await connection.execute(
-                            sa.insert(holds)
-                            .values(
-                                tenant_id=_tenant(user),
-                                user_id=user.user_id,
-                                state=state,
-                                layer=layer,
-                                availability=availability,
-                                activity=activity,
-                                requested_end=requested_end,
-                                created_at=now,
-                                status=HoldStatus.ACTIVE.value,
-                                last_refresh_at=now if graph_expires_at else None,
-                                graph_expires_at=graph_expires_at,
-                            )
-                            .returning(*holds.c)
+                    hold = None
+                    if effects.new_hold is not None:
+                        hold = await self._replace_hold(
+                            connection, user, effects.new_hold, now=now, previous_status=previous_status
                         )
-                    ).one()
-                return _hold(row)
+                    elif effects.end_hold is not None:
+                        status, reason = effects.end_hold
+                        await self._end_holds(
+                            connection, _active_of(user), status=status, reason=reason, now=now
+                        )
+                    if effects.audit:
+                        await connection.execute(
+                            sa.insert(audit_log), [_audit_values(user, row, now) for row in effects.audit]
+                        )
+                return hold
             except IntegrityError:
                 # Another replica inserted an active hold for this user between our UPDATE and INSERT.
                 if attempt == _REPLACE_TRIES:
                     raise
                 log.info("concurrent hold replacement for a user; trying again (%d)", attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _replace_hold(
+        self,
+        connection: AsyncConnection,
+        user: UserRef,
+        new: NewHold,
+        *,
+        now: datetime,
+        previous_status: HoldStatus,
+    ) -> Hold:
+        if self.dialect == "postgresql":
+            # Replacements for one user queue here instead of racing to the unique index.
+            await connection.execute(_USER_HOLD_LOCK, {"user": f"{_tenant(user)}/{user.user_id}"})
+        await self._end_holds(
+            connection, _active_of(user), status=previous_status, reason=new.reason, now=now
+        )
+        row = (
+            await connection.execute(
+                sa.insert(holds)
+                .values(
+                    tenant_id=_tenant(user),
+                    user_id=user.user_id,
+                    state=new.state,
+                    layer=new.layer,
+                    availability=new.availability,
+                    activity=new.activity,
+                    requested_end=new.requested_end,
+                    created_at=now,
+                    status=HoldStatus.ACTIVE.value,
+                    last_refresh_at=now if new.graph_expires_at else None,
+                    graph_expires_at=new.graph_expires_at,
+                )
+                .returning(*holds.c)
+            )
+        ).one()
+        hold = _hold(row)
+        for timer in new.timers:
+            await self.upsert_timer(
+                connection,
+                key=hold_timer_key(hold.id, timer.kind),
+                kind=timer.kind,
+                due_at=timer.due_at,
+                payload=timer.payload,
+                hold_id=hold.id,
+            )
+        return hold
+
+    async def upsert_timer(
+        self,
+        connection: AsyncConnection,
+        *,
+        key: str,
+        kind: str,
+        due_at: datetime,
+        payload: Mapping[str, Any],
+        hold_id: int | None,
+    ) -> sa.Row[Any]:
+        """Create the timer `key`, or replace it (new due time, payload and generation; lease cleared),
+        inside the caller's write transaction (`bot.store.timers.TimerService.schedule` wakes the loop)."""
+        values = {
+            "key": key,
+            "kind": str(kind),
+            "payload": dict(payload),
+            "due_at": due_at,
+            "hold_id": hold_id,
+            "generation": 1,
+            "attempts": 0,
+            "created_at": self._clock.now(),
+        }
+        return (await connection.execute(self._schedule_timer, values)).one()
 
     async def get_active_hold(self, user: UserRef) -> Hold | None:
         async with self.read() as connection:
@@ -449,11 +380,15 @@ class Store:
         caller decides."""
         end_timer = timers.alias("end_timer")
         refresh_timer = timers.alias("refresh_timer")
-        missing_end = ~sa.exists().where(end_timer.c.hold_id == holds.c.id, end_timer.c.kind == "end")
+        missing_end = ~sa.exists().where(
+            end_timer.c.hold_id == holds.c.id, end_timer.c.kind == TimerKind.END.value
+        )
         missing_refresh = sa.and_(
-            holds.c.layer == "session",
+            holds.c.layer == Layer.SESSION.value,
             holds.c.graph_expires_at.is_not(None),
-            ~sa.exists().where(refresh_timer.c.hold_id == holds.c.id, refresh_timer.c.kind == "refresh"),
+            ~sa.exists().where(
+                refresh_timer.c.hold_id == holds.c.id, refresh_timer.c.kind == TimerKind.REFRESH.value
+            ),
         )
         statement = (
             sa.select(holds, missing_end.label("missing_end"), missing_refresh.label("missing_refresh"))
@@ -590,6 +525,74 @@ class Store:
             row = (await connection.execute(statement)).first()
         return _reference(row) if row else None
 
+    # -- the bookkeeping of one activity ----------------------------------------------------------
+    async def record_turn(
+        self,
+        user: UserRef,
+        *,
+        activity_key: str | None,
+        conversation: SavedConversation | None,
+        reported_zone: str | None,
+    ) -> TurnRecord:
+        """Everything an incoming activity needs from the store, in one transaction.
+
+        Marks `activity_key` processed (a key seen within the dedup window: `fresh=False`, nothing else
+        is done); reads the sender's settings; saves how to reach them in this conversation unless it
+        is already their latest one, unchanged; keeps the zone Teams reported unless they chose one or
+        it is the same. Only what changed is written.
+        """
+        now = self._clock.now()
+        async with self.write() as connection:
+            if activity_key is not None:
+                values = {"activity_id": activity_key[:256], "seen_at": now, "cutoff": now - DEDUP_WINDOW}
+                fresh = (await connection.execute(self._mark_processed, values)).first() is not None
+                if self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY:
+                    self._last_prune = now
+                    await connection.execute(
+                        sa.delete(processed_activities).where(
+                            processed_activities.c.seen_at < now - DEDUP_WINDOW
+                        )
+                    )
+                if not fresh:
+                    return TurnRecord(fresh=False, settings=None)
+            key = {"tenant_id": _tenant(user), "user_id": user.user_id}
+            row = (
+                await connection.execute(
+                    sa.select(users).where(
+                        users.c.tenant_id == key["tenant_id"], users.c.user_id == user.user_id
+                    )
+                )
+            ).first()
+            settings = _user(row) if row else None
+            if conversation is not None:
+                latest = (
+                    await connection.execute(
+                        sa.select(
+                            conversation_references.c.conversation_id,
+                            conversation_references.c.conversation_type,
+                            conversation_references.c.reference,
+                        )
+                        .where(
+                            conversation_references.c.tenant_id == key["tenant_id"],
+                            conversation_references.c.user_id == user.user_id,
+                        )
+                        .order_by(conversation_references.c.updated_at.desc())
+                        .limit(1)
+                    )
+                ).first()
+                if latest is None or tuple(latest) != tuple(conversation):
+                    await connection.execute(
+                        self._save_reference, {**key, **conversation._asdict(), "updated_at": now}
+                    )
+            if reported_zone and (
+                settings is None or (not settings.time_zone_explicit and settings.time_zone != reported_zone)
+            ):
+                values = {**key, "updated_at": now, "time_zone": reported_zone, "time_zone_explicit": False}
+                changed = (await connection.execute(self._remember_time_zone, values)).first()
+                if changed is not None:
+                    settings = _user(changed)
+        return TurnRecord(fresh=True, settings=settings)
+
     # -- redelivered activities --------------------------------------------------------------------
     async def mark_activity_processed(self, activity_id: str) -> bool:
         """True if the activity is new (handle it); False if it was seen within the last 10 minutes.
@@ -627,19 +630,11 @@ class Store:
         detail: str | None = None,
     ) -> AuditEntry:
         """Record one Graph write: `outcome` is "ok" or the Graph error code. Never pass secrets."""
+        entry = AuditRow(
+            operation, outcome, dict(request) if request is not None else None, status_code, detail
+        )
         statement = (
-            sa.insert(audit_log)
-            .values(
-                at=self._clock.now(),
-                tenant_id=_tenant(user),
-                user_id=user.user_id,
-                operation=operation[:64],
-                request=dict(request) if request is not None else None,
-                outcome=outcome[:64],
-                status_code=status_code,
-                detail=_clip(detail, 1000),
-            )
-            .returning(*audit_log.c)
+            sa.insert(audit_log).values(_audit_values(user, entry, self._clock.now())).returning(*audit_log.c)
         )
         async with self.write() as connection:
             row = (await connection.execute(statement)).one()
@@ -676,6 +671,19 @@ class Store:
         async with self.read() as connection:
             row = (await connection.execute(statement)).one()
         return StoreCounts.model_validate(row._asdict())
+
+
+def _audit_values(user: UserRef, row: AuditRow, at: datetime) -> dict[str, Any]:
+    return {
+        "at": at,
+        "tenant_id": _tenant(user),
+        "user_id": user.user_id,
+        "operation": row.operation[:64],
+        "request": row.request,
+        "outcome": row.outcome[:64],
+        "status_code": row.status_code,
+        "detail": _clip(row.detail, 1000),
+    }
 
 
 def _active_of(user: UserRef) -> sa.ColumnElement[bool]:

@@ -56,11 +56,6 @@ def percentile(values: Sequence[float], q: float, *, ordered: bool = False) -> f
     return ranked[min(len(ranked) - 1, int(q * len(ranked)))]
 
 
-def hold_timer_key(hold_id: int, purpose: str) -> str:
-    """The conventional key of a hold's timer, e.g. `hold:42:refresh`."""
-    return f"hold:{hold_id}:{purpose}"
-
-
 class TimerAbandoned(Exception):
     """Given to `on_give_up` when a timer was claimed more often than allowed without finishing."""
 
@@ -113,23 +108,6 @@ class TimerService:
         # Seconds from each recent firing's due time to its handler starting (the timers' lateness).
         self._lateness: collections.deque[float] = collections.deque(maxlen=10_000)
         self._fire_count = 0
-        # Built once: constructing an upsert costs more than executing it.
-        self._schedule = store.upsert(
-            timers,
-            conflict=["key"],
-            update=lambda excluded: {
-                "kind": excluded.kind,
-                "payload": excluded.payload,
-                "due_at": excluded.due_at,
-                "hold_id": excluded.hold_id,
-                "generation": timers.c.generation + 1,
-                "attempts": 0,
-                "lease_owner": None,
-                "lease_until": None,
-                "last_error": None,
-                "created_at": excluded.created_at,
-            },
-        ).returning(*timers.c)
 
     @property
     def owner(self) -> str:
@@ -172,21 +150,18 @@ class TimerService:
 
         `hold_id` ties the timer to a hold: ending or replacing the hold deletes it.
         """
-        values = {
-            "key": key,
-            "kind": kind,
-            "payload": dict(payload or {}),
-            "due_at": due_at,
-            "hold_id": hold_id,
-            "generation": 1,
-            "attempts": 0,
-            "created_at": self._clock.now(),
-        }
         async with self._store.write() as connection:
-            row = (await connection.execute(self._schedule, values)).one()
+            row = await self._store.upsert_timer(
+                connection, key=key, kind=kind, due_at=due_at, payload=payload or {}, hold_id=hold_id
+            )
+        self.scheduled(due_at)
+        return _timer(row)
+
+    def scheduled(self, due_at: datetime) -> None:
+        """A timer due at `due_at` was stored (here or in a caller's transaction): wake the loop if it
+        is due before the loop's next wake-up."""
         if self._next_wake is None or due_at < self._next_wake:
             self._wake.set()
-        return _timer(row)
 
     async def cancel(self, key: str) -> bool:
         """Delete the timer `key`; False if there was none. A firing already under way still finishes."""

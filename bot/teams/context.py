@@ -5,12 +5,13 @@ Kept free of botbuilder types where it can be, so it is easy to test with the Pl
 
 from __future__ import annotations
 
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
+from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
 from bot.core.users import UserRef
+from bot.core.zones import valid_zone
+from bot.store.records import SavedConversation
+from bot.turns.model import Inbound, TurnKind
 
 
 def sender(activity: Activity) -> UserRef | None:
@@ -36,38 +37,55 @@ def tenant_of(activity: Activity) -> str | None:
     return None
 
 
-def _valid_zone(name: Any) -> str | None:
-    if not isinstance(name, str) or not name.strip():
-        return None
-    try:
-        ZoneInfo(name.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name.strip()
-
-
-def time_zone_of(activity: Activity, fallback: str) -> str:
-    """The user's IANA zone: `localTimezone`, else the `clientInfo` entity's `timezone`, else `fallback`."""
-    zone = _valid_zone(getattr(activity, "local_timezone", None))
+def reported_zone(activity: Activity) -> str | None:
+    """The IANA zone the Teams client reported: `localTimezone`, else the `clientInfo` entity's
+    `timezone`; None when neither is a valid zone."""
+    zone = valid_zone(getattr(activity, "local_timezone", None))
     if zone:
         return zone
     for entity in activity.entities or []:
         props = entity.additional_properties if hasattr(entity, "additional_properties") else {}
         if getattr(entity, "type", None) == "clientInfo":
-            zone = _valid_zone((props or {}).get("timezone"))
+            zone = valid_zone((props or {}).get("timezone"))
             if zone:
                 return zone
-    return fallback
-
-
-def command_text(activity: Activity) -> str | None:
-    """The command a message carries: its text, or a card's `Action.Submit` data `{"command": …}`."""
-    value = activity.value
-    if isinstance(value, dict) and isinstance(value.get("command"), str):
-        return str(value["command"])
-    return str(activity.text) if activity.text is not None else None
+    return None
 
 
 def bot_names(activity: Activity) -> list[str]:
     recipient = activity.recipient
     return [str(recipient.name)] if recipient is not None and recipient.name else []
+
+
+def inbound(activity: Activity, kind: TurnKind, text: str) -> Inbound:
+    """What the pipeline needs of an activity, read once."""
+    conversation = activity.conversation
+    conversation_type = getattr(conversation, "conversation_type", None) if conversation else None
+    return Inbound(
+        kind=kind,
+        text=text,
+        sender=sender(activity),
+        tenant_id=tenant_of(activity),
+        activity_key=str(activity.id) if activity.id else None,
+        conversation=saved_conversation(activity),
+        teams_zone=reported_zone(activity),
+        personal=conversation_type == "personal",
+        viewer_id=activity.from_property.id if activity.from_property else None,
+        bot_names=tuple(bot_names(activity)),
+    )
+
+
+def saved_conversation(activity: Activity) -> SavedConversation | None:
+    """How to reach the sender in this conversation later. The activity id is left out: a notice is a
+    new message, not a reply to the command, and the reference then stays the same from one message
+    to the next (the store writes it only when it changes)."""
+    conversation = activity.conversation
+    if conversation is None or not conversation.id or not activity.service_url:
+        return None
+    reference = TurnContext.get_conversation_reference(activity)
+    reference.activity_id = None
+    return SavedConversation(
+        conversation_id=str(conversation.id),
+        conversation_type=getattr(conversation, "conversation_type", None),
+        reference=reference.serialize(),
+    )

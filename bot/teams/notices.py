@@ -8,32 +8,48 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationReference
+from botbuilder.schema import ConversationReference
 
 import cards
 from bot.clock import Clock
-from bot.config import Settings
 from bot.core.users import UserRef
 from bot.core.views import PresenceView
 from bot.graph.models import Presence
 from bot.presence.service import snapshot
-from bot.store.store import Store
+from bot.store.records import ConversationReferenceRecord, UserSettings
+from bot.teams import replies
+from bot.turns.model import Reply
 
 log = logging.getLogger(__name__)
 
 
+class NoticeStore(Protocol):
+    """What a notice needs to know about the user (`bot.store.store.Store`)."""
+
+    async def get_user(self, user: UserRef) -> UserSettings | None: ...
+
+    async def latest_conversation_reference(self, user: UserRef) -> ConversationReferenceRecord | None: ...
+
+
 class TeamsNotifier:
     def __init__(
-        self, adapter: Callable[[], CloudAdapter | None], store: Store, settings: Settings, clock: Clock
+        self,
+        adapter: Callable[[], CloudAdapter | None],
+        store: NoticeStore,
+        clock: Clock,
+        *,
+        app_id: str,
+        default_time_zone: str,
     ) -> None:
         self._adapter = adapter
         self._store = store
-        self._settings = settings
         self._clock = clock
-        self.sent = 0
+        self._app_id = app_id or None
+        self._default_time_zone = default_time_zone
 
     async def notify(self, user: UserRef, title: str, message: str, presence: Presence | None) -> bool:
         """Send a notice card; False (and a log line) when the user turned notices off or is unreachable."""
@@ -46,29 +62,19 @@ class TeamsNotifier:
         if saved is None or adapter is None:
             log.warning("notice not sent: no conversation to reach the user in")
             return False
-        zone = (prefs.time_zone if prefs else None) or self._settings.default_time_zone
+        zone = (prefs.time_zone if prefs else None) or self._default_time_zone
         view = (
             PresenceView(
-                user_name=user.name,
-                presence=snapshot(presence),
-                time_zone=zone,
-                now=self._clock.now(),
+                user_name=user.name, presence=snapshot(presence), time_zone=zone, now=self._clock.now()
             )
             if presence is not None
             else None
         )
-        card = cards.notice_card(title, message, view)
-        reference = ConversationReference().deserialize(saved.reference)
+        activity = replies.message(Reply.of(cards.notice_card(title, message, view)))
 
         async def send(turn_context: TurnContext) -> None:
-            await turn_context.send_activity(
-                Activity(
-                    type=ActivityTypes.message,
-                    summary=cards.text_fallback(card),
-                    attachments=[Attachment(content_type=cards.CONTENT_TYPE, content=card)],
-                )
-            )
+            await turn_context.send_activity(activity)
 
-        await adapter.continue_conversation(reference, send, self._settings.microsoft_app_id or None)
-        self.sent += 1
+        reference = ConversationReference().deserialize(saved.reference)
+        await adapter.continue_conversation(reference, send, self._app_id)
         return True

@@ -1,0 +1,144 @@
+"""Commands dispatched through one table: each command kind, one handler.
+
+A new command touches one place in each layer: its parser entry (`bot.commands`), its handler (a
+service method named in `Dispatcher.__init__`), its help line (`bot.commands.catalog`). The table is
+checked against the `Command` union when the dispatcher is built, so a command without a handler
+fails at start, not in a chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import typing
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+import cards
+from bot.commands import (
+    ClearSession,
+    ClearStatusMessage,
+    Command,
+    CommandError,
+    Help,
+    Reset,
+    SetNotices,
+    SetState,
+    SetStatusMessage,
+    SetTimeZone,
+    ShowPresence,
+    parse,
+)
+from bot.commands.catalog import COMMANDS
+from bot.core.users import UserRef
+from bot.core.views import HelpView, Notice, PresenceView
+from bot.graph.auth import TokenError
+from bot.graph.errors import GraphError, GraphTimeout
+from bot.preferences import PreferencesService
+from bot.presence.errors import (
+    command_error_view,
+    graph_error_view,
+    lease_conflict_view,
+    token_error_view,
+)
+from bot.presence.locks import UserBusy
+from bot.presence.service import PresenceService
+from bot.turns.model import Card, Reply, Turn
+
+log = logging.getLogger(__name__)
+
+C = TypeVar("C", contravariant=True)
+Handler = Callable[[Turn, Any], Awaitable[Card]]
+
+
+class PresenceMethod(Protocol[C]):
+    """A `PresenceService` method: one presence command for one user."""
+
+    def __call__(
+        self, user: UserRef, command: C, *, now: datetime, time_zone: str
+    ) -> Awaitable[PresenceView]: ...
+
+
+class Dispatcher:
+    """Parses the turn's text and runs the command's handler within the command budget; every failure
+    a user can meet becomes an error card (never a traceback, never silence)."""
+
+    def __init__(
+        self, presence: PresenceService, preferences: PreferencesService, *, budget_seconds: float
+    ) -> None:
+        self._budget = budget_seconds
+        self._preferences = preferences
+        self._table: dict[type, Handler] = {
+            SetState: _presence_card(presence.set_state),
+            ClearSession: _presence_card(presence.clear_session),
+            Reset: _presence_card(presence.reset),
+            SetStatusMessage: _presence_card(presence.set_status_message),
+            ClearStatusMessage: _presence_card(presence.clear_status_message),
+            ShowPresence: _presence_card(presence.show),
+            SetTimeZone: self._set_time_zone,
+            SetNotices: self._set_notices,
+            Help: _help,
+        }
+        missing = set(_command_types()) - set(self._table)
+        if missing:
+            raise TypeError(f"commands without a handler: {sorted(kind.__name__ for kind in missing)}")
+
+    async def __call__(self, turn: Turn) -> Reply:
+        try:
+            command = parse(turn.text, now=turn.now, tz=turn.time_zone, bot_names=turn.inbound.bot_names)
+        except CommandError as error:
+            return Reply.of(cards.error_card(command_error_view(error)))
+        handler = self._table[type(command)]
+        try:
+            async with asyncio.timeout(self._budget):
+                card = await handler(turn, command)
+        except TimeoutError:
+            return Reply.of(
+                cards.error_card(graph_error_view(GraphTimeout("budget exceeded", code="Timeout")))
+            )
+        except UserBusy:
+            return Reply.of(cards.error_card(lease_conflict_view()))
+        except CommandError as error:  # refused by Graph's rules or the bot's limits, before any write
+            return Reply.of(cards.error_card(command_error_view(error)))
+        except GraphError as error:
+            log.warning("Graph refused %s for a user: %r", type(command).__name__, error)
+            return Reply.of(cards.error_card(graph_error_view(error)))
+        except TokenError as error:
+            log.warning("no Graph token for tenant %r: %r", turn.user.tenant_id, error)
+            return Reply.of(cards.error_card(token_error_view(error)))
+        return Reply.of(card)
+
+    async def _set_time_zone(self, turn: Turn, command: SetTimeZone) -> Card:
+        teams_zone = turn.inbound.teams_zone or turn.time_zone
+        return _notice(await self._preferences.set_time_zone(turn.user, command, teams_zone=teams_zone))
+
+    async def _set_notices(self, turn: Turn, command: SetNotices) -> Card:
+        return _notice(await self._preferences.set_notices(turn.user, command))
+
+
+def _presence_card(method: PresenceMethod[Any]) -> Handler:
+    """A presence command: the service's view as the presence card (per-user refresh in 1:1 chats)."""
+
+    async def handle(turn: Turn, command: Any) -> Card:
+        view = await method(turn.user, command, now=turn.now, time_zone=turn.time_zone)
+        # Teams identifies refresh users by their channel id (29:…), not the AAD object id.
+        viewer = turn.inbound.viewer_id
+        refresh = [viewer] if viewer and turn.inbound.personal else None
+        return cards.presence_card(view, refresh_user_ids=refresh)
+
+    return handle
+
+
+async def _help(turn: Turn, command: Help) -> Card:
+    intro = f"I didn't understand “{command.unknown}”." if command.unknown else None
+    return cards.help_card(HelpView(intro=intro, commands=COMMANDS))
+
+
+def _notice(notice: Notice) -> Card:
+    return cards.notice_card(notice.title, notice.message)
+
+
+def _command_types() -> tuple[type, ...]:
+    union = typing.get_args(Command)[0]  # Annotated[Union[...], Field(discriminator=...)]
+    return typing.get_args(union)

@@ -1,0 +1,66 @@
+"""What the pipeline knows about one incoming activity, and what it answers: no botbuilder types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.core.users import UserRef
+from bot.store.records import SavedConversation, UserSettings
+from cards import text_fallback
+
+Card = dict[str, Any]
+
+
+class TurnKind(StrEnum):
+    MESSAGE = "message"  # a chat message (or an Action.Submit): answered with a new message
+    ACTION = "action"  # a Universal Action (Action.Execute): answered in the invoke response
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """The facts of an activity the pipeline acts on, read once by the transport (`bot.teams.context`)."""
+
+    kind: TurnKind
+    text: str
+    sender: UserRef | None
+    tenant_id: str | None
+    activity_key: str | None  # identifies the activity for the redelivery guard; None: not guarded
+    conversation: SavedConversation | None  # how to reach the sender here later (proactive notices)
+    teams_zone: str | None  # the IANA zone the Teams client reported, if valid
+    personal: bool  # a 1:1 chat (cards may ask for per-user refresh there)
+    viewer_id: str | None  # the sender's channel id (29:…), which Teams' `refresh.userIds` wants
+    bot_names: tuple[str, ...] = ()
+
+
+@dataclass
+class Turn:
+    """One activity on its way through the pipeline; steps fill in what they learn."""
+
+    inbound: Inbound
+    now: datetime
+    text: str
+    settings: UserSettings | None = None
+    time_zone: str = "UTC"
+    redelivered: bool = False
+    notes: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def user(self) -> UserRef:
+        """The sender: the pipeline's first step refuses a turn without one."""
+        assert self.inbound.sender is not None
+        return self.inbound.sender
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A card and its plain-text fallback (shown where cards can't render, and in notifications)."""
+
+    card: Card
+    text: str
+
+    @classmethod
+    def of(cls, card: Card) -> Reply:
+        return cls(card, text_fallback(card))

@@ -1,0 +1,145 @@
+"""The per-activity pipeline: small named steps, each testable alone, run in order.
+
+    sender ─► tenant ─► record (one store transaction) ─► redelivery ─► time zone ─► dispatch ─► Reply
+
+A step gets the turn and the rest of the pipeline (`call_next`); it returns a reply without calling on
+to stop there (a refused tenant), or `None` for "send nothing" (a redelivered message). HTTP-level
+checks of the body come before any of this, in `check_body`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import cards
+from bot.core.users import UserRef
+from bot.presence.errors import internal_error_view, tenant_refused_view
+from bot.store.records import SavedConversation, TurnRecord
+from bot.turns.model import Reply, Turn, TurnKind
+
+log = logging.getLogger(__name__)
+
+Next = Callable[[Turn], Awaitable[Reply | None]]
+Step = Callable[[Turn, Next], Awaitable[Reply | None]]
+
+
+class Pipeline:
+    """Runs `steps` in order, then `final` (the dispatcher)."""
+
+    def __init__(self, steps: Sequence[Step], final: Callable[[Turn], Awaitable[Reply]]) -> None:
+        self._steps = tuple(steps)
+        self._final = final
+
+    async def run(self, turn: Turn) -> Reply | None:
+        async def call(index: int, current: Turn) -> Reply | None:
+            if index == len(self._steps):
+                return await self._final(current)
+            return await self._steps[index](current, lambda t: call(index + 1, t))
+
+        return await call(0, turn)
+
+
+# -- HTTP body ----------------------------------------------------------------------------------
+def check_body(body: object) -> str | None:
+    """Why a POSTed body is not an activity the bot can act on (a 400 names it), or None."""
+    if not isinstance(body, dict):
+        return "the body must be a Bot Framework activity (a JSON object)"
+    if not isinstance(body.get("type"), str) or not body["type"]:
+        return "the activity has no type"
+    for key in ("conversation", "from", "recipient"):
+        if key in body and not isinstance(body[key], dict):
+            return f"the activity's {key} must be an object"
+    if body.get("type") in {"message", "invoke"}:
+        if not isinstance(body.get("serviceUrl"), str):
+            return "the activity has no serviceUrl to reply to"
+        sender: Mapping[str, Any] = body.get("from") or {}
+        if not (isinstance(sender.get("id"), str) and sender["id"]) and not sender.get("aadObjectId"):
+            return "the activity has no sender (from.id): the bot acts only for who is speaking"
+        if not isinstance(body.get("conversation"), dict) or not body["conversation"].get("id"):
+            return "the activity has no conversation to reply in"
+    return None
+
+
+# -- steps --------------------------------------------------------------------------------------
+async def require_sender(turn: Turn, call_next: Next) -> Reply | None:
+    """A command is always for its sender; an activity without one is not acted on."""
+    if turn.inbound.sender is None:
+        return Reply.of(cards.error_card(internal_error_view()))
+    return await call_next(turn)
+
+
+class CheckTenant:
+    """Refuse organizations this deployment does not serve, before anything is stored for them."""
+
+    def __init__(self, allowed: Callable[[str | None], bool]) -> None:
+        self._allowed = allowed
+
+    async def __call__(self, turn: Turn, call_next: Next) -> Reply | None:
+        if not self._allowed(turn.inbound.tenant_id):
+            log.warning("refused tenant %r", turn.inbound.tenant_id)
+            return Reply.of(cards.error_card(tenant_refused_view()))
+        return await call_next(turn)
+
+
+class TurnLedger(Protocol):
+    """The store's side of a turn (`bot.store.store.Store.record_turn`)."""
+
+    async def record_turn(
+        self,
+        user: UserRef,
+        *,
+        activity_key: str | None,
+        conversation: SavedConversation | None,
+        reported_zone: str | None,
+    ) -> TurnRecord: ...
+
+
+class RecordTurn:
+    """The bookkeeping of an activity in one store transaction: the redelivery mark, how to reach the
+    sender in this conversation, the zone Teams reported; and the sender's settings, read back."""
+
+    def __init__(self, ledger: TurnLedger) -> None:
+        self._ledger = ledger
+
+    async def __call__(self, turn: Turn, call_next: Next) -> Reply | None:
+        inbound = turn.inbound
+        record = await self._ledger.record_turn(
+            turn.user,
+            activity_key=inbound.activity_key,
+            conversation=inbound.conversation,
+            reported_zone=inbound.teams_zone,
+        )
+        turn.settings = record.settings
+        turn.redelivered = not record.fresh
+        return await call_next(turn)
+
+
+async def skip_redelivered(turn: Turn, call_next: Next) -> Reply | None:
+    """Teams redelivers an activity it thinks went unanswered: act on it once. A redelivered message
+    gets no second reply; a redelivered card action still needs its answer, so it shows the card."""
+    if not turn.redelivered:
+        return await call_next(turn)
+    log.info("activity delivered again within the dedup window: not acted on twice")
+    if turn.inbound.kind is TurnKind.MESSAGE:
+        return None
+    turn.text = "/presence"
+    return await call_next(turn)
+
+
+class ResolveTimeZone:
+    """The zone for "until 5pm" and card times: one chosen with /timezone, else the one Teams sent,
+    else the last one remembered, else the deployment's default."""
+
+    def __init__(self, default: str) -> None:
+        self._default = default
+
+    async def __call__(self, turn: Turn, call_next: Next) -> Reply | None:
+        settings = turn.settings
+        if settings is not None and settings.time_zone_explicit and settings.time_zone:
+            turn.time_zone = settings.time_zone
+        else:
+            remembered = settings.time_zone if settings is not None else None
+            turn.time_zone = turn.inbound.teams_zone or remembered or self._default
+        return await call_next(turn)
