@@ -1,7 +1,7 @@
 """The Teams app package: `manifest.json`, `color.png` and `outline.png`, zipped at the root.
 
 `build_package()` fills `manifest/manifest.template.json`, generates the bot's `commandLists` from the
-command catalog (`bot.commands.catalog.COMMANDS`, the one place command text lives), checks what Teams
+command catalog (`bot.core.catalog.COMMANDS`, the one place command text lives), checks what Teams
 admin center checks on upload (GUID ids, name and description lengths, command limits, icon sizes and
 formats, an outline icon that is white on transparent), and writes the zip.
 
@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TypeAlias
 
-from bot.commands.catalog import COMMANDS
+from bot.core.catalog import COMMANDS
 from bot.core.views import CommandDoc
 
 JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"

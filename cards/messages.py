@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.commands.catalog import WHEN_HELP
+from bot.core.catalog import WHEN_HELP
 from bot.core.views import CommandDoc, ErrorView, HelpView, WelcomeView
 from cards.elements import Card, Element, card, command_action, container, sentence, text
 

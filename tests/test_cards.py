@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import cards
-from bot.commands.catalog import COMMANDS, WHEN_HELP
+from bot.core.catalog import COMMANDS, WHEN_HELP
 from bot.commands.model import CommandError
 from bot.core.states import Layer, Tone
 from bot.core.views import (

@@ -24,7 +24,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from bot.app import RUNTIME
-from bot.commands.catalog import COMMANDS
+from bot.core.catalog import COMMANDS
 from bot.server import RunningBot
 from tests.connector import Connector
 from tests.e2e import card_of, say, texts

@@ -204,7 +204,7 @@ async def test_refused_commands_never_reach_graph(
 async def test_help_and_unknown_words_list_every_command(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
-    from bot.commands.catalog import COMMANDS
+    from bot.core.catalog import COMMANDS
 
     for text in ("/help", "lunch please"):
         reply = await say(http, bot, connector, text)

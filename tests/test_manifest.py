@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bot.commands.catalog import COMMANDS
+from bot.core.catalog import COMMANDS
 from bot.package import (
     BOT_SCOPES,
     COLOR_ICON_SIZE,

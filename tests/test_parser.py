@@ -23,7 +23,7 @@ from bot.commands import (
     When,
     parse,
 )
-from bot.commands.catalog import COMMANDS
+from bot.core.catalog import COMMANDS
 from bot.commands.parser import ALIASES, UNSETTABLE, Verb
 from bot.core.states import State
 

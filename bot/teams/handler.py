@@ -14,7 +14,7 @@ from botbuilder.core.teams import TeamsActivityHandler
 
 import cards
 from bot.clock import Clock
-from bot.commands.catalog import COMMANDS
+from bot.core.catalog import COMMANDS
 from bot.core.views import WelcomeView
 from bot.teams import replies
 from bot.teams.context import inbound, sender

@@ -1,7 +1,7 @@
 """Commands dispatched through one table: each command kind, one handler.
 
 A new command touches one place in each layer: its parser entry (`bot.commands`), its handler (a
-service method named in `Dispatcher.__init__`), its help line (`bot.commands.catalog`). The table is
+service method named in `Dispatcher.__init__`), its help line (`bot.core.catalog`). The table is
 checked against the `Command` union when the dispatcher is built, so a command without a handler
 fails at start, not in a chat.
 """
@@ -30,7 +30,7 @@ from bot.commands import (
     ShowPresence,
     parse,
 )
-from bot.commands.catalog import COMMANDS
+from bot.core.catalog import COMMANDS
 from bot.core.users import UserRef
 from bot.core.views import HelpView, Notice, PresenceView
 from bot.graph.auth import TokenError

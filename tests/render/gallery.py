@@ -13,7 +13,7 @@ from typing import Any
 
 import cards
 from bot.commands import CommandError, Help, parse
-from bot.commands.catalog import COMMANDS
+from bot.core.catalog import COMMANDS
 from bot.core.states import STATES, State
 from bot.core.views import HelpView, Outcome, PresenceView, WelcomeView
 from bot.graph.auth import TokenError

@@ -1,0 +1,334 @@
+"""The store's hold queries: starting, ending and refreshing holds, the timers tied to them, and
+`commit`, which writes one command's effects (audit rows, the hold it starts or ends) in one
+transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.clock import Clock
+from bot.core.states import Layer
+from bot.core.users import UserRef
+from bot.store.engine import Database
+from bot.store.records import (
+    Effects,
+    Hold,
+    HoldStatus,
+    NewHold,
+    TimerKind,
+    hold_timer_key,
+)
+from bot.store.rows import (
+    active_hold_of,
+    audit_values,
+    clip,
+    hold_record,
+    tenant_key,
+)
+from bot.store.schema import (
+    audit_log,
+    holds,
+    timers,
+)
+
+log = logging.getLogger(__name__)
+
+_REPLACE_TRIES = 3
+_USER_HOLD_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtext('presence-bot:hold'), hashtext(:user))")
+
+
+class TimerGap(NamedTuple):
+    """An active hold and which of its timers is missing (`Store.active_holds_missing_timers`)."""
+
+    hold: Hold
+    missing_end: bool
+    missing_refresh: bool
+
+
+class HoldQueries(Database):
+    """Holds and their timers (part of `bot.store.store.Store`)."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        super().__init__(engine, clock)
+        # Built once: constructing an upsert costs more than executing it.
+        self._schedule_timer = self.upsert(
+            timers,
+            conflict=["key"],
+            update=lambda excluded: {
+                "kind": excluded.kind,
+                "payload": excluded.payload,
+                "due_at": excluded.due_at,
+                "hold_id": excluded.hold_id,
+                "generation": timers.c.generation + 1,
+                "attempts": 0,
+                "lease_owner": None,
+                "lease_until": None,
+                "last_error": None,
+                "created_at": excluded.created_at,
+            },
+        ).returning(*timers.c)
+
+    # -- holds ---------------------------------------------------------------------------------------
+    async def replace_active_hold(
+        self,
+        user: UserRef,
+        *,
+        state: str,
+        layer: str,
+        availability: str,
+        activity: str,
+        requested_end: datetime | None,
+        graph_expires_at: datetime | None = None,
+        reason: str = "replaced by a new hold",
+        previous_status: HoldStatus = HoldStatus.CANCELLED,
+    ) -> Hold:
+        """Start a hold for `user`, ending their active one (status `previous_status`, `reason`).
+
+        In one transaction: the previous hold is ended, its timers are deleted, the new hold is
+        inserted. Concurrent replacements for one user all succeed, one after the other (a per-user
+        advisory lock on PostgreSQL, the single writer on SQLite); the partial unique index is the
+        backstop, and a conflict with it is retried.
+        """
+        if previous_status is HoldStatus.ACTIVE:
+            raise ValueError("the previous hold must end with a final status")
+        new = NewHold(state, layer, availability, activity, requested_end, graph_expires_at, (), reason)
+        hold = await self._committed(Effects(user, new_hold=new), previous_status)
+        assert hold is not None
+        return hold
+
+    async def commit(self, effects: Effects) -> Hold | None:
+        """Write everything one command changed, in one transaction: the audit of its Graph writes, and
+        the hold it started (the previous one ended and its timers deleted, the new one's timers
+        scheduled) or the hold it ended. Returns the new hold, if it started one."""
+        if not effects:
+            return None
+        return await self._committed(effects, HoldStatus.CANCELLED)
+
+    async def _committed(self, effects: Effects, previous_status: HoldStatus) -> Hold | None:
+        user = effects.user
+        for attempt in range(1, _REPLACE_TRIES + 1):
+            now = self._clock.now()
+            try:
+                async with self.write() as connection:
+                    hold = None
+                    if effects.new_hold is not None:
+                        hold = await self._replace_hold(
+                            connection, user, effects.new_hold, now=now, previous_status=previous_status
+                        )
+                    elif effects.end_hold is not None:
+                        status, reason = effects.end_hold
+                        await self._end_holds(
+                            connection, active_hold_of(user), status=status, reason=reason, now=now
+                        )
+                    if effects.audit:
+                        await connection.execute(
+                            sa.insert(audit_log), [audit_values(user, row, now) for row in effects.audit]
+                        )
+                return hold
+            except IntegrityError:
+                # Another replica inserted an active hold for this user between our UPDATE and INSERT.
+                if attempt == _REPLACE_TRIES:
+                    raise
+                log.info("concurrent hold replacement for a user; trying again (%d)", attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _replace_hold(
+        self,
+        connection: AsyncConnection,
+        user: UserRef,
+        new: NewHold,
+        *,
+        now: datetime,
+        previous_status: HoldStatus,
+    ) -> Hold:
+        if self.dialect == "postgresql":
+            # Replacements for one user queue here instead of racing to the unique index.
+            await connection.execute(_USER_HOLD_LOCK, {"user": f"{tenant_key(user)}/{user.user_id}"})
+        await self._end_holds(
+            connection, active_hold_of(user), status=previous_status, reason=new.reason, now=now
+        )
+        row = (
+            await connection.execute(
+                sa.insert(holds)
+                .values(
+                    tenant_id=tenant_key(user),
+                    user_id=user.user_id,
+                    state=new.state,
+                    layer=new.layer,
+                    availability=new.availability,
+                    activity=new.activity,
+                    requested_end=new.requested_end,
+                    created_at=now,
+                    status=HoldStatus.ACTIVE.value,
+                    last_refresh_at=now if new.graph_expires_at else None,
+                    graph_expires_at=new.graph_expires_at,
+                )
+                .returning(*holds.c)
+            )
+        ).one()
+        hold = hold_record(row)
+        for timer in new.timers:
+            await self.upsert_timer(
+                connection,
+                key=hold_timer_key(hold.id, timer.kind),
+                kind=timer.kind,
+                due_at=timer.due_at,
+                payload=timer.payload,
+                hold_id=hold.id,
+            )
+        return hold
+
+    async def upsert_timer(
+        self,
+        connection: AsyncConnection,
+        *,
+        key: str,
+        kind: str,
+        due_at: datetime,
+        payload: Mapping[str, Any],
+        hold_id: int | None,
+    ) -> sa.Row[Any]:
+        """Create the timer `key`, or replace it (new due time, payload and generation; lease cleared),
+        inside the caller's write transaction (`bot.store.timers.TimerService.schedule` wakes the loop)."""
+        values = {
+            "key": key,
+            "kind": str(kind),
+            "payload": dict(payload),
+            "due_at": due_at,
+            "hold_id": hold_id,
+            "generation": 1,
+            "attempts": 0,
+            "created_at": self._clock.now(),
+        }
+        return (await connection.execute(self._schedule_timer, values)).one()
+
+    async def get_active_hold(self, user: UserRef) -> Hold | None:
+        async with self.read() as connection:
+            row = (await connection.execute(sa.select(holds).where(active_hold_of(user)))).first()
+        return hold_record(row) if row else None
+
+    async def get_hold(self, hold_id: int) -> Hold | None:
+        async with self.read() as connection:
+            row = (await connection.execute(sa.select(holds).where(holds.c.id == hold_id))).first()
+        return hold_record(row) if row else None
+
+    async def list_holds(self, user: UserRef, limit: int = 20) -> list[Hold]:
+        """The user's holds, newest first."""
+        statement = (
+            sa.select(holds)
+            .where(holds.c.tenant_id == tenant_key(user), holds.c.user_id == user.user_id)
+            .order_by(holds.c.created_at.desc(), holds.c.id.desc())
+            .limit(limit)
+        )
+        async with self.read() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [hold_record(row) for row in rows]
+
+    async def list_active_holds(self, limit: int = 1000) -> list[Hold]:
+        """Active holds, oldest first (e.g. to reconcile after a restart)."""
+        statement = (
+            sa.select(holds)
+            .where(holds.c.status == HoldStatus.ACTIVE.value)
+            .order_by(holds.c.id)
+            .limit(limit)
+        )
+        async with self.read() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [hold_record(row) for row in rows]
+
+    async def active_holds_missing_timers(self, *, after: int = 0, limit: int = 1000) -> list[TimerGap]:
+        """Active holds (id > `after`, in id order) lacking their end timer, or session holds lacking a
+        refresh timer, with which one is missing: what a process killed between storing a hold and
+        scheduling its timers leaves behind. A session hold in its last stretch needs no refresh; the
+        caller decides."""
+        end_timer = timers.alias("end_timer")
+        refresh_timer = timers.alias("refresh_timer")
+        missing_end = ~sa.exists().where(
+            end_timer.c.hold_id == holds.c.id, end_timer.c.kind == TimerKind.END.value
+        )
+        missing_refresh = sa.and_(
+            holds.c.layer == Layer.SESSION.value,
+            holds.c.graph_expires_at.is_not(None),
+            ~sa.exists().where(
+                refresh_timer.c.hold_id == holds.c.id, refresh_timer.c.kind == TimerKind.REFRESH.value
+            ),
+        )
+        statement = (
+            sa.select(holds, missing_end.label("missing_end"), missing_refresh.label("missing_refresh"))
+            .where(
+                holds.c.status == HoldStatus.ACTIVE.value,
+                holds.c.id > after,
+                sa.or_(missing_end, missing_refresh),
+            )
+            .order_by(holds.c.id)
+            .limit(limit)
+        )
+        async with self.read() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [TimerGap(hold_record(row), bool(row.missing_end), bool(row.missing_refresh)) for row in rows]
+
+    async def end_hold(self, hold_id: int, status: HoldStatus, reason: str) -> Hold | None:
+        """End an active hold and delete its timers; `None` if it was not active (already ended)."""
+        return await self._end_one(holds.c.id == hold_id, status, reason)
+
+    async def end_active_hold(self, user: UserRef, status: HoldStatus, reason: str) -> Hold | None:
+        """End the user's active hold, if any, and delete its timers."""
+        return await self._end_one(active_hold_of(user), status, reason)
+
+    async def _end_one(self, which: sa.ColumnElement[bool], status: HoldStatus, reason: str) -> Hold | None:
+        if status is HoldStatus.ACTIVE:
+            raise ValueError("a hold ends with a final status, not 'active'")
+        async with self.write() as connection:
+            ended = await self._end_holds(
+                connection, which, status=status, reason=reason, now=self._clock.now()
+            )
+        return ended[0] if ended else None
+
+    async def _end_holds(
+        self,
+        connection: AsyncConnection,
+        which: sa.ColumnElement[bool],
+        *,
+        status: HoldStatus,
+        reason: str,
+        now: datetime,
+    ) -> list[Hold]:
+        rows = (
+            await connection.execute(
+                sa.update(holds)
+                .where(which, holds.c.status == HoldStatus.ACTIVE.value)
+                .values(status=status.value, ended_at=now, ended_reason=clip(reason, 200))
+                .returning(*holds.c)
+            )
+        ).all()
+        ended = [hold_record(row) for row in rows]
+        if ended:
+            await connection.execute(
+                sa.delete(timers).where(timers.c.hold_id.in_([hold.id for hold in ended]))
+            )
+        return ended
+
+    async def update_hold_refresh(
+        self, hold_id: int, at: datetime, graph_expires_at: datetime
+    ) -> Hold | None:
+        """Record that the hold's presence was set again at `at`, lasting until `graph_expires_at`.
+
+        Returns `None` (and changes nothing) if the hold is no longer active.
+        """
+        async with self.write() as connection:
+            row = (
+                await connection.execute(
+                    sa.update(holds)
+                    .where(holds.c.id == hold_id, holds.c.status == HoldStatus.ACTIVE.value)
+                    .values(last_refresh_at=at, graph_expires_at=graph_expires_at)
+                    .returning(*holds.c)
+                )
+            ).first()
+        return hold_record(row) if row else None

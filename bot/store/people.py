@@ -1,0 +1,298 @@
+"""The store's queries about people: their settings, how to reach them, the activities of theirs
+already handled (`record_turn`, one transaction per activity), and cross-replica user leases."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import Clock
+from bot.core.users import UserRef
+from bot.store.engine import Database
+from bot.store.records import (
+    ConversationReferenceRecord,
+    SavedConversation,
+    TurnRecord,
+    UserSettings,
+)
+from bot.store.rows import (
+    reference_record,
+    tenant_key,
+    user_record,
+)
+from bot.store.schema import (
+    conversation_references,
+    processed_activities,
+    user_leases,
+    users,
+)
+
+log = logging.getLogger(__name__)
+
+# Teams redelivers an activity when the bot is slow to answer; a redelivery inside this window is skipped.
+DEDUP_WINDOW = timedelta(minutes=10)
+_PRUNE_EVERY = timedelta(minutes=1)
+
+
+class PeopleQueries(Database):
+    """Users, conversation references, processed activities, leases (part of `Store`)."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        super().__init__(engine, clock)
+        self._last_prune: datetime | None = None
+        self._set_time_zone = self.upsert(
+            users,
+            conflict=["tenant_id", "user_id"],
+            update=lambda excluded: {
+                "time_zone": excluded.time_zone,
+                "time_zone_explicit": excluded.time_zone_explicit,
+                "updated_at": excluded.updated_at,
+            },
+        ).returning(*users.c)
+        # A zone Teams reported replaces only a zone Teams reported, never one the user chose.
+        self._remember_time_zone = self.upsert(
+            users,
+            conflict=["tenant_id", "user_id"],
+            update=lambda excluded: {"time_zone": excluded.time_zone, "updated_at": excluded.updated_at},
+            where=sa.and_(
+                users.c.time_zone_explicit == sa.false(),
+                users.c.time_zone.is_distinct_from(sa.literal_column("excluded.time_zone")),
+            ),
+        ).returning(*users.c)
+        self._set_notices = self._user_upsert("notices_enabled")
+        self._save_reference = self.upsert(
+            conversation_references,
+            conflict=["tenant_id", "user_id", "conversation_id"],
+            update=lambda excluded: {
+                "conversation_type": excluded.conversation_type,
+                "reference": excluded.reference,
+                "updated_at": excluded.updated_at,
+            },
+        ).returning(*conversation_references.c)
+        self._mark_processed = self.upsert(
+            processed_activities,
+            conflict=["activity_id"],
+            update=lambda excluded: {"seen_at": excluded.seen_at},
+            where=processed_activities.c.seen_at < sa.bindparam("cutoff"),
+        ).returning(processed_activities.c.activity_id)
+
+        self._take_lease = self.upsert(
+            user_leases,
+            conflict=["tenant_id", "user_id"],
+            update=lambda excluded: {"owner": excluded.owner, "lease_until": excluded.lease_until},
+            where=sa.or_(
+                user_leases.c.lease_until < sa.bindparam("now"), user_leases.c.owner == sa.bindparam("me")
+            ),
+        ).returning(user_leases.c.owner)
+
+    def _user_upsert(self, column: str) -> sa.Insert:
+        return self.upsert(
+            users,
+            conflict=["tenant_id", "user_id"],
+            update=lambda excluded: {column: excluded[column], "updated_at": excluded.updated_at},
+        ).returning(*users.c)
+
+    # -- users ---------------------------------------------------------------------------------------
+    async def get_user(self, user: UserRef) -> UserSettings | None:
+        async with self.read() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(users).where(
+                        users.c.tenant_id == tenant_key(user), users.c.user_id == user.user_id
+                    )
+                )
+            ).first()
+        return user_record(row) if row else None
+
+    async def set_time_zone(self, user: UserRef, time_zone: str | None) -> UserSettings:
+        """The zone the user chose with /timezone (None: follow what Teams reports again)."""
+        return await self._upsert_user(
+            self._set_time_zone, user, {"time_zone": time_zone, "time_zone_explicit": time_zone is not None}
+        )
+
+    async def remember_time_zone(self, user: UserRef, time_zone: str) -> None:
+        """The zone Teams reported on an activity: kept for notices, unless the user chose one."""
+        values = {
+            "tenant_id": tenant_key(user),
+            "user_id": user.user_id,
+            "updated_at": self._clock.now(),
+            "time_zone": time_zone,
+            "time_zone_explicit": False,
+        }
+        async with self.write() as connection:
+            await connection.execute(self._remember_time_zone, values)
+
+    async def set_notices_enabled(self, user: UserRef, enabled: bool) -> UserSettings:
+        """Whether the bot may message the user proactively (e.g. when a hold ends or fails)."""
+        return await self._upsert_user(self._set_notices, user, {"notices_enabled": enabled})
+
+    async def _upsert_user(self, statement: sa.Insert, user: UserRef, change: dict[str, Any]) -> UserSettings:
+        values = {
+            "tenant_id": tenant_key(user),
+            "user_id": user.user_id,
+            "updated_at": self._clock.now(),
+            **change,
+        }
+        async with self.write() as connection:
+            row = (await connection.execute(statement, values)).one()
+        return user_record(row)
+
+    # -- user leases ------------------------------------------------------------------------------------
+    async def try_lease_user(self, user: UserRef, owner: str, lease: timedelta) -> bool:
+        """Take (or renew) `owner`'s lease on the user unless another owner holds an unexpired one."""
+        now = self._clock.now()
+        values = {
+            "tenant_id": tenant_key(user),
+            "user_id": user.user_id,
+            "owner": owner,
+            "lease_until": now + lease,
+            "now": now,
+            "me": owner,
+        }
+        async with self.write() as connection:
+            return (await connection.execute(self._take_lease, values)).first() is not None
+
+    async def release_user_lease(self, user: UserRef, owner: str) -> None:
+        async with self.write() as connection:
+            await connection.execute(
+                sa.delete(user_leases).where(
+                    user_leases.c.tenant_id == tenant_key(user),
+                    user_leases.c.user_id == user.user_id,
+                    user_leases.c.owner == owner,
+                )
+            )
+
+    # -- conversation references --------------------------------------------------------------------
+    async def save_conversation_reference(
+        self,
+        user: UserRef,
+        *,
+        conversation_id: str,
+        conversation_type: str | None,
+        reference: Mapping[str, Any],
+    ) -> ConversationReferenceRecord:
+        """Remember how to reach `user` in a conversation (one row per user and conversation)."""
+        values = {
+            "tenant_id": tenant_key(user),
+            "user_id": user.user_id,
+            "conversation_id": conversation_id,
+            "conversation_type": conversation_type,
+            "reference": dict(reference),
+            "updated_at": self._clock.now(),
+        }
+        async with self.write() as connection:
+            row = (await connection.execute(self._save_reference, values)).one()
+        return reference_record(row)
+
+    async def latest_conversation_reference(
+        self, user: UserRef, *, conversation_type: str | None = None
+    ) -> ConversationReferenceRecord | None:
+        """The conversation the user last wrote to the bot in (optionally only of one type, e.g. personal)."""
+        statement = sa.select(conversation_references).where(
+            conversation_references.c.tenant_id == tenant_key(user),
+            conversation_references.c.user_id == user.user_id,
+        )
+        if conversation_type is not None:
+            statement = statement.where(conversation_references.c.conversation_type == conversation_type)
+        statement = statement.order_by(conversation_references.c.updated_at.desc()).limit(1)
+        async with self.read() as connection:
+            row = (await connection.execute(statement)).first()
+        return reference_record(row) if row else None
+
+    # -- the bookkeeping of one activity ----------------------------------------------------------
+    async def record_turn(
+        self,
+        user: UserRef,
+        *,
+        activity_key: str | None,
+        conversation: SavedConversation | None,
+        reported_zone: str | None,
+    ) -> TurnRecord:
+        """Everything an incoming activity needs from the store, in one transaction.
+
+        Marks `activity_key` processed (a key seen within the dedup window: `fresh=False`, nothing else
+        is done); reads the sender's settings; saves how to reach them in this conversation unless it
+        is already their latest one, unchanged; keeps the zone Teams reported unless they chose one or
+        it is the same. Only what changed is written.
+        """
+        now = self._clock.now()
+        async with self.write() as connection:
+            if activity_key is not None:
+                values = {"activity_id": activity_key[:256], "seen_at": now, "cutoff": now - DEDUP_WINDOW}
+                fresh = (await connection.execute(self._mark_processed, values)).first() is not None
+                if self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY:
+                    self._last_prune = now
+                    await connection.execute(
+                        sa.delete(processed_activities).where(
+                            processed_activities.c.seen_at < now - DEDUP_WINDOW
+                        )
+                    )
+                if not fresh:
+                    return TurnRecord(fresh=False, settings=None)
+            key = {"tenant_id": tenant_key(user), "user_id": user.user_id}
+            row = (
+                await connection.execute(
+                    sa.select(users).where(
+                        users.c.tenant_id == key["tenant_id"], users.c.user_id == user.user_id
+                    )
+                )
+            ).first()
+            settings = user_record(row) if row else None
+            if conversation is not None:
+                latest = (
+                    await connection.execute(
+                        sa.select(
+                            conversation_references.c.conversation_id,
+                            conversation_references.c.conversation_type,
+                            conversation_references.c.reference,
+                        )
+                        .where(
+                            conversation_references.c.tenant_id == key["tenant_id"],
+                            conversation_references.c.user_id == user.user_id,
+                        )
+                        .order_by(conversation_references.c.updated_at.desc())
+                        .limit(1)
+                    )
+                ).first()
+                if latest is None or tuple(latest) != tuple(conversation):
+                    await connection.execute(
+                        self._save_reference, {**key, **conversation._asdict(), "updated_at": now}
+                    )
+            if reported_zone and (
+                settings is None or (not settings.time_zone_explicit and settings.time_zone != reported_zone)
+            ):
+                values = {**key, "updated_at": now, "time_zone": reported_zone, "time_zone_explicit": False}
+                changed = (await connection.execute(self._remember_time_zone, values)).first()
+                if changed is not None:
+                    settings = user_record(changed)
+        return TurnRecord(fresh=True, settings=settings)
+
+    # -- redelivered activities --------------------------------------------------------------------
+    async def mark_activity_processed(self, activity_id: str) -> bool:
+        """True if the activity is new (handle it); False if it was seen within the last 10 minutes.
+
+        One atomic statement: insert, or take over a row older than the window; a row inside the
+        window is left alone and nothing is returned.
+        """
+        now = self._clock.now()
+        values = {"activity_id": activity_id, "seen_at": now, "cutoff": now - DEDUP_WINDOW}
+        async with self.write() as connection:
+            fresh = (await connection.execute(self._mark_processed, values)).first() is not None
+        if self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY:
+            self._last_prune = now
+            await self.prune_processed_activities()
+        return fresh
+
+    async def prune_processed_activities(self) -> int:
+        """Forget activity ids older than the dedup window; returns how many were removed."""
+        cutoff = self._clock.now() - DEDUP_WINDOW
+        async with self.write() as connection:
+            result = await connection.execute(
+                sa.delete(processed_activities).where(processed_activities.c.seen_at < cutoff)
+            )
+        return result.rowcount

@@ -1,0 +1,78 @@
+"""Rows in, records out: the conversions every store query module shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.core.users import UserRef
+from bot.store.records import (
+    AuditEntry,
+    AuditRow,
+    ConversationReferenceRecord,
+    Hold,
+    HoldStatus,
+    UserSettings,
+)
+from bot.store.schema import holds
+
+
+def tenant_key(user: UserRef) -> str:
+    # The Emulator has no tenant; the key column cannot be NULL, so "" stands for "no tenant".
+    return user.tenant_id or ""
+
+
+def tenant_out(value: str) -> str | None:
+    return value or None
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    return None if text is None else text[:limit]
+
+
+def audit_values(user: UserRef, row: AuditRow, at: datetime) -> dict[str, Any]:
+    return {
+        "at": at,
+        "tenant_id": tenant_key(user),
+        "user_id": user.user_id,
+        "operation": row.operation[:64],
+        "request": row.request,
+        "outcome": row.outcome[:64],
+        "status_code": row.status_code,
+        "detail": clip(row.detail, 1000),
+    }
+
+
+def active_hold_of(user: UserRef) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        holds.c.tenant_id == tenant_key(user),
+        holds.c.user_id == user.user_id,
+        holds.c.status == HoldStatus.ACTIVE.value,
+    )
+
+
+def user_record(row: sa.Row[Any]) -> UserSettings:
+    return UserSettings(
+        tenant_id=tenant_out(row.tenant_id),
+        user_id=row.user_id,
+        time_zone=row.time_zone,
+        time_zone_explicit=row.time_zone_explicit,
+        notices_enabled=row.notices_enabled,
+        updated_at=row.updated_at,
+    )
+
+
+def hold_record(row: sa.Row[Any]) -> Hold:
+    return Hold.model_validate({**row._asdict(), "tenant_id": tenant_out(row.tenant_id)})
+
+
+def reference_record(row: sa.Row[Any]) -> ConversationReferenceRecord:
+    return ConversationReferenceRecord.model_validate(
+        {**row._asdict(), "tenant_id": tenant_out(row.tenant_id)}
+    )
+
+
+def audit_record(row: sa.Row[Any]) -> AuditEntry:
+    return AuditEntry.model_validate({**row._asdict(), "tenant_id": tenant_out(row.tenant_id)})
