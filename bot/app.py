@@ -27,7 +27,8 @@ from pydantic import SecretStr
 from bot.clock import AdjustableClock, Clock, SystemClock
 from bot.config import SIM_APP_ID, SIM_APP_SECRET, Settings
 from bot.graph.auth import MsalTokenProvider
-from bot.graph.client import GraphClient, RetryPolicy
+from bot.graph.client import GraphClient
+from bot.graph.transport import RetryPolicy
 from bot.preferences import PreferencesService
 from bot.presence.holds import HoldKeeper
 from bot.presence.locks import UserLocks

@@ -4,6 +4,7 @@ errors, and how it batches. Time is a fake clock, so a 30 s `Retry-After` costs 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Callable
@@ -14,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.graph.auth import LIMITS_EXTENSION, TENANT_EXTENSION, GraphAuth
 from bot.graph.client import (
     GraphClient,
     GraphWrite,
-    RetryPolicy,
     clear_preferred_write,
     clear_presence_write,
     set_preferred_write,
@@ -36,6 +37,7 @@ from bot.graph.errors import (
     GraphUnavailable,
     error_from_response,
 )
+from bot.graph.transport import RetryPolicy
 
 APP = "5ad0b075-0000-4000-8000-00000000b075"
 TENANT = "7a1d2f3e-4b5c-4d6e-8f70-8192a3b4c5d6"
@@ -62,7 +64,8 @@ class FakeTime:
 
 @dataclass
 class Tokens:
-    """A token provider that can drop exactly the token Graph refused (like `MsalTokenProvider`)."""
+    """A token provider that drops exactly the token Graph refused, as `MsalTokenProvider` does: a
+    refused token that was already replaced leaves the replacement in place."""
 
     generation: int = 1
     asked: list[str | None] = field(default_factory=list)
@@ -74,22 +77,8 @@ class Tokens:
 
     async def invalidate(self, tenant_id: str | None = None, *, rejected_token: str | None = None) -> None:
         self.dropped.append((tenant_id, rejected_token))
-        self.generation += 1
-
-
-@dataclass
-class PlainTokens:
-    """A provider whose `invalidate` only takes the tenant."""
-
-    generation: int = 1
-    dropped: list[str | None] = field(default_factory=list)
-
-    async def token(self, tenant_id: str | None = None) -> str:
-        return f"plain-{self.generation}"
-
-    async def invalidate(self, tenant_id: str | None = None) -> None:
-        self.dropped.append(tenant_id)
-        self.generation += 1
+        if rejected_token in (None, f"token-{self.generation}"):
+            self.generation += 1
 
 
 @dataclass
@@ -115,12 +104,22 @@ class Graph:
 
     answers: list[Answer]
     time: FakeTime
-    spend: float = 0.0  # seconds each exchange takes
+    spend: float = 0.0  # seconds each exchange takes, at most its read timeout (as a real transport)
     requests: list[httpx.Request] = field(default_factory=list)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        self.time.now += self.spend
+        # A copy: after a 401, GraphAuth sends the same request again with another token and timeout.
+        self.requests.append(
+            httpx.Request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.content,
+                extensions=dict(request.extensions),
+            )
+        )
+        timeout = request.extensions.get("timeout", {}).get("read")
+        self.time.now += self.spend if timeout is None else min(self.spend, timeout)
         assert self.answers, f"unexpected request {request.method} {request.url}"
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
@@ -213,6 +212,7 @@ def make(
     retry: RetryPolicy | None = None,
     tokens: Any = None,
     spend: float = 0.0,
+    authenticated: bool = True,
 ) -> Setup:
     time = FakeTime()
     graph = Graph(list(answers), time, spend=spend)
@@ -222,7 +222,7 @@ def make(
     client = GraphClient(
         http,
         base_url=BASE,
-        tokens=token_source,
+        tokens=token_source if authenticated else None,
         session_id=APP,
         retry=retry,
         use_batch=use_batch,
@@ -349,12 +349,45 @@ async def test_a_second_401_is_final() -> None:
     assert len(s.tokens.dropped) == 1
 
 
-async def test_a_provider_without_rejected_token_is_called_with_the_tenant() -> None:
-    tokens = PlainTokens()
-    s = make(failure(401, "InvalidAuthenticationToken"), ok(presence()), tokens=tokens)
-    await s.client.get_presence(ALEX, tenant_id=TENANT)
-    assert tokens.dropped == [TENANT]
-    assert s.graph.requests[1].headers["Authorization"] == "Bearer plain-2"
+async def test_one_token_refresh_per_call_even_across_retries() -> None:
+    """A 401 again after the refresh (the retry of a 503 in between) is final; its token is dropped."""
+    s = make(
+        failure(401, "InvalidAuthenticationToken"),
+        failure(503, "ServiceUnavailable", retry_after="1"),
+        failure(401, "InvalidAuthenticationToken"),
+    )
+    with pytest.raises(GraphUnauthorized):
+        await s.client.get_presence(ALEX, tenant_id=TENANT)
+    assert [r.headers["Authorization"] for r in s.graph.requests] == [
+        "Bearer token-1",
+        "Bearer token-2",
+        "Bearer token-2",
+    ]
+    assert s.tokens.dropped == [(TENANT, "token-1"), (TENANT, "token-2")]
+
+
+async def test_the_send_after_a_401_gets_what_is_left_of_the_budget() -> None:
+    s = make(failure(401, "InvalidAuthenticationToken"), ok(presence()), spend=4.0)
+    await s.client.get_presence(ALEX)
+    first, second = (r.extensions["timeout"]["read"] for r in s.graph.requests)
+    assert (first, second) == (8.0, pytest.approx(11.0 - 4.0))
+
+
+async def test_a_401_with_too_little_time_left_is_final() -> None:
+    s = make(failure(401, "InvalidAuthenticationToken"), retry=RetryPolicy(budget=8.3), spend=8.0)
+    with pytest.raises(GraphUnauthorized):
+        await s.client.get_presence(ALEX, tenant_id=TENANT)
+    assert len(s.graph.requests) == 1
+    assert s.tokens.dropped == [(TENANT, "token-1")], "the refused token is dropped all the same"
+
+
+async def test_without_tokens_no_authorization_is_sent_and_a_401_is_final() -> None:
+    s = make(failure(401, "InvalidAuthenticationToken"), authenticated=False)
+    with pytest.raises(GraphUnauthorized):
+        await s.client.get_presence(ALEX)
+    assert len(s.graph.requests) == 1
+    assert "Authorization" not in s.graph.requests[0].headers
+    assert s.tokens.asked == []
 
 
 async def test_every_call_asks_the_token_for_the_conversations_tenant() -> None:
@@ -362,6 +395,124 @@ async def test_every_call_asks_the_token_for_the_conversations_tenant() -> None:
     await s.client.apply(ALEX, [busy()], tenant_id=TENANT)
     assert s.tokens.asked == [TENANT]
     assert s.graph.requests[0].headers["client-request-id"]
+
+
+# -- GraphAuth on its own -------------------------------------------------------------------------------
+@dataclass
+class Limits:
+    """`SendLimits` with scripted answers."""
+
+    timeouts: list[float]
+    resend: bool = True
+
+    def timeout(self) -> float:
+        return self.timeouts.pop(0)
+
+    def may_resend(self) -> bool:
+        return self.resend
+
+
+def authed(graph: Graph, tokens: Tokens) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.MockTransport(graph.handle), auth=GraphAuth(tokens))
+
+
+async def test_graph_auth_adds_the_bearer_token_of_the_requests_tenant() -> None:
+    tokens = Tokens()
+    graph = Graph([ok(presence())], FakeTime())
+    async with authed(graph, tokens) as http:
+        response = await http.get(f"{BASE}/users/{ALEX}/presence", extensions={TENANT_EXTENSION: TENANT})
+    assert response.status_code == 200
+    assert graph.requests[0].headers["Authorization"] == "Bearer token-1"
+    assert tokens.asked == [TENANT]
+    assert tokens.dropped == []
+
+
+async def test_graph_auth_without_a_tenant_asks_for_the_default_one() -> None:
+    tokens = Tokens()
+    graph = Graph([ok()], FakeTime())
+    async with authed(graph, tokens) as http:
+        await http.get(f"{BASE}/users/{ALEX}/presence")
+    assert tokens.asked == [None]
+
+
+async def test_graph_auth_on_a_401_revokes_the_refused_token_and_sends_once_more() -> None:
+    tokens = Tokens()
+    graph = Graph([failure(401, "InvalidAuthenticationToken"), ok(presence())], FakeTime())
+    async with authed(graph, tokens) as http:
+        response = await http.get(f"{BASE}/users/{ALEX}/presence", extensions={TENANT_EXTENSION: TENANT})
+    assert response.status_code == 200
+    assert [r.headers["Authorization"] for r in graph.requests] == ["Bearer token-1", "Bearer token-2"]
+    assert tokens.dropped == [(TENANT, "token-1")], "exactly the refused token, for the request's tenant"
+    assert tokens.asked == [TENANT, TENANT]
+    assert [r.status_code for r in response.history] == [401]
+
+
+async def test_graph_auth_hands_a_second_401_back() -> None:
+    tokens = Tokens()
+    graph = Graph([failure(401, "InvalidAuthenticationToken"), failure(401, "ExpiredToken")], FakeTime())
+    async with authed(graph, tokens) as http:
+        response = await http.get(f"{BASE}/users/{ALEX}/presence", extensions={TENANT_EXTENSION: TENANT})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "ExpiredToken", "the second answer, not the first"
+    assert len(graph.requests) == 2
+    assert tokens.dropped == [(TENANT, "token-1")], "the fresh token is not dropped"
+
+
+async def test_graph_auth_a_burst_of_401s_keeps_the_replacement() -> None:
+    """Two requests refused with the same old token: the second revocation names the old token, so the
+    new one fetched after the first stays, and both are sent again with it."""
+    tokens = Tokens()
+    both_sent = asyncio.Event()
+    seen: list[str] = []
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        if request.headers["Authorization"] != "Bearer token-1":
+            return ok(presence())
+        if seen.count("Bearer token-1") == 2:
+            both_sent.set()
+        await both_sent.wait()
+        return failure(401, "InvalidAuthenticationToken")
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handle), auth=GraphAuth(tokens)) as http:
+        answers = await asyncio.gather(
+            *(
+                http.get(f"{BASE}/users/{ALEX}/presence", extensions={TENANT_EXTENSION: TENANT})
+                for _ in range(2)
+            )
+        )
+    assert [a.status_code for a in answers] == [200, 200]
+    assert tokens.dropped == [(TENANT, "token-1"), (TENANT, "token-1")]
+    assert tokens.generation == 2, "the replacement was not dropped"
+    assert sorted(seen) == ["Bearer token-1", "Bearer token-1", "Bearer token-2", "Bearer token-2"]
+
+
+async def test_graph_auth_times_each_send_and_asks_before_sending_again() -> None:
+    tokens = Tokens()
+    graph = Graph([failure(401, "InvalidAuthenticationToken"), ok(presence())], FakeTime())
+    limits = Limits(timeouts=[3.0, 1.5])
+    async with authed(graph, tokens) as http:
+        await http.get(f"{BASE}/users/{ALEX}/presence", extensions={LIMITS_EXTENSION: limits})
+    assert [r.extensions["timeout"]["read"] for r in graph.requests] == [3.0, 1.5]
+
+    refused = Graph([failure(401, "InvalidAuthenticationToken")], FakeTime())
+    async with authed(refused, tokens) as http:
+        response = await http.get(
+            f"{BASE}/users/{ALEX}/presence", extensions={LIMITS_EXTENSION: Limits([3.0], resend=False)}
+        )
+    assert response.status_code == 401
+    assert len(refused.requests) == 1
+    assert tokens.dropped[-1] == (None, "token-2"), "dropped even when not sent again"
+
+
+def test_graph_auth_is_async_only() -> None:
+    graph = Graph([], FakeTime())
+    with (
+        httpx.Client(transport=httpx.MockTransport(graph.handle), auth=GraphAuth(Tokens())) as http,
+        pytest.raises(RuntimeError, match="AsyncClient"),
+    ):
+        http.get(f"{BASE}/users/{ALEX}/presence")
+    assert graph.requests == []
 
 
 # -- never retried, and typed errors ------------------------------------------------------------------------

@@ -9,23 +9,24 @@ past a token's `exp` the next call fetches a new token instead of handing Graph 
 msal talks HTTP through a small httpx client of ours: the CA bundle is applied to every request (an
 environment `REQUESTS_CA_BUNDLE` cannot override it), there is a timeout, and for a loopback authority
 (the simulator) no proxy or other environment setting applies, so nothing leaves the machine.
+
+`GraphAuth` puts those tokens on Graph requests as an `httpx.Auth`: it adds the bearer token and, when
+Graph answers 401, drops exactly the refused token and sends the request once more with a fresh one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import re
 import ssl
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import httpx
 import msal
@@ -33,6 +34,7 @@ from msal.exceptions import MsalServiceError
 from pydantic import SecretStr
 
 from bot.clock import Clock, SystemClock
+from bot.core.net import is_loopback_url
 
 log = logging.getLogger(__name__)
 
@@ -45,18 +47,6 @@ _TENANT_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$")  # a GUID or a 
 _TRANSIENT_ERRORS = frozenset(
     {"temporarily_unavailable", "server_error", "network_error", "service_unavailable"}
 )
-
-
-class TokenProvider(Protocol):
-    """App-only access tokens for Microsoft Graph, per tenant."""
-
-    async def token(self, tenant_id: str | None = None) -> str:
-        """A valid access token for `tenant_id` (default: the configured tenant)."""
-        ...
-
-    async def invalidate(self, tenant_id: str | None = None) -> None:
-        """Drop the tenant's token (Graph answered 401) so the next `token()` fetches a new one."""
-        ...
 
 
 class TokenError(Exception):
@@ -131,16 +121,6 @@ def _user_message(code: str, error_codes: Sequence[int]) -> str:
     )
     suffix = f" ({code}, AADSTS{error_codes[0]})" if error_codes else f" ({code})"
     return f"Could not get a Microsoft Graph token: {reason}{suffix}."
-
-
-def is_loopback_url(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _MsalHttp:
@@ -245,7 +225,7 @@ class MsalTokenProvider:
         """Every HTTP request sent, OpenID discovery included."""
         return self._http.gets + self._http.posts if self._http is not None else 0
 
-    # -- TokenProvider -------------------------------------------------------------------------------
+    # -- TokenSource ---------------------------------------------------------------------------------
     async def token(self, tenant_id: str | None = None) -> str:
         tenant = self._tenant(tenant_id)
         cached = self._tokens.get(tenant)
@@ -407,3 +387,73 @@ def _discovery_error(exc: ValueError, authority: str) -> TokenError:
         if isinstance(payload, dict) and payload.get("error"):
             return TokenError.from_msal(payload)
     return TokenError("invalid_authority", f"OpenID discovery failed for {authority}")
+
+
+# -- the tokens on Graph requests -----------------------------------------------------------------------
+# What a Graph client tells `GraphAuth` about each request, in `request.extensions`:
+TENANT_EXTENSION = "presence_bot_tenant"  # str | None: whose token (None: the provider's default tenant)
+LIMITS_EXTENSION = "presence_bot_send_limits"  # SendLimits: the call's time, for every send
+
+
+class TokenSource(Protocol):
+    """App-only Graph tokens per tenant: `MsalTokenProvider` (tests pass fakes)."""
+
+    async def token(self, tenant_id: str | None = None) -> str: ...
+
+    async def invalidate(
+        self, tenant_id: str | None = None, *, rejected_token: str | None = None
+    ) -> None: ...
+
+
+class SendLimits(Protocol):
+    """How long each send of one Graph call may take, and whether it may be sent again after a 401."""
+
+    def timeout(self) -> float:
+        """Seconds the next send may take; raises when the call's time is spent."""
+        ...
+
+    def may_resend(self) -> bool:
+        """After a 401 (its token already dropped): whether to send once more with a fresh token."""
+        ...
+
+
+class GraphAuth(httpx.Auth):
+    """Bearer tokens on Graph requests, with one fresh token and one more try when Graph answers 401.
+
+    The tenant comes from `request.extensions[TENANT_EXTENSION]`. On a 401 only the refused token is
+    revoked (`invalidate(rejected_token=…)`), so a burst of 401s for an old token does not drop the
+    replacement another request already fetched. A second 401 is the answer: the caller raises it.
+    With `request.extensions[LIMITS_EXTENSION]`, each send gets the timeout it says (fetching a token
+    takes time too) and the second send needs its leave. Async only: the token fetch awaits.
+    """
+
+    def __init__(self, tokens: TokenSource) -> None:
+        self._tokens = tokens
+
+    def __repr__(self) -> str:
+        return f"GraphAuth({self._tokens!r})"
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        raise RuntimeError("GraphAuth fetches tokens asynchronously: use it with an httpx.AsyncClient")
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        raw_tenant = request.extensions.get(TENANT_EXTENSION)
+        tenant = raw_tenant if isinstance(raw_tenant, str) else None
+        limits: SendLimits | None = request.extensions.get(LIMITS_EXTENSION)
+        token = await self._authorize(request, tenant, limits)
+        response = yield request
+        if response.status_code != 401:
+            return
+        await self._tokens.invalidate(tenant, rejected_token=token)
+        if limits is not None and not limits.may_resend():
+            return
+        log.info("Graph refused the token for tenant %s (401): sending again with a new one", tenant)
+        await self._authorize(request, tenant, limits)
+        yield request
+
+    async def _authorize(self, request: httpx.Request, tenant: str | None, limits: SendLimits | None) -> str:
+        token = await self._tokens.token(tenant)
+        request.headers["Authorization"] = f"Bearer {token}"
+        if limits is not None:
+            request.extensions["timeout"] = httpx.Timeout(limits.timeout()).as_dict()
+        return token

@@ -1,50 +1,41 @@
 """A small Graph client: one method per presence action, endpoints in one table, typed errors.
 
 The same code talks to real Graph and to the simulated tenant; only the base URL and the token
-provider differ.
+provider differ. Each call goes through `GraphTransport` (bot.graph.transport: retries, `Retry-After`,
+timeouts, never a write sent twice when it may have landed) with `GraphAuth` (bot.graph.auth: the
+bearer token, and one fresh token on a 401).
 
-Resilience (tenacity), following FACTS §4:
-- 429 and 503 wait what `Retry-After` says (seconds, maybe fractional); retrying early keeps the
-  throttle on. Other 5xx, connection failures and timed-out *reads* back off exponentially with full
-  jitter.
-- 401 drops the token once (only that token, when the provider can tell) and tries again at once.
-- 400, 403 and 404 are never retried: the same request would get the same answer.
 - A total time budget: one `apply` or `get_presence`, retries, `Retry-After` waits, its `$batch`
   fallbacks and its follow-up read included, ends within `RetryPolicy.budget` (a chat command has to
   be answered within Teams' ~15 s). A wait that would not leave time for another try is not slept
   on: the call fails at once with the typed error (`GraphThrottled` for a long `Retry-After`), and
   each HTTP exchange's timeout shrinks to what is left.
-- A write is never sent twice when it may have landed: a write whose answer timed out (our timeout,
-  Graph's 504, a connection lost after sending) is not retried, and a `$batch` entry is only sent
-  again when its answer says it did not run (429, 5xx other than 504, 424).
+- A `$batch` entry is only sent again when its answer says it did not run (429, 5xx other than 504,
+  424); 400, 403 and 404 are never retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, NamedTuple, Protocol
 from urllib.parse import quote
 
 import httpx
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_random_exponential
 
+from bot.graph.auth import GraphAuth, TokenSource
 from bot.graph.errors import (
-    GraphConnectionError,
     GraphError,
     GraphNotFound,
     GraphThrottled,
     GraphTimeout,
-    GraphUnauthorized,
     GraphUnavailable,
     error_from_response,
 )
@@ -60,31 +51,13 @@ from bot.graph.models import (
     StatusMessage,
     iso_duration,
 )
+from bot.graph.transport import GraphTransport, RetryPolicy
 
 log = logging.getLogger(__name__)
 
-GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 MAX_BATCH_REQUESTS = 20  # FACTS §4
 # How Graph (or a proxy in front of it) says "no $batch here": send the calls one by one from then on.
 BATCH_REFUSED_STATUSES = frozenset({400, 404, 405, 501})
-
-
-class TokenSource(Protocol):
-    """What the client needs from a token provider (see `bot.graph.auth`).
-
-    A provider whose `invalidate` also takes `rejected_token=` (like `MsalTokenProvider`) is given
-    the token Graph refused, so a burst of 401s for an old token does not drop its replacement.
-    """
-
-    async def token(self, tenant_id: str | None = None) -> str: ...
-
-    async def invalidate(self, tenant_id: str | None = None) -> None: ...
-
-
-class _RevokingTokenSource(Protocol):
-    async def invalidate(
-        self, tenant_id: str | None = None, *, rejected_token: str | None = None
-    ) -> None: ...
 
 
 class AuditSink(Protocol):
@@ -117,16 +90,6 @@ ENDPOINTS: dict[str, Endpoint] = {
     "set_status_message": Endpoint("POST", "/users/{user_id}/presence/setStatusMessage"),
     "batch": Endpoint("POST", "/$batch"),
 }
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 6  # HTTP exchanges per call at most, the first included
-    backoff_base: float = 0.25  # seconds; doubled each try, with full jitter
-    backoff_max: float = 4.0
-    budget: float = 11.0  # seconds one `apply`/`get_presence` may take in all (the handler allows 12)
-    request_timeout: float = 8.0  # one HTTP exchange, at most
-    min_attempt: float = 0.5  # a retry is not worth starting with less time than this left
 
 
 class GraphWrite(NamedTuple):
@@ -216,16 +179,21 @@ class GraphClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._http = http
         self._base_url = base_url
-        self._tokens = tokens
-        self._revokes_one_token = tokens is not None and _takes_rejected_token(tokens)
         self.session_id = session_id
         self.retry = retry or RetryPolicy()
         self._use_batch = use_batch
         self._audit_sink = audit
         self._sleep = sleep
         self._monotonic = monotonic
+        # One pooled AsyncClient for the whole app: the token goes on each request (no auth without tokens).
+        self._transport = GraphTransport(
+            http,
+            auth=GraphAuth(tokens) if tokens is not None else None,
+            policy=self.retry,
+            sleep=sleep,
+            monotonic=monotonic,
+        )
         self._deadline: ContextVar[float | None] = ContextVar(f"graph_deadline_{id(self)}", default=None)
 
     @property
@@ -432,133 +400,18 @@ class GraphClient:
     async def _call(
         self, op: str, user_id: str, body: GraphModel | dict[str, Any] | None, *, tenant_id: str | None
     ) -> httpx.Response:
-        """One Graph call, retried as the module docstring says, within the current budget."""
+        """One Graph call, retried as bot.graph.transport says, within the current budget."""
         method, path = ENDPOINTS[op]
-        url = self.base_url + path.format(user_id=_quote(user_id))
-        payload = body.wire() if isinstance(body, GraphModel) else body
-        # Only a GET may be sent again after its answer was lost; a $batch carries writes.
-        idempotent = method == "GET"
-        # A refused $batch (501 included) is not retried: the caller sends the calls one by one.
-        final_statuses = BATCH_REFUSED_STATUSES if op == "batch" else frozenset()
-        policy = self.retry
-        deadline = self._current_deadline()
-        refreshed_token = False
-
-        async def attempt() -> httpx.Response:
-            nonlocal refreshed_token
-            headers = {"client-request-id": str(uuid.uuid4())}
-            token: str | None = None
-            if self._tokens is not None:
-                token = await self._tokens.token(tenant_id)
-                headers["Authorization"] = f"Bearer {token}"
-            left = deadline - self._monotonic()
-            if left <= 0:
-                raise GraphTimeout("The time for this call ran out before it was sent.", code="BudgetSpent")
-            try:
-                response = await self._http.request(
-                    method,
-                    url,
-                    json=payload,
-                    headers=headers,
-                    timeout=min(policy.request_timeout, left),
-                )
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                # Nothing reached Graph: safe to try again, write or not.
-                raise GraphConnectionError(
-                    "Could not reach Microsoft Graph.", code="ConnectionFailed"
-                ) from exc
-            except httpx.TimeoutException as exc:
-                raise GraphTimeout("Microsoft Graph did not answer in time.", code="Timeout") from exc
-            except httpx.TransportError as exc:
-                # The request went out and the connection broke: a write may have been applied.
-                if idempotent:
-                    raise GraphConnectionError(
-                        "The connection to Microsoft Graph broke.", code="ConnectionLost"
-                    ) from exc
-                raise GraphTimeout(
-                    "The connection to Microsoft Graph broke before it answered.", code="ConnectionLost"
-                ) from exc
-            if response.is_success:
-                return response
-            error = error_from_response(response.status_code, response.content, response.headers)
-            if isinstance(error, GraphUnauthorized) and self._tokens is not None and not refreshed_token:
-                refreshed_token = True
-                await self._invalidate(tenant_id, token)
-                raise _RetryNow(error)
-            raise error
-
-        def retryable(exc: BaseException) -> bool:
-            if isinstance(exc, GraphError) and exc.status in final_statuses:
-                return False
-            if isinstance(exc, _RetryNow | GraphThrottled | GraphUnavailable | GraphConnectionError):
-                return True
-            # A write whose answer timed out may have landed: do not send it again.
-            return isinstance(exc, GraphTimeout) and idempotent
-
-        backoff = wait_random_exponential(multiplier=policy.backoff_base, max=policy.backoff_max)
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, _RetryNow):
-                return 0.0
-            if isinstance(exc, GraphError) and exc.retry_after is not None:
-                return exc.retry_after
-            return float(backoff(state))
-
-        def stop(state: RetryCallState) -> bool:
-            if state.attempt_number >= policy.attempts:
-                return True
-            # Not worth waiting for if no time would be left to try: fail now with the last error.
-            return self._monotonic() + (state.upcoming_sleep or 0.0) + policy.min_attempt > deadline
-
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.info(
-                "Graph %s %s failed (%r); try %d in %.2f s",
-                method,
-                path,
-                exc,
-                state.attempt_number + 1,
-                state.upcoming_sleep,
-            )
-
-        try:
-            async for try_ in AsyncRetrying(
-                retry=retry_if_exception(retryable),
-                wait=wait,
-                stop=stop,
-                before_sleep=before_sleep,
-                sleep=self._sleep,
-                reraise=True,
-            ):
-                with try_:
-                    return await attempt()
-        except _RetryNow as again:
-            raise again.error from None
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _invalidate(self, tenant_id: str | None, rejected: str | None) -> None:
-        assert self._tokens is not None
-        if self._revokes_one_token and rejected is not None:
-            await cast(_RevokingTokenSource, self._tokens).invalidate(tenant_id, rejected_token=rejected)
-        else:
-            await self._tokens.invalidate(tenant_id)
-
-
-def _takes_rejected_token(tokens: TokenSource) -> bool:
-    try:
-        parameters = inspect.signature(tokens.invalidate).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
-        return False
-    return "rejected_token" in parameters
-
-
-class _RetryNow(Exception):
-    """Retry at once (after a token refresh)."""
-
-    def __init__(self, error: GraphError) -> None:
-        super().__init__(error.message)
-        self.error = error
+        return await self._transport.send(
+            method,
+            self.base_url + path.format(user_id=_quote(user_id)),
+            body.wire() if isinstance(body, GraphModel) else body,
+            path=path,
+            tenant_id=tenant_id,
+            deadline=self._current_deadline(),
+            # A refused $batch (501 included) is not retried: the caller sends the calls one by one.
+            final_statuses=BATCH_REFUSED_STATUSES if op == "batch" else frozenset(),
+        )
 
 
 class _BatchRefused(Exception):
