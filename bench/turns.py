@@ -502,10 +502,23 @@ def _short(path: str) -> str:
     return path
 
 
+_PACKAGES = {"core": "botbuilder", "connector": "botframework (connector)", "<sqlalchemy": "sqlalchemy"}
+
+
+def _package(file: str) -> str:
+    """A frame's package as py-spy shortens paths: `bot/store`, `sqlalchemy`, `asyncio`, `json`…"""
+    parts = file.split("/")
+    if parts[0] in ("bot", "cards") and len(parts) > 1:
+        return "/".join(parts[:2]).removesuffix(".py")
+    head = parts[0].removesuffix(".py")
+    return _PACKAGES.get(head, head.strip("<>"))
+
+
 def py_spy_table(path: Path, turns: int, cpu_ms_per_turn: float) -> list[str]:
     """Own and cumulative time per function from py-spy's raw (collapsed) stacks, in ms per turn."""
     own: Counter[str] = Counter()
     cumulative: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     total = 0
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -518,6 +531,8 @@ def py_spy_table(path: Path, turns: int, cpu_ms_per_turn: float) -> list[str]:
             match = _FRAME.match(frame)
             names.append(f"{match['function']} ({_short(match['file'])})" if match else frame)
         own[names[-1]] += count
+        leaf = _FRAME.match(stack.rsplit(";", 1)[-1])
+        packages[_package(_short(leaf["file"])) if leaf else "?"] += count
         for name in set(names):
             cumulative[name] += count
     if not total:
@@ -532,6 +547,8 @@ def py_spy_table(path: Path, turns: int, cpu_ms_per_turn: float) -> list[str]:
         f"{total * per_turn:.1f} ms per turn of the {cpu_ms_per_turn:.1f} ms CPU per turn measured "
         "(the rest: C code that releases the GIL — SQLite, socket and TLS calls — and the kernel)"
     ]
+    lines += ["", "own time by package (whose code was running): % of samples, ms per turn, package"]
+    lines += [row(name, count) for name, count in packages.most_common(15)]
     lines += ["", f"top {TOP} by own time: % of samples, ms per turn, function"]
     lines += [row(name, count) for name, count in own.most_common(TOP)]
     lines += [
