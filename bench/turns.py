@@ -353,7 +353,7 @@ async def _wait_ready(url: str, process: asyncio.subprocess.Process, log_file: P
 class Result:
     name: str
     activities: int
-    latencies: list[float]  # seconds, the measured phase's successful turns
+    latencies: list[tuple[str, float]]  # (command, seconds): the measured phase's successful turns
     elapsed: float  # seconds, the measured phase
     cpu: float  # seconds of the server process over the measured phase
     other_cpu: dict[str, float]  # seconds of its other processes (the standalone simulator)
@@ -362,11 +362,17 @@ class Result:
 
     @property
     def p50_ms(self) -> float:
-        return percentile(self.latencies, 0.50) * 1000 if self.latencies else float("nan")
+        return self.p50_of(None)
 
     @property
     def p99_ms(self) -> float:
-        return percentile(self.latencies, 0.99) * 1000 if self.latencies else float("nan")
+        values = [seconds for _, seconds in self.latencies]
+        return percentile(values, 0.99) * 1000 if values else float("nan")
+
+    def p50_of(self, command: str | None) -> float:
+        """The p50 in ms of one command's turns (None: of all)."""
+        values = [seconds for text, seconds in self.latencies if command in (None, text)]
+        return percentile(values, 0.50) * 1000 if values else float("nan")
 
     @property
     def throughput(self) -> float:
@@ -384,9 +390,9 @@ async def send_all(
     work: dict[User, list[str]],
     sent: list[Sent],
     failures: list[str],
-) -> list[float]:
+) -> list[tuple[str, float]]:
     """One sender per user, each posting its commands one after the other; the turns' latencies."""
-    latencies: list[float] = []
+    latencies: list[tuple[str, float]] = []
 
     async def sender(user: User, texts: list[str]) -> None:
         for text in texts:
@@ -403,7 +409,7 @@ async def send_all(
             if status not in (200, 201):
                 failures.append(f"{user.teams_id} {text!r}: HTTP {status}")
                 continue
-            latencies.append(time.perf_counter() - started)
+            latencies.append((text, time.perf_counter() - started))
 
     await asyncio.gather(*(sender(user, texts) for user, texts in work.items()))
     return latencies
@@ -537,24 +543,22 @@ def py_spy_table(path: Path, turns: int, cpu_ms_per_turn: float) -> list[str]:
             cumulative[name] += count
     if not total:
         return ["(no samples)"]
-    per_turn = 1000 / SAMPLE_RATE / turns  # ms per turn that one sample stands for
+    sampled = total * 1000 / SAMPLE_RATE / turns  # ms per turn the samples stand for
 
-    def row(name: str, count: int) -> str:
-        return f"{count / total * 100:5.1f} % {count * per_turn:6.2f}  {name}"
+    def row(name: str, count: int) -> str:  # its share of the samples, and that share of the CPU measured
+        return f"{count / total * 100:5.1f} % {count / total * cpu_ms_per_turn:6.2f}  {name}"
 
     lines = [
-        f"py-spy, {SAMPLE_RATE} Hz, samples of the thread holding the GIL: {total} samples, "
-        f"{total * per_turn:.1f} ms per turn of the {cpu_ms_per_turn:.1f} ms CPU per turn measured "
-        "(the rest: C code that releases the GIL — SQLite, socket and TLS calls — and the kernel)"
+        f"py-spy at {SAMPLE_RATE} Hz, the thread holding the GIL: {total} samples ({sampled:.1f} ms per turn "
+        f"of wall time; the process used {cpu_ms_per_turn:.1f} ms of CPU per turn). Columns: share of the "
+        "samples, that share of the CPU per turn in ms, then what. C code that releases the GIL (SQLite, "
+        "sockets, TLS) is not sampled; on a busy machine a sample can fall while the OS runs another process."
     ]
-    lines += ["", "own time by package (whose code was running): % of samples, ms per turn, package"]
+    lines += ["", "own time by package (whose code was running)"]
     lines += [row(name, count) for name, count in packages.most_common(15)]
-    lines += ["", f"top {TOP} by own time: % of samples, ms per turn, function"]
+    lines += ["", f"top {TOP} functions by own time"]
     lines += [row(name, count) for name, count in own.most_common(TOP)]
-    lines += [
-        "",
-        f"top {TOP} by cumulative time (entry frames left out): % of samples, ms per turn, function",
-    ]
+    lines += ["", f"top {TOP} functions by cumulative time (entry frames left out)"]
     ranked = [(name, count) for name, count in cumulative.most_common() if not _ENTRY_FRAMES.match(name)]
     lines += [row(name, count) for name, count in ranked[:TOP]]
     return lines
@@ -649,6 +653,10 @@ def report(summaries: list[Summary]) -> list[str]:
             f"CPU ms/turn: server {s.median('cpu_ms'):.2f}{note}{others}, "
             f"load generator + connector stub {generator:.2f}"
         )
+    lines += ["", "p50 ms per command:" + " " * 5 + "".join(f"{c.split()[0]:>11}" for c in COMMANDS)]
+    for s in summaries:
+        figures = [statistics.median(r.p50_of(command) for r in s.rounds) for command in COMMANDS]
+        lines.append(f"  {s.name:<22}" + "".join(f"{figure:11.0f}" for figure in figures))
     by_name = {s.name: s for s in summaries}
     echo = by_name.get("echo")
     if echo is None:
