@@ -283,6 +283,11 @@ class Profiler:
             )
         await asyncio.sleep(1.0)  # attached and sampling
 
+    async def close(self) -> None:
+        """Stop py-spy if it still runs (a pass that failed before `finish`)."""
+        if self._process is not None:
+            await stop(self._process, signal.SIGINT)
+
     async def finish(self, pid: int) -> None:
         if self._process is not None:
             await stop(self._process, signal.SIGINT)  # py-spy writes its samples on Ctrl-C
@@ -434,9 +439,11 @@ async def measure(
     async with (
         start_server(name, workdir, profiler) as server,
         aiohttp.ClientSession(timeout=timeout, connector=connector) as http,
+        contextlib.AsyncExitStack() as cleanup,
     ):
         await send_all(http, server, stub, plan(users, warmup, end_with=None), sent, failures)
         if profiler is not None:
+            cleanup.push_async_callback(profiler.close)
             await profiler.start(server.pid, workdir / name / "profiler.log")
         before = cpu_seconds(server.pid)
         others = {label: cpu_seconds(pid) for label, pid in server.other_pids.items()}
