@@ -33,9 +33,11 @@ format: $(STAMP)
 cards: $(STAMP)
 	$(BIN)/python -m tests.render
 
-# Timer lateness, memory per hold and start-up time (figures in docs/performance.md).
+# Timer lateness, memory per hold and start-up time; then the cost per command against a bare echo
+# bot (bench/turns.py; `python -m bench.turns --profile` adds a profile). Figures in docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.timers
+	$(BIN)/python -m bench.turns
 
 include tests/playground.mk
 

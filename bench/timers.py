@@ -43,21 +43,18 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import sqlalchemy as sa
 
+from bench.common import ROOT, log, simulator, stop
 from bot.app import RUNTIME
 from bot.clock import SystemClock
 from bot.config import SIM_TENANT_ID, Settings
+from bot.core.net import free_port
 from bot.server import start_bot
 from bot.store.engine import DB_FILE
 from bot.store.schema import holds, timers
 from bot.store.store import Store, open_store
 from bot.store.timers import percentile
 
-ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 5_000
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
 
 
 def rss_bytes() -> int:
@@ -66,19 +63,6 @@ def rss_bytes() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-async def stop(process: asyncio.subprocess.Process, sig: int, grace: float = 30.0) -> None:
-    """Ask a child process to stop; kill it if it has not within `grace` seconds."""
-    if process.returncode is not None:
-        return
-    process.send_signal(sig)
-    try:
-        async with asyncio.timeout(grace):
-            await process.wait()
-    except TimeoutError:
-        process.kill()
-        await process.wait()
 
 
 # -- databases -------------------------------------------------------------------------------------
@@ -178,46 +162,13 @@ async def seed_holds(
             await connection.execute(sa.insert(timers), timer_rows)
 
 
-# -- the standalone simulator ------------------------------------------------------------------------
-@asynccontextmanager
-async def simulator(workdir: Path) -> AsyncIterator[dict[str, str]]:
-    """`presence-bot simulator` in a child process; yields the GRAPH_* variables it prints."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "simulator",
-        "--port",
-        "0",
-        "--data-dir",
-        str(workdir / "simulator"),
-        cwd=ROOT,
-        env={**os.environ, "PRESENCE_BOT_LOG_LEVEL": "WARNING"},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    environment: dict[str, str] = {}
-    try:
-        assert process.stdout is not None
-        async with asyncio.timeout(60):
-            while "GRAPH_TENANT_ID" not in environment:
-                line = (await process.stdout.readline()).decode()
-                if not line:
-                    raise RuntimeError("the simulator exited before printing its variables")
-                if line.startswith("export "):
-                    name, _, value = line[len("export ") :].strip().partition("=")
-                    environment[name] = value.strip("'")
-        yield environment
-    finally:
-        await stop(process, signal.SIGINT)
-
-
 # -- 1 and 2: lateness and memory -----------------------------------------------------------------------
 async def lateness_and_memory(
     workdir: Path, database_url: str | None, holds_count: int, window: float
 ) -> None:
     log(f"\n== Timer lateness with {holds_count:,} active holds ({window:.0f} s of steady load) ==")
-    async with simulator(workdir) as env, database(database_url, workdir, "lateness") as url:
+    async with simulator(workdir) as sim, database(database_url, workdir, "lateness") as url:
+        env = sim.environment
         settings = Settings(
             _env_file=None,
             graph_client_id=env["GRAPH_CLIENT_ID"],
@@ -291,7 +242,7 @@ async def lateness_and_memory(
 # -- 3: start-up -------------------------------------------------------------------------------------------
 async def time_to_ready(data_dir: Path, database_url: str | None) -> float:
     """Seconds from spawning `presence-bot serve` to its first /healthz 200."""
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("GRAPH_", "Microsoft", "MICROSOFT_"))},
         "PRESENCE_BOT_DATA_DIR": str(data_dir),
@@ -326,15 +277,6 @@ async def time_to_ready(data_dir: Path, database_url: str | None) -> float:
                 await asyncio.sleep(0.02)
     finally:
         await stop(process, signal.SIGTERM)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def startup(workdir: Path, database_url: str | None, holds_count: int, runs: int) -> None:

@@ -1,0 +1,87 @@
+"""What the benchmarks share: printing, stopping a child process, its CPU time, the standalone simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parents[1]
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+async def stop(process: asyncio.subprocess.Process, sig: int, grace: float = 30.0) -> None:
+    """Ask a child process to stop; kill it if it has not within `grace` seconds."""
+    if process.returncode is not None:
+        return
+    try:
+        process.send_signal(sig)
+        async with asyncio.timeout(grace):
+            await process.wait()
+    except ProcessLookupError:  # it had just exited
+        await process.wait()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far, in seconds (Linux /proc/<pid>/stat)."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) ": fields 3 (state) onwards
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # fields 14 (utime) and 15 (stime)
+
+
+@dataclass
+class SimulatorProcess:
+    """`presence-bot simulator` in a child process, and the GRAPH_* variables that point a bot at it."""
+
+    process: asyncio.subprocess.Process
+    environment: dict[str, str]
+
+
+@asynccontextmanager
+async def simulator(
+    workdir: Path, *, log_level: str = "WARNING", stderr: IO[bytes] | int = asyncio.subprocess.DEVNULL
+) -> AsyncIterator[SimulatorProcess]:
+    """The standalone simulated tenant on any free loopback port; always stopped on exit."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "simulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--data-dir",
+        str(workdir / "simulator"),
+        cwd=ROOT,
+        env={**os.environ, "PRESENCE_BOT_LOG_LEVEL": log_level},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=stderr,
+    )
+    environment: dict[str, str] = {}
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(60):
+            while "GRAPH_TENANT_ID" not in environment:
+                line = (await process.stdout.readline()).decode()
+                if not line:
+                    raise RuntimeError("the simulator exited before printing its variables")
+                if line.startswith("export "):
+                    name, _, value = line[len("export ") :].strip().partition("=")
+                    environment[name] = value.strip("'")
+        yield SimulatorProcess(process, environment)
+    finally:
+        await stop(process, signal.SIGINT)
