@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import cards
-from bot.core.catalog import COMMANDS, WHEN_HELP
 from bot.commands.model import CommandError
+from bot.core.catalog import COMMANDS, WHEN_HELP
 from bot.core.states import Layer, Tone
 from bot.core.views import (
     ErrorView,

@@ -23,8 +23,8 @@ from bot.commands import (
     When,
     parse,
 )
-from bot.core.catalog import COMMANDS
 from bot.commands.parser import ALIASES, UNSETTABLE, Verb
+from bot.core.catalog import COMMANDS
 from bot.core.states import State
 
 # Wednesday 18 March 2026, 10:00 UTC. New York is on EDT (UTC-4) since 8 March: 06:00 local.
