@@ -2,7 +2,7 @@
 
 No Graph, no I/O, no clock: every time is formatted in `view.time_zone` relative to `view.now`, so the
 same view always renders the same card. Every card carries `fallbackText`; `text_fallback(card)` returns
-it for the activity's `text`. Buttons are Universal Actions (`Action.Execute`, verb "command",
+it for the activity's `summary`. Buttons are Universal Actions (`Action.Execute`, verb "command",
 `data.command` = the chat command) with an `Action.Submit` fallback carrying the same data.
 """
 

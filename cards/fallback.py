@@ -1,6 +1,7 @@
 """Plain text for every message: what a notification, a screen reader or a client without Adaptive Cards
 shows. Each builder writes it into its card's `fallbackText`; `text_fallback` reads it back (or makes it
-from a view directly) so the handler can put the same words on the activity's `text`."""
+from a view directly) so the reply builder (`bot.teams.replies`) puts the same words in the activity's
+`summary` (not `text`, which Teams would show above the card)."""
 
 from __future__ import annotations
 
