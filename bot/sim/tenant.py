@@ -13,9 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.clock import AdjustableClock, Clock
+from bot.core.files import write_atomically
 from bot.graph.models import DateTimeTimeZone, ItemBody, OutOfOfficeSettings, Presence, StatusMessage
 from bot.presence.rules import (
     AVAILABLE_AWAY,
@@ -345,31 +344,6 @@ def _user_from_json(data: dict[str, Any]) -> SimUser:
     return user
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` so a reader sees the old file or the new one, never half of either."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable (POSIX); not every platform can open a directory
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
 # -- the tenant --------------------------------------------------------------------------------------
 class SimTenant:
     """One simulated tenant: its users' presence state and Graph's presence rules.
@@ -582,7 +556,8 @@ class SimTenant:
             covered = self._changes
             text = self._snapshot_text()
             try:
-                await asyncio.to_thread(_write_atomically, self._path, text)
+                # private: the state file stays 0600, as it always was
+                await asyncio.to_thread(write_atomically, self._path, text.encode(), private=True)
             except OSError as exc:
                 log.error("could not write the simulated tenant's state to %s: %s", self._path, exc)
                 raise SimGraphError(
