@@ -1,5 +1,5 @@
 """The simulated tenant: users, their presence sessions, preferred presence and status message, and
-Graph's rules for them (../shared/graph/FACTS.md §1–§3). No HTTP here: `bot.sim.routes` puts Graph's API
+Graph's rules for them (docs/graph-facts.md §1–§3). No HTTP here: `bot.sim.routes` puts Graph's API
 in front of it.
 
 Everything time-dependent (session expiry, the fade of an idle Available session, preferred presence and
@@ -173,7 +173,10 @@ class SessionView:
 
 
 def _effective(session: AppSession, now: datetime) -> Pair:
-    """FACTS §3: Available fades to AvailableInactive 5 min, then Away 10 min, after the last refresh."""
+    """Available fades to AvailableInactive 5 min, then Away 10 min, after the last refresh.
+
+    docs/graph-facts.md §3.
+    """
     if session.availability == _AVAILABLE:
         idle = now - session.last_refreshed_at
         if idle >= AVAILABLE_AWAY:
@@ -410,7 +413,7 @@ class SimTenant:
         activity: str | None,
         expiration_duration: str | None = None,
     ) -> None:
-        """setPresence: create or refresh the caller's session for the user (FACTS §2)."""
+        """setPresence: create or refresh the caller's session for the user (docs/graph-facts.md §2)."""
         key = _check_session_id(session_id, caller_app_id)
         pair = _pair(availability, activity, _SESSION_TABLE, "setPresence")
         duration = _duration(expiration_duration, SESSION_GRAPH_DEFAULT, SESSION_MIN, SESSION_MAX)
@@ -423,7 +426,7 @@ class SimTenant:
         await self.save()
 
     async def clear_presence(self, user_id: str, caller_app_id: str, session_id: str | None) -> None:
-        """clearPresence: end the caller's session; 404 when it has none (FACTS §2)."""
+        """clearPresence: end the caller's session; 404 when it has none (docs/graph-facts.md §2)."""
         key = _check_session_id(session_id, caller_app_id)
         now = self._now()
         user, created = self._user(user_id, now)
@@ -466,7 +469,10 @@ class SimTenant:
         content_type: str | None = "text",
         expiry: DateTimeTimeZone | None = None,
     ) -> None:
-        """setStatusMessage: text only, at most 280 characters; empty content clears (FACTS §2)."""
+        """setStatusMessage: text only, at most 280 characters; empty content clears.
+
+        docs/graph-facts.md §2.
+        """
         text = content or ""
         if content_type is not None and content_type.strip().lower() != "text":
             raise invalid_argument(
@@ -693,7 +699,10 @@ class SimTenant:
         return views
 
     def _shown(self, user: SimUser, now: datetime) -> Pair:
-        """FACTS §3: preferred presence wins while a session is live; else the best session; else Offline."""
+        """Preferred presence wins while a session is live; else the best session; else Offline.
+
+        docs/graph-facts.md §3.
+        """
         sessions = self._sessions(user, now)
         if not sessions:
             return OFFLINE
