@@ -1,4 +1,4 @@
-"""Draw the two Teams app icons, deterministically, with the standard library only.
+"""Draw the two Teams app icons, deterministically; Pillow writes the PNG files.
 
     python manifest/make_icons.py            # rewrites manifest/color.png and manifest/outline.png
 
@@ -13,11 +13,12 @@ Edges are anti-aliased by 4×4 supersampling. No randomness and no clock: the sa
 
 from __future__ import annotations
 
-import struct
 import sys
-import zlib
 from collections.abc import Callable
+from io import BytesIO
 from pathlib import Path
+
+from PIL import Image
 
 ACCENT = (0x4F, 0x52, 0xB2)  # background of color.png; the manifest's accentColor is the same
 WHITE = (0xFF, 0xFF, 0xFF)
@@ -116,30 +117,14 @@ def outline_pixels() -> bytes:
     return _render(OUTLINE_SIZE, sample)
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
 def encode_png(width: int, height: int, rgba: bytes, *, alpha: bool) -> bytes:
-    """An 8-bit PNG: RGBA (colour type 6) when `alpha`, else RGB (type 2) with the alpha dropped."""
-    channels = 4 if alpha else 3
-    raw = bytearray()
-    for row in range(height):
-        raw.append(0)  # filter: none
-        line = rgba[row * width * 4 : (row + 1) * width * 4]
-        if alpha:
-            raw += line
-        else:
-            for i in range(0, len(line), 4):
-                raw += line[i : i + 3]
-    assert len(raw) == height * (1 + width * channels)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6 if alpha else 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", ihdr)
-        + _chunk(b"IDAT", zlib.compress(bytes(raw), 9))
-        + _chunk(b"IEND", b"")
-    )
+    """An 8-bit PNG: RGBA when `alpha`, else RGB with the alpha dropped."""
+    image = Image.frombytes("RGBA", (width, height), rgba)
+    if not alpha:
+        image = image.convert("RGB")  # drops the alpha channel (every pixel here is opaque anyway)
+    out = BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def main(out_dir: Path | None = None) -> None:

@@ -15,11 +15,13 @@ import struct
 import subprocess
 import zipfile
 import zlib
+from io import BytesIO
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from bot.core.catalog import COMMANDS
 from bot.package import (
@@ -230,20 +232,27 @@ def test_validator_works_without_any_network(unzipped: Path) -> None:
 # --- what an admin notices ----------------------------------------------------------------------------
 
 
+def _ihdr(png: bytes) -> tuple[int, int, int, int]:
+    """Width, height, bit depth and colour type, from the PNG's IHDR chunk (always the first)."""
+    assert png[12:16] == b"IHDR"
+    width, height, depth, color_type = struct.unpack(">IIBB", png[16:26])
+    return width, height, depth, color_type
+
+
 def test_icons_have_teams_sizes_and_formats(unzipped: Path) -> None:
-    color = read_png((unzipped / "color.png").read_bytes())
-    outline = read_png((unzipped / "outline.png").read_bytes(), decode=True)
-    assert (color.width, color.height) == (COLOR_ICON_SIZE, COLOR_ICON_SIZE) == (192, 192)
-    assert (outline.width, outline.height) == (OUTLINE_ICON_SIZE, OUTLINE_ICON_SIZE) == (32, 32)
-    assert color.bit_depth == outline.bit_depth == 8
-    assert color.color_type == 2  # RGB: a full-colour, opaque icon
-    assert outline.color_type == 6  # RGBA: needs transparency
+    color_png, outline_png = (unzipped / "color.png").read_bytes(), (unzipped / "outline.png").read_bytes()
+    color, outline = read_png(color_png), read_png(outline_png)
+    assert color.size == (COLOR_ICON_SIZE, COLOR_ICON_SIZE) == (192, 192)
+    assert outline.size == (OUTLINE_ICON_SIZE, OUTLINE_ICON_SIZE) == (32, 32)
+    assert (color.format, color.mode) == ("PNG", "RGB")
+    assert (outline.format, outline.mode) == ("PNG", "RGBA")
+    assert _ihdr(color_png) == (192, 192, 8, 2)  # 8-bit RGB: a full-colour, opaque icon
+    assert _ihdr(outline_png) == (32, 32, 8, 6)  # 8-bit RGBA: needs transparency
 
 
 def test_outline_is_white_on_transparent(unzipped: Path) -> None:
-    outline = read_png((unzipped / "outline.png").read_bytes(), decode=True)
-    assert outline.pixels is not None
-    pixels = [outline.pixels[i : i + 4] for i in range(0, len(outline.pixels), 4)]
+    outline = read_png((unzipped / "outline.png").read_bytes()).tobytes()
+    pixels = [outline[i : i + 4] for i in range(0, len(outline), 4)]
     assert {bytes(p[:3]) for p in pixels} == {b"\xff\xff\xff"}
     alphas = {p[3] for p in pixels}
     assert 0 in alphas and 255 in alphas  # a real shape on a transparent background
@@ -251,12 +260,12 @@ def test_outline_is_white_on_transparent(unzipped: Path) -> None:
 
 
 def test_committed_icons_are_what_make_icons_draws() -> None:
-    color = read_png((MANIFEST_DIR / "color.png").read_bytes(), decode=True)
-    outline = read_png((MANIFEST_DIR / "outline.png").read_bytes(), decode=True)
+    color = read_png((MANIFEST_DIR / "color.png").read_bytes())
+    outline = read_png((MANIFEST_DIR / "outline.png").read_bytes())
     drawn_color = make_icons.color_pixels()
     rgb = b"".join(drawn_color[i : i + 3] for i in range(0, len(drawn_color), 4))
-    assert color.pixels == rgb
-    assert outline.pixels == make_icons.outline_pixels()
+    assert color.mode == "RGB" and color.tobytes() == rgb
+    assert outline.mode == "RGBA" and outline.tobytes() == make_icons.outline_pixels()
 
 
 def test_every_scope_has_a_command_list(manifest: dict[str, Any]) -> None:
@@ -374,10 +383,49 @@ def test_icon_checks_refuse_what_teams_refuses() -> None:
         check_outline_icon(encode(32, 32, _rgba(32, (0x4F, 0x52, 0xB2, 128)), alpha=True))
     with pytest.raises(PackageError, match="fully transparent"):
         check_outline_icon(encode(32, 32, _rgba(32, (0, 0, 0, 0)), alpha=True))
-    corrupt = bytearray(encode(32, 32, _rgba(32, (255, 255, 255, 0)), alpha=True))
-    corrupt[40] ^= 0xFF  # inside the IDAT chunk
+    good = encode(32, 32, _rgba(32, (255, 255, 255, 0)), alpha=True)
+    idat = good.index(b"IDAT")
+    corrupt = bytearray(good)
+    corrupt[idat + 6] ^= 0xFF  # inside the IDAT chunk's data
     with pytest.raises(PackageError, match="bad CRC"):
         check_outline_icon(bytes(corrupt))
+    corrupt = bytearray(good)
+    corrupt[idat + 3] ^= 0xFF  # the chunk's type: "IDA\xab" is no chunk at all
+    with pytest.raises(PackageError, match=r"outline.png: not a PNG file, or one whose header is damaged"):
+        check_outline_icon(bytes(corrupt))
+    with pytest.raises(PackageError, match="truncated"):
+        check_outline_icon(good[: len(good) - 12])  # no IEND
+
+
+def test_outline_check_names_the_first_visible_non_white_pixel() -> None:
+    pixels = bytearray(_rgba(32, (255, 255, 255, 0)))
+
+    def put(x: int, y: int, pixel: tuple[int, int, int, int]) -> None:
+        pixels[(y * 32 + x) * 4 : (y * 32 + x + 1) * 4] = bytes(pixel)
+
+    put(20, 3, (255, 255, 255, 255))
+    put(1, 5, (0, 0, 0, 0))  # not white, but invisible: fine
+    put(9, 7, (255, 254, 255, 1))  # barely visible and barely off-white: the first offender
+    put(2, 8, (0, 0, 0, 255))
+    with pytest.raises(PackageError, match=r"non-white pixel at \(9, 7\)"):
+        check_outline_icon(make_icons.encode_png(32, 32, bytes(pixels), alpha=True))
+    put(9, 7, (255, 255, 255, 1))
+    put(2, 8, (255, 255, 255, 255))
+    check_outline_icon(make_icons.encode_png(32, 32, bytes(pixels), alpha=True))
+
+
+def test_outline_transparency_may_come_from_a_palette() -> None:
+    """A palette PNG with a transparent entry (tRNS) is white on transparent too: Pillow reads it."""
+    image = Image.new("P", (32, 32), 0)
+    image.putpalette([0, 0, 0, 255, 255, 255])
+    image.paste(1, (8, 8, 24, 24))
+    out = BytesIO()
+    image.save(out, format="PNG", transparency=0)
+    check_outline_icon(out.getvalue())
+    out = BytesIO()
+    image.save(out, format="PNG")  # the same, with no transparent entry
+    with pytest.raises(PackageError, match="no transparency"):
+        check_outline_icon(out.getvalue())
 
 
 def test_png_reader_undoes_every_filter() -> None:
@@ -417,7 +465,7 @@ def test_png_reader_undoes_every_filter() -> None:
         + chunk(b"IDAT", zlib.compress(bytes(raw)))
         + chunk(b"IEND", b"")
     )
-    assert read_png(png, decode=True).pixels == pixels
+    assert read_png(png).tobytes() == pixels
 
 
 # --- the CLI ------------------------------------------------------------------------------------------

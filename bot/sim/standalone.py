@@ -14,7 +14,6 @@ CA live in `data_dir` and survive a restart.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import shlex
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from pydantic import SecretStr
 
 from bot.clock import AdjustableClock
 from bot.config import SIM_APP_ID, SIM_APP_SECRET, SIM_TENANT_ID
+from bot.core.net import bound_port, is_loopback_host
 from bot.sim.caller import PRESENCE_READWRITE_ALL
 from bot.sim.identity import IdentitySite, JwtAuthenticator, RegisteredApp, SimIdentity, start_identity_site
 from bot.sim.routes import SIM_GRAPH, SimGraph, create_sim_app
@@ -82,26 +82,10 @@ class StandaloneSimulator:
         await self._identity.stop()
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _prepare_dir(data_dir: Path) -> Path:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     return data_dir
-
-
-def _bound_port(runner: web.AppRunner, asked: int) -> int:
-    for address in runner.addresses:  # the socket's (host, port, …): learns the port 0 picked
-        if isinstance(address, tuple) and len(address) >= 2:
-            return int(address[1])
-    return asked
 
 
 async def start_standalone(
@@ -147,7 +131,7 @@ async def start_standalone(
     app = create_sim_app(
         tenant_state, JwtAuthenticator(identity, clock), clock, clock_control=True, limits=limits
     )
-    identity_host = host if _is_loopback(host) else "127.0.0.1"
+    identity_host = host if is_loopback_host(host) else "127.0.0.1"
     if identity_port is None:
         identity_port = port + 1 if port else 0
     identity_site = await start_identity_site(identity, identity_host, identity_port)
@@ -161,7 +145,7 @@ async def start_standalone(
         raise
     shown_host = f"[{host}]" if ":" in host else host
     simulator = StandaloneSimulator(
-        url=f"http://{shown_host}:{_bound_port(runner, port)}",
+        url=f"http://{shown_host}:{bound_port(runner.addresses, port)}",
         identity_url=identity_site.base_url,
         ca_path=identity.ca_path,
         client_id=client_id,

@@ -1,5 +1,5 @@
 """The simulated tenant: users, their presence sessions, preferred presence and status message, and
-Graph's rules for them (../shared/graph/FACTS.md §1–§3). No HTTP here: `bot.sim.routes` puts Graph's API
+Graph's rules for them (docs/graph-facts.md §1–§3). No HTTP here: `bot.sim.routes` puts Graph's API
 in front of it.
 
 Everything time-dependent (session expiry, the fade of an idle Available session, preferred presence and
@@ -13,9 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bot.clock import AdjustableClock, Clock
+from bot.core.files import write_atomically
 from bot.core.states import (
     AVAILABLE_AWAY,
     AVAILABLE_FADE,
@@ -174,7 +173,10 @@ class SessionView:
 
 
 def _effective(session: AppSession, now: datetime) -> Pair:
-    """FACTS §3: Available fades to AvailableInactive 5 min, then Away 10 min, after the last refresh."""
+    """Available fades to AvailableInactive 5 min, then Away 10 min, after the last refresh.
+
+    docs/graph-facts.md §3.
+    """
     if session.availability == _AVAILABLE:
         idle = now - session.last_refreshed_at
         if idle >= AVAILABLE_AWAY:
@@ -345,31 +347,6 @@ def _user_from_json(data: dict[str, Any]) -> SimUser:
     return user
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` so a reader sees the old file or the new one, never half of either."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable (POSIX); not every platform can open a directory
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
 # -- the tenant --------------------------------------------------------------------------------------
 class SimTenant:
     """One simulated tenant: its users' presence state and Graph's presence rules.
@@ -436,7 +413,7 @@ class SimTenant:
         activity: str | None,
         expiration_duration: str | None = None,
     ) -> None:
-        """setPresence: create or refresh the caller's session for the user (FACTS §2)."""
+        """setPresence: create or refresh the caller's session for the user (docs/graph-facts.md §2)."""
         key = _check_session_id(session_id, caller_app_id)
         pair = _pair(availability, activity, _SESSION_TABLE, "setPresence")
         duration = _duration(expiration_duration, SESSION_GRAPH_DEFAULT, SESSION_MIN, SESSION_MAX)
@@ -449,7 +426,7 @@ class SimTenant:
         await self.save()
 
     async def clear_presence(self, user_id: str, caller_app_id: str, session_id: str | None) -> None:
-        """clearPresence: end the caller's session; 404 when it has none (FACTS §2)."""
+        """clearPresence: end the caller's session; 404 when it has none (docs/graph-facts.md §2)."""
         key = _check_session_id(session_id, caller_app_id)
         now = self._now()
         user, created = self._user(user_id, now)
@@ -492,7 +469,10 @@ class SimTenant:
         content_type: str | None = "text",
         expiry: DateTimeTimeZone | None = None,
     ) -> None:
-        """setStatusMessage: text only, at most 280 characters; empty content clears (FACTS §2)."""
+        """setStatusMessage: text only, at most 280 characters; empty content clears.
+
+        docs/graph-facts.md §2.
+        """
         text = content or ""
         if content_type is not None and content_type.strip().lower() != "text":
             raise invalid_argument(
@@ -582,7 +562,8 @@ class SimTenant:
             covered = self._changes
             text = self._snapshot_text()
             try:
-                await asyncio.to_thread(_write_atomically, self._path, text)
+                # private: the state file stays 0600, as it always was
+                await asyncio.to_thread(write_atomically, self._path, text.encode(), private=True)
             except OSError as exc:
                 log.error("could not write the simulated tenant's state to %s: %s", self._path, exc)
                 raise SimGraphError(
@@ -718,7 +699,10 @@ class SimTenant:
         return views
 
     def _shown(self, user: SimUser, now: datetime) -> Pair:
-        """FACTS §3: preferred presence wins while a session is live; else the best session; else Offline."""
+        """Preferred presence wins while a session is live; else the best session; else Offline.
+
+        docs/graph-facts.md §3.
+        """
         sessions = self._sessions(user, now)
         if not sessions:
             return OFFLINE

@@ -1,5 +1,6 @@
-"""What the simulated Graph does to traffic besides answering it: injected faults, throttling (FACTS §4),
-and per-route request counts that tests read to count Graph round trips. No HTTP here."""
+"""What the simulated Graph does to traffic besides answering it: injected faults, throttling
+(docs/graph-facts.md §4), and per-route request counts that tests read to count Graph round trips.
+No HTTP here."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ MAX_FAULT_DELAY_MS = 120_000
 
 @dataclass(frozen=True)
 class SimLimits:
-    """Graph's limits as the simulator applies them (FACTS §2, §4); tests shrink them."""
+    """Graph's limits as the simulator applies them (docs/graph-facts.md §2, §4); tests shrink them."""
 
     requests_per_window: int = 10_000  # presence: per app per tenant
     bulk_requests_per_window: int = 1_500  # getPresencesByUserId: per app per tenant

@@ -1,31 +1,21 @@
-"""The Teams app package: `manifest.json`, `color.png` and `outline.png`, zipped at the root.
+"""The Teams app manifest: `manifest/manifest.template.json` filled and checked.
 
-`build_package()` fills `manifest/manifest.template.json`, generates the bot's `commandLists` from the
-command catalog (`bot.core.catalog.COMMANDS`, the one place command text lives), checks what Teams
-admin center checks on upload (GUID ids, name and description lengths, command limits, icon sizes and
-formats, an outline icon that is white on transparent), and writes the zip.
-
-`add_package_command()` / `run_package()` are the `presence-bot package` sub-command.
+`render_manifest()` fills the template, generates the bot's `commandLists` from the command catalog
+(`bot.core.catalog.COMMANDS`, the one place command text lives) and checks what Teams admin center
+checks on upload and the schema alone does not (GUID ids, name and description lengths, command limits).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import re
-import struct
-import sys
-import tempfile
-import zipfile
-import zlib
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TypeAlias
 
 from bot.core.catalog import COMMANDS
 from bot.core.views import CommandDoc
+from bot.package.errors import PackageError
 
 JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
@@ -34,16 +24,11 @@ JsonObject: TypeAlias = "dict[str, JsonValue]"
 # ships (tests validate against it) and the current generally available version in Microsoft's
 # manifest reference (August 2026). Nothing in it needs more than 1.19, so if a tenant's upload refused
 # 1.30, setting "$schema" and "manifestVersion" to an older version is the whole change.
-MANIFEST_DIR = Path(__file__).resolve().parent.parent / "manifest"
+MANIFEST_DIR = Path(__file__).resolve().parent.parent.parent / "manifest"
 TEMPLATE_NAME = "manifest.template.json"
-COLOR_ICON = "color.png"
-OUTLINE_ICON = "outline.png"
-DEFAULT_OUT = Path("build/presence-bot.zip")
 DEFAULT_NAME = "Presence Bot"
 
 # Teams' rules for what this package declares (the schema is looser on some: see the notes).
-COLOR_ICON_SIZE = 192
-OUTLINE_ICON_SIZE = 32
 SHORT_NAME_MAX = 30
 FULL_NAME_MAX = 100
 SHORT_DESCRIPTION_MAX = 80
@@ -84,10 +69,6 @@ _HOST = re.compile(
 # Teams accepts MAJOR.MINOR.PATCH only (a semver pre-release suffix is refused on upload).
 _APP_VERSION = re.compile(r"^\d{1,9}\.\d{1,9}\.\d{1,9}$")
 _PLACEHOLDER = re.compile(r"\$\{\{([A-Z0-9_]+)\}\}")
-
-
-class PackageError(ValueError):
-    """The package cannot be built as asked: the message says what to change."""
 
 
 def _default_version() -> str:
@@ -331,286 +312,3 @@ def check_manifest(manifest: JsonObject) -> None:
     web_app = manifest.get("webApplicationInfo")
     if isinstance(web_app, dict) and web_app.get("id") != app_id:
         raise PackageError("manifest: webApplicationInfo.id must be the app id")
-
-
-# --- icons ------------------------------------------------------------------------------------------
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # colour type → samples per pixel (palette, 3, not decoded)
-_COLOR_TYPE_NAMES = {0: "greyscale", 2: "RGB", 3: "palette", 4: "greyscale+alpha", 6: "RGBA"}
-
-
-@dataclass(frozen=True)
-class PngImage:
-    width: int
-    height: int
-    bit_depth: int
-    color_type: int
-    interlaced: bool
-    pixels: bytes | None = None  # 8-bit samples, row after row, filters undone (when decoded)
-
-    @property
-    def channels(self) -> int:
-        return _CHANNELS.get(self.color_type, 1)
-
-    @property
-    def has_alpha(self) -> bool:
-        return self.color_type in (4, 6)
-
-    def describe(self) -> str:
-        kind = _COLOR_TYPE_NAMES.get(self.color_type, f"colour type {self.color_type}")
-        return f"{self.width}×{self.height} {self.bit_depth}-bit {kind}"
-
-
-def _paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    if pa <= pb and pa <= pc:
-        return a
-    return b if pb <= pc else c
-
-
-def _unfilter(raw: bytes, width: int, height: int, bpp: int) -> bytes:
-    stride = width * bpp
-    if len(raw) != height * (stride + 1):
-        raise PackageError(f"PNG image data has {len(raw)} bytes, expected {height * (stride + 1)}")
-    out = bytearray(height * stride)
-    previous = bytearray(stride)
-    for y in range(height):
-        kind = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
-        for i in range(stride):
-            left = line[i - bpp] if i >= bpp else 0
-            up = previous[i]
-            up_left = previous[i - bpp] if i >= bpp else 0
-            if kind == 0:
-                continue
-            if kind == 1:
-                line[i] = (line[i] + left) & 0xFF
-            elif kind == 2:
-                line[i] = (line[i] + up) & 0xFF
-            elif kind == 3:
-                line[i] = (line[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
-                line[i] = (line[i] + _paeth(left, up, up_left)) & 0xFF
-            else:
-                raise PackageError(f"PNG row {y} has unknown filter type {kind}")
-        out[y * stride : (y + 1) * stride] = line
-        previous = line
-    return bytes(out)
-
-
-def read_png(data: bytes, *, decode: bool = False) -> PngImage:
-    """Read a PNG's header (and with `decode`, its 8-bit pixels); `PackageError` if it is not a PNG."""
-    if not data.startswith(_PNG_SIGNATURE):
-        raise PackageError("not a PNG file (bad signature)")
-    pos = len(_PNG_SIGNATURE)
-    header: tuple[int, int, int, int, int] | None = None
-    idat = bytearray()
-    seen_end = False
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        body = data[pos + 8 : pos + 8 + length]
-        crc_bytes = data[pos + 8 + length : pos + 12 + length]
-        if len(body) != length or len(crc_bytes) != 4:
-            raise PackageError(f"PNG chunk {kind!r} is truncated")
-        if struct.unpack(">I", crc_bytes)[0] != zlib.crc32(kind + body):
-            raise PackageError(f"PNG chunk {kind!r} has a bad CRC")
-        if header is None and kind != b"IHDR":
-            raise PackageError("PNG does not start with an IHDR chunk")
-        if kind == b"IHDR":
-            if length != 13:
-                raise PackageError("PNG IHDR chunk has the wrong length")
-            width, height, depth, color_type, _compression, _filter, interlace = struct.unpack(
-                ">IIBBBBB", body
-            )
-            header = (width, height, depth, color_type, interlace)
-        elif kind == b"IDAT":
-            idat += body
-        elif kind == b"IEND":
-            seen_end = True
-            break
-        pos += 12 + length
-    if header is None or not seen_end:
-        raise PackageError("PNG is incomplete (no IHDR or no IEND)")
-    width, height, depth, color_type, interlace = header
-    if color_type not in _COLOR_TYPE_NAMES:
-        raise PackageError(f"PNG has an invalid colour type {color_type}")
-    image = PngImage(width, height, depth, color_type, interlace == 1)
-    if not decode:
-        return image
-    if depth != 8 or color_type not in _CHANNELS or image.interlaced:
-        raise PackageError(
-            f"cannot check the pixels of a {image.describe()}{' interlaced' if image.interlaced else ''} "
-            "PNG: save it as 8-bit RGBA, not interlaced"
-        )
-    try:
-        raw = zlib.decompress(bytes(idat))
-    except zlib.error as error:
-        raise PackageError(f"PNG image data is corrupt: {error}") from None
-    pixels = _unfilter(raw, width, height, image.channels)
-    return PngImage(width, height, depth, color_type, False, pixels)
-
-
-def check_color_icon(data: bytes) -> PngImage:
-    """color.png: a PNG of 192×192 pixels."""
-    try:
-        image = read_png(data)
-    except PackageError as error:
-        raise PackageError(f"{COLOR_ICON}: {error}") from None
-    if (image.width, image.height) != (COLOR_ICON_SIZE, COLOR_ICON_SIZE):
-        raise PackageError(
-            f"{COLOR_ICON} is {image.width}×{image.height}; Teams requires "
-            f"{COLOR_ICON_SIZE}×{COLOR_ICON_SIZE}"
-        )
-    return image
-
-
-def check_outline_icon(data: bytes) -> PngImage:
-    """outline.png: a 32×32 PNG with transparency whose every visible pixel is white."""
-    try:
-        image = read_png(data, decode=True)
-    except PackageError as error:
-        raise PackageError(f"{OUTLINE_ICON}: {error}") from None
-    if (image.width, image.height) != (OUTLINE_ICON_SIZE, OUTLINE_ICON_SIZE):
-        raise PackageError(
-            f"{OUTLINE_ICON} is {image.width}×{image.height}; Teams requires "
-            f"{OUTLINE_ICON_SIZE}×{OUTLINE_ICON_SIZE}"
-        )
-    if not image.has_alpha:
-        raise PackageError(
-            f"{OUTLINE_ICON} is {image.describe()} with no transparency; Teams requires white on a "
-            "transparent background (save it as RGBA)"
-        )
-    assert image.pixels is not None
-    step = image.channels
-    colour = step - 1
-    visible = 0
-    for index in range(0, len(image.pixels), step):
-        alpha = image.pixels[index + colour]
-        if alpha == 0:
-            continue
-        visible += 1
-        if any(sample != 0xFF for sample in image.pixels[index : index + colour]):
-            pixel = index // step
-            x, y = pixel % image.width, pixel // image.width
-            raise PackageError(
-                f"{OUTLINE_ICON} has a non-white pixel at ({x}, {y}); Teams requires only white "
-                "and transparent pixels"
-            )
-    if visible == 0:
-        raise PackageError(f"{OUTLINE_ICON} is fully transparent")
-    return image
-
-
-# --- the zip ----------------------------------------------------------------------------------------
-
-
-def _zip_entry(name: str) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible bytes
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.external_attr = 0o644 << 16
-    return info
-
-
-def build_package(
-    app_id: str,
-    *,
-    name: str = DEFAULT_NAME,
-    bot_domain: str | None = None,
-    out: Path = DEFAULT_OUT,
-    version: str = DEFAULT_VERSION,
-) -> Path:
-    """Write the Teams app package (manifest.json, color.png, outline.png at the zip's root).
-
-    Raises `PackageError` (a `ValueError`) with a message saying what to fix: an app id that is not a
-    GUID, a bad domain, name or version, or icons Teams would refuse.
-    """
-    manifest = render_manifest(app_id, name=name, bot_domain=bot_domain, version=version)
-    icons: dict[str, bytes] = {}
-    for icon in (COLOR_ICON, OUTLINE_ICON):
-        path = MANIFEST_DIR / icon
-        try:
-            icons[icon] = path.read_bytes()
-        except FileNotFoundError:
-            raise PackageError(f"{path} not found (python manifest/make_icons.py draws it)") from None
-    check_color_icon(icons[COLOR_ICON])
-    check_outline_icon(icons[OUTLINE_ICON])
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    body = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    fd, temp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w") as archive:
-            archive.writestr(_zip_entry("manifest.json"), body)
-            for icon in (COLOR_ICON, OUTLINE_ICON):
-                archive.writestr(_zip_entry(icon), icons[icon])
-        os.replace(temp_name, out)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return out
-
-
-# --- CLI --------------------------------------------------------------------------------------------
-
-
-def add_package_command(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    """Add `package` to the `presence-bot` sub-commands; `run_package(args)` carries it out."""
-    parser = subparsers.add_parser(
-        "package",
-        help="build the Teams app package to upload in Teams admin center",
-        description=(
-            "Build the Teams app package: manifest.json, color.png and outline.png in one zip, "
-            "ready for Teams admin center → Teams apps → Manage apps → Upload new app."
-        ),
-    )
-    parser.add_argument(
-        "--app-id",
-        required=True,
-        help="the bot's Microsoft Entra Application (client) ID, a GUID (also the Teams app id)",
-    )
-    parser.add_argument(
-        "--name",
-        default=DEFAULT_NAME,
-        help=f"the app name people see in Teams, at most {SHORT_NAME_MAX} characters (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--domain",
-        default=None,
-        help="the bot's host name, e.g. bot.contoso.com (listed in validDomains)",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=DEFAULT_OUT,
-        help="where to write the zip (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--app-version",
-        default=DEFAULT_VERSION,
-        help="the app package version, MAJOR.MINOR.PATCH; raise it for every update (default: %(default)s)",
-    )
-    return parser
-
-
-def run_package(args: argparse.Namespace) -> int:
-    """Carry out `presence-bot package`; returns the process exit code (0, or 2 with a message)."""
-    try:
-        path = build_package(
-            args.app_id,
-            name=args.name,
-            bot_domain=args.domain,
-            out=args.out,
-            version=args.app_version,
-        )
-    except PackageError as error:
-        print(f"presence-bot package: {error}", file=sys.stderr)
-        return 2
-    print(f"Wrote {path}")
-    print("Upload it in Teams admin center → Teams apps → Manage apps → Upload new app.")
-    return 0
