@@ -17,7 +17,7 @@ from bot.clock import AdjustableClock, Clock
 from bot.sim.errors import SimGraphError, bad_request
 from bot.sim.graph import SIM_GRAPH, SimGraph, read_json
 from bot.sim.operations import json_object, optional_str
-from bot.sim.tenant import iso_utc
+from bot.sim.times import iso_utc
 from bot.sim.traffic import Fault
 
 __all__ = [
