@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.server import RunningBot, start_bot
-from tests.connector import Connector
+from tests.support.connector import Connector
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TENANT = "00000000-0000-0000-0000-0000000000001"

@@ -19,7 +19,7 @@ from bot.commands.model import (
 from bot.graph.models import Presence
 from bot.presence.rules import STATES, Layer, State
 from bot.presence.service import PreferredPlan, PresenceService, SessionPlan, UserRef, explain
-from tests.fakes import FakeGraph
+from tests.support.fakes import FakeGraph
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 APP = "app-id"

@@ -28,7 +28,7 @@ bot's replies on a mock Bot Connector. Its API, read from the installed package:
 Both processes run in their own process group on 127.0.0.1 (free ports unless given; the Playground,
 which would listen on every interface, is held to loopback by tests/js/loopback-only.cjs), their output
 in log files under the work folder (shown when something fails), and are stopped (SIGTERM, then SIGKILL)
-on exit. `python -m tests.playground` (`make playground`) runs both until Ctrl-C.
+on exit. `python -m tests.support.playground` (`make playground`) runs both until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ import aiohttp
 import httpx
 import pytest
 
-from tests.nodejs import node_tools
+from tests.support.nodejs import node_tools
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / ".m365agentsplayground.yml"
 CARD = "application/vnd.microsoft.card.adaptive"
 STARTUP_TIMEOUT = 60.0  # seconds for each process to answer
@@ -511,7 +511,7 @@ class PlaygroundClient:
 def main(argv: list[str] | None = None) -> int:
     """Run the bot and the Playground until Ctrl-C (or until one of them stops)."""
     parser = argparse.ArgumentParser(
-        prog="python -m tests.playground",
+        prog="python -m tests.support.playground",
         description="Presence Bot (simulated tenant) behind the Microsoft 365 Agents Playground.",
     )
     parser.add_argument("--bot-port", type=int, default=3978, help="the bot's port (default: 3978)")

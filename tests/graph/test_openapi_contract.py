@@ -26,10 +26,10 @@ from referencing.jsonschema import DRAFT202012
 from bot.app import RUNTIME
 from bot.commands.catalog import COMMANDS
 from bot.server import RunningBot
-from tests.connector import Connector
-from tests.e2e import card_of, say, texts
+from tests.support.connector import Connector
+from tests.support.e2e import card_of, say, texts
 
-OPENAPI = Path(__file__).resolve().parent / "contract" / "presence-openapi-subset.json"
+OPENAPI = Path(__file__).resolve().parents[1] / "contract" / "presence-openapi-subset.json"
 
 pytestmark = pytest.mark.skipif(
     not OPENAPI.exists(), reason=f"{OPENAPI} is absent from this checkout: no contract to check against"
@@ -419,7 +419,7 @@ async def test_after_a_warm_up_each_command_costs_one_round_trip_and_no_token(
 
 def test_the_vendored_openapi_matches_the_shared_one() -> None:
     """tests/contract/ keeps a copy so the contract is checked in any checkout; it must not drift."""
-    shared = Path(__file__).resolve().parents[1].parent / "shared" / "graph" / OPENAPI.name
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "graph" / OPENAPI.name
     if not shared.exists():
         pytest.skip(f"{shared} is not beside this checkout: nothing to compare the copy with")
     assert json.loads(OPENAPI.read_text(encoding="utf-8")) == json.loads(shared.read_text(encoding="utf-8"))

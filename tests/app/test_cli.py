@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import ROOT
+from tests.support.procs import ROOT
 
 
 def serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

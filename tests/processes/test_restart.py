@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.connector import Connector
-from tests.e2e import app_session, card_of, parse_utc, say, sim_user, texts
-from tests.procs import BotProcess, running
-from tests.test_holds import ALEX, advance, eventually, notices, presence_is
+from tests.presence.test_holds import ALEX, advance, eventually, notices, presence_is
+from tests.support.connector import Connector
+from tests.support.e2e import app_session, card_of, parse_utc, say, sim_user, texts
+from tests.support.procs import BotProcess, running
 
 
 async def test_a_hold_survives_sigkill_and_ends_with_one_notice(

@@ -34,7 +34,7 @@ from bot.presence.view import (
     WelcomeView,
 )
 from cards import UserTimes
-from tests.cardschema import assert_valid_card, card_errors
+from tests.support.cardschema import assert_valid_card, card_errors
 
 # Friday 20 Nov 2026, 13:00 UTC: 2:00 PM in Berlin (UTC+1), 10:00 PM in Tokyo (UTC+9).
 NOW = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)

@@ -14,7 +14,7 @@ import pytest
 from bot.clock import AdjustableClock
 from bot.store import Store, Timer, TimerService, open_store
 from bot.store.timers import TimerAbandoned
-from tests.dbs import store_url  # noqa: F401
+from tests.support.dbs import store_url  # noqa: F401
 
 # Long enough that only a wake-up (schedule, clock jump, finished handler) explains a prompt firing.
 NO_POLL = timedelta(minutes=10)

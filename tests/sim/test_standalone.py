@@ -24,11 +24,11 @@ from bot.graph.auth import MsalTokenProvider
 from bot.server import RunningBot, start_bot
 from bot.sim.standalone import StandaloneSimulator, start_standalone
 from tests.conftest import activity, make_settings
-from tests.connector import Connector
-from tests.e2e import app_session, card_of, parse_utc, say, texts
+from tests.support.connector import Connector
+from tests.support.e2e import app_session, card_of, parse_utc, say, texts
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

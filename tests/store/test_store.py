@@ -1,4 +1,4 @@
-"""The durable store, on SQLite and on PostgreSQL (see tests/dbs.py)."""
+"""The durable store, on SQLite and on PostgreSQL (see tests/support/dbs.py)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from bot.clock import AdjustableClock
 from bot.store import HoldStatus, Store, Timer, TimerService, UserKey, hold_timer_key, open_store
 from bot.store.migrate import alembic_config
 from bot.store.schema import holds, metadata
-from tests import dbs
-from tests.dbs import store_url  # noqa: F401
+from tests.support import dbs
+from tests.support.dbs import store_url  # noqa: F401
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ALEX = UserKey("aad-alex", "tenant-1")
 BEN = UserKey("aad-ben", "tenant-1")
 EMULATOR = UserKey("emulator-user", None)

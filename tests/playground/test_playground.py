@@ -3,7 +3,8 @@
 The Playground sends the bot what Teams would (messages in a personal chat, a group chat with an
 @mention and a channel post; `adaptiveCard/action` invokes when a card's button is pressed; the install
 activities) and shows what comes back. Each test starts the real bot (`presence-bot serve`, its simulated
-tenant in a temporary folder) and the Playground pointed at it, on free loopback ports (tests/playground.py).
+tenant in a temporary folder) and the Playground pointed at it, on free loopback ports
+(tests/support/playground.py).
 
 Without a browser the tests use the Playground's own API; the last one drives its web UI in headless
 Chromium and saves docs/playground-busy.png and docs/playground-updated.png.
@@ -19,11 +20,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser import ensure_chromium
-from tests.nodejs import run_node
-from tests.playground import CARD, BotMessage, Playground, PlaygroundClient, card_texts, running_playground
+from tests.support.browser import ensure_chromium
+from tests.support.nodejs import run_node
+from tests.support.playground import (
+    CARD,
+    BotMessage,
+    Playground,
+    PlaygroundClient,
+    card_texts,
+    running_playground,
+)
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 IN_A_CALL = {"availability": "Busy", "activity": "InACall"}
 DND = {"availability": "DoNotDisturb", "activity": "DoNotDisturb"}
 

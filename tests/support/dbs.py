@@ -5,7 +5,7 @@ SQLite gets a file in `tmp_path`. PostgreSQL (127.0.0.1:5432, database `test`, u
 turns into the connection's `search_path`), dropped afterwards. Without PostgreSQL the PostgreSQL
 half is skipped, except under CI (`CI=true`), where it fails: CI must test both.
 
-Use it with `from tests.dbs import store_url  # noqa: F401`.
+Use it with `from tests.support.dbs import store_url  # noqa: F401`.
 """
 
 from __future__ import annotations

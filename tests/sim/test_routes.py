@@ -36,7 +36,7 @@ TENANT = "00000000-0000-0000-0000-0000000000001"
 ALEX = "00000000-0000-0000-0000-0000000000020"
 PRESENCE = f"/v1.0/users/{ALEX}/presence"
 
-OPENAPI = Path(__file__).resolve().parent / "contract" / "presence-openapi-subset.json"
+OPENAPI = Path(__file__).resolve().parents[1] / "contract" / "presence-openapi-subset.json"
 ODATA_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,12})?(Z|[+-]\d{2}:\d{2})$")
 
 

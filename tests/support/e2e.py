@@ -8,11 +8,11 @@ from typing import Any, Protocol
 import httpx
 
 from tests.conftest import activity
-from tests.connector import Connector
+from tests.support.connector import Connector
 
 
 class Served(Protocol):
-    """Anything serving the bot: an in-process `RunningBot` or a `tests.procs.BotProcess`."""
+    """Anything serving the bot: an in-process `RunningBot` or a `tests.support.procs.BotProcess`."""
 
     @property
     def url(self) -> str: ...

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from bot.server import RunningBot
-from tests.connector import Connector
-from tests.e2e import app_session, card_of, say, sim_stats, sim_user, texts
+from tests.support.connector import Connector
+from tests.support.e2e import app_session, card_of, say, sim_stats, sim_user, texts
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
 SET_PRESENCE = "POST /v1.0/users/{id}/presence/setPresence"

@@ -18,10 +18,10 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 
 from tests.conftest import activity
-from tests.connector import Connector
-from tests.dbs import postgres_schema
-from tests.procs import BotProcess, running
-from tests.test_holds import advance, eventually
+from tests.presence.test_holds import advance, eventually
+from tests.support.connector import Connector
+from tests.support.dbs import postgres_schema
+from tests.support.procs import BotProcess, running
 
 HOLDS = 1000
 REFRESHED = re.compile(r"refreshed hold (\d+) until")

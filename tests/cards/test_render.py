@@ -1,6 +1,6 @@
 """Every card the bot sends, rendered by Microsoft's Adaptive Cards JS renderer (v3) in headless Chromium.
 
-The JSON schema (tests/test_cards.py) says a card is well-formed; this says the renderer Teams' web
+The JSON schema (tests/cards/test_cards.py) says a card is well-formed; this says the renderer Teams' web
 client is built on understands every part of it (no parse or validation warnings, targeting 1.5),
 draws it with text in it, and keeps the Universal Actions as `Action.Execute`. It also writes the
 pictures in docs/cards/ (`.venv/bin/python -m tests.render` regenerates them on their own).

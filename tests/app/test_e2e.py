@@ -13,8 +13,8 @@ import pytest
 from bot.config import SIM_APP_ID
 from bot.server import RunningBot, start_bot
 from tests.conftest import activity, make_settings
-from tests.connector import Connector
-from tests.e2e import app_session, bot_now, card_of, parse_utc, say, sim_stats, sim_user, texts
+from tests.support.connector import Connector
+from tests.support.e2e import app_session, bot_now, card_of, parse_utc, say, sim_stats, sim_user, texts
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
 

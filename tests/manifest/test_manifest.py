@@ -1,7 +1,7 @@
 """The Teams app package: what Teams admin center would check, and Microsoft's own schema.
 
 The schema check runs tests/js/validate-manifest.mjs (the schemas shipped in the npm package
-@microsoft/app-manifest, offline); see tests/nodejs.py for how Node and the packages are obtained.
+@microsoft/app-manifest, offline); see tests/support/nodejs.py for how Node and the packages are obtained.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from bot.package import (
     read_png,
     run_package,
 )
-from tests.nodejs import node_tools, run_node
+from tests.support.nodejs import node_tools, run_node
 
 APP_ID = "8c2b1e5a-3f4d-4e6b-9a7c-1d2e3f4a5b6c"
 DOMAIN = "presence-bot.contoso.com"
@@ -464,7 +464,7 @@ def test_cli_requires_an_app_id(capsys: pytest.CaptureFixture[str]) -> None:
 def test_node_helper_skips_locally_but_fails_under_ci(
     monkeypatch: pytest.MonkeyPatch, ci: str, outcome: str
 ) -> None:
-    import tests.nodejs as nodejs
+    import tests.support.nodejs as nodejs
 
     monkeypatch.setattr(nodejs, "_outcome", None)
     monkeypatch.setattr(shutil, "which", lambda name: None)  # no node, no npm, no apt-get

@@ -1,6 +1,6 @@
 """Headless Chromium for the tests: Debian's `chromium` (installed here when missing), never a download.
 
-    from tests.browser import ensure_chromium
+    from tests.support.browser import ensure_chromium
 
     chromium = ensure_chromium()      # "/usr/bin/chromium", installed with apt-get if need be
 
@@ -12,7 +12,7 @@ none of Chromium's own traffic (first run, background networking, component upda
 - `/usr/bin/chromium` is used when it runs; otherwise, when `apt-get` is there and we are root, Debian's
   `chromium` and two font packages (DejaVu, and Open Sans for a Segoe-like sans) are installed once.
 - When it cannot be had the calling test is skipped with the reason, except under CI (`CI=true`),
-  where that is an error, as for Node (see tests/nodejs.py).
+  where that is an error, as for Node (see tests/support/nodejs.py).
 
 The outcome is cached, so the work (and an apt-get failure) happens at most once per session.
 """
@@ -27,7 +27,7 @@ from typing import NoReturn
 
 import pytest
 
-from tests.nodejs import in_ci
+from tests.support.nodejs import in_ci
 
 CHROMIUM = Path("/usr/bin/chromium")
 DEBIAN_PACKAGES = ("chromium", "fonts-dejavu-core", "fonts-open-sans")

@@ -1,6 +1,6 @@
 """Node.js for the tests: find (or install) `node` and `npm`, and the npm packages of tests/js.
 
-    from tests.nodejs import ensure_node_packages, run_node
+    from tests.support.nodejs import ensure_node_packages, run_node
 
     js_dir = ensure_node_packages()            # tests/js, with node_modules installed from the lock
     result = run_node("validate-manifest.mjs", str(path))
@@ -30,7 +30,7 @@ from typing import NoReturn
 
 import pytest
 
-JS_DIR = Path(__file__).resolve().parent / "js"
+JS_DIR = Path(__file__).resolve().parents[1] / "js"
 MIN_NODE = (20, 19)  # @microsoft/app-manifest require()s an ES module (strip-bom 5): Node ≥ 20.19
 INSTALL_TIMEOUT = 600  # seconds, for apt-get and for npm ci each
 

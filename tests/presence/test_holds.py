@@ -14,9 +14,9 @@ from bot.app import RUNTIME
 from bot.server import RunningBot, start_bot
 from bot.store.records import UserKey
 from tests.conftest import TENANT, make_settings
-from tests.connector import Connector
-from tests.dbs import store_url  # noqa: F401
-from tests.e2e import Served, app_session, card_of, say, sim_user, texts
+from tests.support.connector import Connector
+from tests.support.dbs import store_url  # noqa: F401
+from tests.support.e2e import Served, app_session, card_of, say, sim_user, texts
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
 
