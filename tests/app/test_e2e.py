@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import SIM_APP_ID
 from bot.server import RunningBot, start_bot
-from tests.conftest import activity, make_settings
+from tests.support.builders import activity, make_settings
 from tests.support.connector import Connector
 from tests.support.e2e import app_session, bot_now, card_of, parse_utc, say, sim_stats, sim_user, texts
 
@@ -364,7 +364,7 @@ async def test_one_deployment_serves_several_tenants_with_a_token_each(
     http: httpx.AsyncClient, connector: Connector, tmp_path: Path
 ) -> None:
     from bot.app import RUNTIME
-    from tests.conftest import TENANT
+    from tests.support.builders import TENANT
 
     second = "7a1d2f3e-4b5c-4d6e-8f70-8192a3b4c5d6"
     running = await start_bot(make_settings(tmp_path / "d", sim_tenants=[TENANT, second]), "127.0.0.1", 0)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -13,43 +12,19 @@ import pytest
 from bot.app import RUNTIME
 from bot.server import RunningBot, start_bot
 from bot.store.records import UserKey
-from tests.conftest import TENANT, make_settings
+from tests.support.builders import ALEX, TENANT, activity, make_settings
 from tests.support.connector import Connector
-from tests.support.dbs import store_url  # noqa: F401
-from tests.support.e2e import Served, app_session, card_of, say, sim_user, texts
-
-ALEX = "00000000-0000-0000-0000-0000000000020"
+from tests.support.e2e import advance, app_session, card_of, notices, presence_is, say, sim_user, texts
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
-async def bot(tmp_path: Path, store_url: str) -> AsyncIterator[RunningBot]:  # noqa: F811
+async def bot(tmp_path: Path, store_url: str) -> AsyncIterator[RunningBot]:
     """The app on SQLite (the default: its own file) and on PostgreSQL (a private schema)."""
     url = None if store_url.startswith("sqlite") else store_url
     running = await start_bot(make_settings(tmp_path / "data", database_url=url), "127.0.0.1", 0)
     yield running
     await running.stop()
-
-
-async def advance(http: httpx.AsyncClient, bot: Served, *, minutes: float) -> None:
-    response = await http.post(f"{bot.url}/sim/_sim/clock", json={"advance_seconds": minutes * 60})
-    assert response.status_code == 200, response.text
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, seconds: float = 10.0, what: str = "the condition"
-) -> None:
-    """Wait until `check()` holds (the timers fire in the background after a clock jump)."""
-    try:
-        async with asyncio.timeout(seconds):
-            while not await check():  # noqa: ASYNC110 - polling state another process owns
-                await asyncio.sleep(0.05)
-    except TimeoutError:
-        raise AssertionError(f"{what} did not happen within {seconds} s") from None
-
-
-async def presence_is(http: httpx.AsyncClient, bot: Served, availability: str, activity: str) -> bool:
-    presence = (await sim_user(http, bot, ALEX))["presence"]
-    return bool((presence["availability"], presence["activity"]) == (availability, activity))
 
 
 async def settle(bot: RunningBot) -> None:
@@ -66,12 +41,6 @@ async def settle(bot: RunningBot) -> None:
                 return
         await asyncio.sleep(0.05)
     raise AssertionError("timers did not settle")
-
-
-def notices(connector: Connector) -> list[dict[str, Any]]:
-    return [
-        a for a in connector.received if "ended" in texts(card_of(a)) or "overridden" in texts(card_of(a))
-    ]
 
 
 async def test_available_2h_does_not_fade(
@@ -179,8 +148,6 @@ async def test_timezone_command_changes_how_until_is_read(
 async def test_a_redelivered_activity_is_not_acted_on_twice(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
-    from tests.conftest import activity
-
     body = activity("/busy 30m", service_url=connector.url)
     first = await http.post(f"{bot.url}/api/messages", json=body)
     assert first.status_code in (200, 201)

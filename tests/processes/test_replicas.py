@@ -17,11 +17,12 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 
-from tests.conftest import activity
-from tests.presence.test_holds import advance, eventually
+from tests.support.builders import activity
 from tests.support.connector import Connector
 from tests.support.dbs import postgres_schema
+from tests.support.e2e import advance
 from tests.support.procs import BotProcess, running
+from tests.support.waiting import eventually
 
 HOLDS = 1000
 REFRESHED = re.compile(r"refreshed hold (\d+) until")

@@ -9,10 +9,21 @@ from pathlib import Path
 
 import httpx
 
-from tests.presence.test_holds import ALEX, advance, eventually, notices, presence_is
+from tests.support.builders import ALEX
 from tests.support.connector import Connector
-from tests.support.e2e import app_session, card_of, parse_utc, say, sim_user, texts
+from tests.support.e2e import (
+    advance,
+    app_session,
+    card_of,
+    notices,
+    parse_utc,
+    presence_is,
+    say,
+    sim_user,
+    texts,
+)
 from tests.support.procs import BotProcess, running
+from tests.support.waiting import eventually
 
 
 async def test_a_hold_survives_sigkill_and_ends_with_one_notice(

@@ -23,7 +23,7 @@ from bot.config import SIM_APP_ID, SIM_TENANT_ID
 from bot.graph.auth import MsalTokenProvider
 from bot.server import RunningBot, start_bot
 from bot.sim.standalone import StandaloneSimulator, start_standalone
-from tests.conftest import activity, make_settings
+from tests.support.builders import activity, make_settings
 from tests.support.connector import Connector
 from tests.support.e2e import app_session, card_of, parse_utc, say, texts
 

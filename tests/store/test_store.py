@@ -22,7 +22,6 @@ from bot.store import HoldStatus, Store, Timer, TimerService, UserKey, hold_time
 from bot.store.migrate import alembic_config
 from bot.store.schema import holds, metadata
 from tests.support import dbs
-from tests.support.dbs import store_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 ALEX = UserKey("aad-alex", "tenant-1")
@@ -36,7 +35,7 @@ def clock() -> AdjustableClock:
 
 
 @pytest.fixture
-async def store(store_url: str, tmp_path: Path, clock: AdjustableClock) -> AsyncIterator[Store]:  # noqa: F811
+async def store(store_url: str, tmp_path: Path, clock: AdjustableClock) -> AsyncIterator[Store]:
     opened = await open_store(store_url, tmp_path, clock)
     yield opened
     await opened.close()
@@ -92,7 +91,7 @@ async def test_a_plain_sqlite_url_uses_aiosqlite(tmp_path: Path, clock: Adjustab
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 async def test_the_postgresql_schema_named_in_the_url_is_created(
-    store_url: str,  # noqa: F811
+    store_url: str,
     tmp_path: Path,
     clock: AdjustableClock,
 ) -> None:
@@ -114,10 +113,10 @@ async def test_without_postgresql_the_fixture_skips_but_fails_under_ci(
     monkeypatch.setattr(dbs, "PG_PORT", 1)  # nothing listens there
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="not reachable"):
-        await dbs._connect_postgres()
+        await dbs.connect_postgres()
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="required under CI"):
-        await dbs._connect_postgres()
+        await dbs.connect_postgres()
 
 
 async def test_migrations_reach_head_and_match_the_schema(store: Store) -> None:
@@ -132,7 +131,7 @@ async def test_migrations_reach_head_and_match_the_schema(store: Store) -> None:
 
 
 async def test_reopening_is_idempotent_and_keeps_the_data(
-    store_url: str,  # noqa: F811
+    store_url: str,
     tmp_path: Path,
     clock: AdjustableClock,
 ) -> None:
@@ -163,7 +162,7 @@ async def test_reopening_is_idempotent_and_keeps_the_data(
 
 
 async def test_two_processes_opening_a_fresh_database_at_once_both_succeed(
-    store_url: str,  # noqa: F811
+    store_url: str,
     tmp_path: Path,
     clock: AdjustableClock,
 ) -> None:
@@ -191,7 +190,7 @@ asyncio.run(main())
 
 
 async def test_two_processes_migrating_one_database_at_once_both_succeed(
-    store_url: str,  # noqa: F811
+    store_url: str,
     tmp_path: Path,
     clock: AdjustableClock,
 ) -> None:

@@ -14,7 +14,6 @@ import pytest
 from bot.clock import AdjustableClock
 from bot.store import Store, Timer, TimerService, open_store
 from bot.store.timers import TimerAbandoned
-from tests.support.dbs import store_url  # noqa: F401
 
 # Long enough that only a wake-up (schedule, clock jump, finished handler) explains a prompt firing.
 NO_POLL = timedelta(minutes=10)
@@ -27,7 +26,7 @@ def clock() -> AdjustableClock:
 
 
 @pytest.fixture
-async def store(store_url: str, tmp_path: Path, clock: AdjustableClock) -> AsyncIterator[Store]:  # noqa: F811
+async def store(store_url: str, tmp_path: Path, clock: AdjustableClock) -> AsyncIterator[Store]:
     opened = await open_store(store_url, tmp_path, clock)
     yield opened
     await opened.close()
@@ -408,7 +407,7 @@ async def _leased(service: TimerService, key: str) -> bool:
 
 @pytest.fixture
 async def replica_stores(
-    store_url: str,  # noqa: F811
+    store_url: str,
     tmp_path: Path,
     clock: AdjustableClock,
 ) -> AsyncIterator[list[Store]]:
@@ -424,7 +423,7 @@ async def replica_stores(
 
 
 async def test_two_replicas_fire_every_timer_exactly_once(
-    store_url: str,  # noqa: F811
+    store_url: str,
     replica_stores: list[Store],
     clock: AdjustableClock,
 ) -> None:

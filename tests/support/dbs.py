@@ -1,11 +1,9 @@
-"""The `store_url` fixture: every store test runs on SQLite and on PostgreSQL.
+"""The databases tests run on: PostgreSQL at 127.0.0.1:5432 (database `test`, user `postgres` or `root`,
+trust auth), a fresh schema per test, named in the URL (`?schema=`, which `open_store` turns into the
+connection's `search_path`), dropped afterwards. Without PostgreSQL a test that needs it is skipped, except
+under CI (`CI=true`), where it fails: CI must test both databases.
 
-SQLite gets a file in `tmp_path`. PostgreSQL (127.0.0.1:5432, database `test`, user `postgres` or
-`root`, trust auth) gets a fresh schema per test, named in the URL (`?schema=`, which `open_store`
-turns into the connection's `search_path`), dropped afterwards. Without PostgreSQL the PostgreSQL
-half is skipped, except under CI (`CI=true`), where it fails: CI must test both.
-
-Use it with `from tests.support.dbs import store_url  # noqa: F401`.
+The `store_url` fixture (tests/support/fixtures.py: SQLite, then PostgreSQL) is built on `postgres_schema`.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
@@ -25,7 +22,7 @@ PG_DATABASE = "test"
 PG_USERS = ("postgres", "root")
 
 
-async def _connect_postgres() -> tuple[asyncpg.Connection, str]:
+async def connect_postgres() -> tuple[asyncpg.Connection, str]:
     errors: list[str] = []
     for user in PG_USERS:
         try:
@@ -47,7 +44,7 @@ async def _connect_postgres() -> tuple[asyncpg.Connection, str]:
 async def postgres_schema() -> AsyncIterator[tuple[str, asyncpg.Connection]]:
     """A fresh PostgreSQL schema: its `open_store` URL and an admin connection whose `search_path`
     is that schema (to read what the bot wrote). Dropped afterwards."""
-    admin, user = await _connect_postgres()
+    admin, user = await connect_postgres()
     schema = f"t_{uuid.uuid4().hex[:16]}"
     try:
         # A test that leaks a transaction makes the DROP fail after 10 s instead of hanging the run.
@@ -60,13 +57,3 @@ async def postgres_schema() -> AsyncIterator[tuple[str, asyncpg.Connection]]:
             await admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await admin.close()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A database URL for `open_store`: a SQLite file, or a private PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'presence-bot.db'}"
-        return
-    async with postgres_schema() as (url, _admin):
-        yield url

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from tests.conftest import activity
+from tests.support.builders import ALEX, activity
 from tests.support.connector import Connector
 
 
@@ -78,6 +78,27 @@ async def sim_stats(http: httpx.AsyncClient, bot: Served) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()
     return data
+
+
+async def advance(http: httpx.AsyncClient, bot: Served, *, minutes: float) -> None:
+    """Move the simulated clock (the bot's and its tenant's) forward: timers due by then fire."""
+    response = await http.post(f"{bot.url}/sim/_sim/clock", json={"advance_seconds": minutes * 60})
+    assert response.status_code == 200, response.text
+
+
+async def presence_is(
+    http: httpx.AsyncClient, bot: Served, availability: str, activity: str, *, user: str = ALEX
+) -> bool:
+    """The simulated tenant shows `user` as this pair now."""
+    presence = (await sim_user(http, bot, user))["presence"]
+    return bool((presence["availability"], presence["activity"]) == (availability, activity))
+
+
+def notices(connector: Connector) -> list[dict[str, Any]]:
+    """The proactive notices a hold sent (ended, or overridden elsewhere), in the order they arrived."""
+    return [
+        a for a in connector.received if "ended" in texts(card_of(a)) or "overridden" in texts(card_of(a))
+    ]
 
 
 async def bot_now(http: httpx.AsyncClient, bot: Served) -> datetime:

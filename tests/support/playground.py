@@ -40,7 +40,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -54,6 +53,7 @@ import aiohttp
 import httpx
 import pytest
 
+from bot.core.net import free_port
 from tests.support.nodejs import node_tools
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,12 +71,6 @@ _SCRUBBED = re.compile(
 
 class HarnessError(RuntimeError):
     """The bot or the Playground did not start, or stopped answering."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _child_env(**extra: str) -> dict[str, str]:
