@@ -168,8 +168,8 @@ def test_explanations(asked: State, shown: tuple[str, str], needle: str | None) 
 
 async def test_fake_graph_refuses_clear_without_tolerance() -> None:
     from bot.graph.client import clear_presence_write
-    from bot.graph.errors import GraphError
+    from bot.graph.errors import GraphNotFound
 
     graph = FakeGraph()
-    with pytest.raises(GraphError):
+    with pytest.raises(GraphNotFound):  # the type GraphClient raises (tests/graph/test_port_contract.py)
         await graph.apply("u", [clear_presence_write(APP, tolerate_missing=False)])
