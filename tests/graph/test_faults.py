@@ -5,7 +5,6 @@ not applied)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 from bot.server import RunningBot
 from tests.support.connector import Connector
 from tests.support.e2e import app_session, card_of, say, sim_stats, sim_user, texts
+from tests.support.waiting import eventually
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
 SET_PRESENCE = "POST /v1.0/users/{id}/presence/setPresence"
@@ -97,11 +97,11 @@ async def test_a_20_s_stall_gets_a_timeout_card_in_time_and_the_write_is_not_sen
 
     # Clearing the faults releases the stalled call: it lands late, once; the bot never resent it.
     assert (await http.delete(f"{bot.url}/sim/_sim/faults")).status_code == 204
-    for _ in range(100):
-        if await applied(http, bot) == {SET_PRESENCE: 1}:
-            break
-        await asyncio.sleep(0.05)
-    assert await applied(http, bot) == {SET_PRESENCE: 1}
+
+    async def landed() -> bool:
+        return await applied(http, bot) == {SET_PRESENCE: 1}
+
+    await eventually(landed, seconds=5, what="the released write landing")
     stats = await sim_stats(http, bot)
     assert stats["requests"] == {"POST /v1.0/$batch": 1}
 

@@ -22,6 +22,7 @@ from tests.support.connector import Connector
 from tests.support.dbs import postgres_schema
 from tests.support.e2e import advance
 from tests.support.procs import BotProcess, running
+from tests.support.timers import health
 from tests.support.waiting import eventually
 
 HOLDS = 1000
@@ -60,7 +61,9 @@ async def test_two_replicas_fire_each_refresh_and_end_exactly_once(
                 return bool(done == HOLDS)
 
             await eventually(all_refreshed, what="every hold refreshed", seconds=180)
-            await asyncio.sleep(2)  # a duplicate firing, if there were one, would land now
+            # Only the ends are left, due 2 h on: once nothing is due, leased or firing, a duplicate refresh
+            # cannot still land.
+            await eventually(lambda: quiet(http, db, replicas), what="the replicas' timers going quiet")
             writes = await _writes_per_user(db, "set_presence")
             assert len(writes) == HOLDS and set(writes.values()) == {2}, Counter(writes.values())
             fired = [REFRESHED.findall(replica.log_text()) for replica in replicas]
@@ -83,12 +86,24 @@ async def test_two_replicas_fire_each_refresh_and_end_exactly_once(
                 what="one end notice per hold",
                 seconds=60,
             )
-            await asyncio.sleep(2)
+            await eventually(lambda: quiet(http, db, replicas), what="the replicas' timers going quiet")
             clears = await _writes_per_user(db, "clear_presence")
             assert len(clears) == HOLDS and set(clears.values()) == {1}, Counter(clears.values())
             notices = Counter(a["_conversation_id"] for a in connector.received[before:])
             assert len(notices) == HOLDS and set(notices.values()) == {1}
             assert await db.fetchval("SELECT count(*) FROM timers") == 0
+
+
+async def quiet(http: httpx.AsyncClient, db: asyncpg.Connection, replicas: tuple[BotProcess, ...]) -> bool:
+    """No timer due (at the replicas' clocks) or leased in the shared store, and no handler running in
+    either replica: every firing that was due is done, and nothing fires until the clocks move."""
+    before = [await health(http, replica) for replica in replicas]
+    now = max(moment for moment, _ in before)
+    pending = await db.fetchval(
+        "SELECT count(*) FROM timers WHERE lease_until IS NOT NULL OR due_at <= $1", now
+    )
+    after = [await health(http, replica) for replica in replicas]  # a handler that started meanwhile
+    return bool(pending == 0) and all(inflight == 0 for _, inflight in before + after)
 
 
 async def _make_holds(

@@ -23,6 +23,7 @@ from tests.support.e2e import (
     texts,
 )
 from tests.support.procs import BotProcess, running
+from tests.support.timers import settle_process
 from tests.support.waiting import eventually
 
 
@@ -44,6 +45,7 @@ async def test_a_hold_survives_sigkill_and_ends_with_one_notice(
 
         await advance(http, bot, minutes=3 * 60 + 5)  # 4 h 5 min after the command: past Graph's cap
         await eventually(lambda: presence_is(http, bot, "Busy", "InACall"))
+        await settle_process(http, bot)  # the refresh has finished: a notice it sent would be in
         session = app_session(await sim_user(http, bot, ALEX))
         assert session is not None and session["activity"] == "InACall"
         assert notices(connector) == []
@@ -52,7 +54,7 @@ async def test_a_hold_survives_sigkill_and_ends_with_one_notice(
         await eventually(lambda: presence_is(http, bot, "Available", "Available"))
         assert app_session(await sim_user(http, bot, ALEX)) is None
         await eventually(lambda: asyncio.sleep(0, result=len(notices(connector)) >= 1))
-        await asyncio.sleep(0.5)  # a second notice, if one were coming
+        await settle_process(http, bot)  # nothing due or firing any more: no second notice can still come
         sent = notices(connector)
         assert len(sent) == 1, [texts(card_of(a)) for a in sent]
         assert "In a call has ended" in texts(card_of(sent[0]))
@@ -82,4 +84,5 @@ async def test_a_refresh_missed_while_the_bot_was_down_fires_on_start(
         assert session is not None
         # A new 4-hour step, not the lapsed one: it runs to the requested end, 6 h after the command.
         assert parse_utc(session["expiresAt"]) > parse_utc(first["expiresAt"])
+        await settle_process(http, bot)  # the missed refresh has finished: a notice it sent would be in
         assert notices(connector) == []

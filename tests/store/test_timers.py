@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,31 +32,67 @@ async def store(store_url: str, tmp_path: Path, clock: AdjustableClock) -> Async
     await opened.close()
 
 
+PROBE = "probe"  # the kind of the timers `Recorder.probe` schedules
+
+
 class Recorder:
-    """A handler that records each firing; `behaviour` may fail or reschedule."""
+    """A handler that records each firing; `behaviour` may fail or reschedule.
+
+    `probe()` shows that the service has looked at the table after a given moment, so a test can assert
+    that something did *not* fire without sleeping: see its docstring.
+    """
 
     def __init__(self, behaviour: Callable[[Timer], Awaitable[None]] | None = None) -> None:
-        self.fired: list[Timer] = []
+        self.fired: list[Timer] = []  # the firings of the tests' timers (probes apart)
+        self.finished = 0  # handler calls (behaviour included) that have returned or raised
+        self.probes: list[Timer] = []
         self.changed = asyncio.Event()
         self._behaviour = behaviour
 
     async def __call__(self, timer: Timer) -> None:
+        if timer.kind == PROBE:
+            self.probes.append(timer)
+            self.changed.set()
+            return
         self.fired.append(timer)
         self.changed.set()
-        if self._behaviour is not None:
-            await self._behaviour(timer)
+        try:
+            if self._behaviour is not None:
+                await self._behaviour(timer)
+        finally:
+            self.finished += 1
+            self.changed.set()
 
     @property
     def keys(self) -> list[str]:
         return [timer.key for timer in self.fired]
 
-    async def wait_for(self, count: int, within: float = PROMPT) -> None:
+    async def _until(self, condition: Callable[[], bool], within: float) -> None:
         async def reached() -> None:
-            while len(self.fired) < count:
+            while not condition():
                 self.changed.clear()
                 await self.changed.wait()
 
         await asyncio.wait_for(reached(), within)
+
+    async def wait_for(self, count: int, within: float = PROMPT) -> None:
+        """Until `count` firings have started."""
+        await self._until(lambda: len(self.fired) >= count, within)
+
+    async def wait_finished(self, count: int, within: float = PROMPT) -> None:
+        """Until `count` handler calls have returned (or raised)."""
+        await self._until(lambda: self.finished >= count, within)
+
+    async def probe(self, service: TimerService, clock: AdjustableClock) -> None:
+        """Schedule a timer due now through `service` (which wakes its loop) and wait until it fires.
+
+        Due timers are claimed in due order and their handlers started in that order, so once the probe
+        has fired, every timer that was due when it was scheduled has fired before it: a test that then
+        finds a timer not fired knows the service looked, at a time on the clock, and left it alone.
+        """
+        seen = len(self.probes)
+        await service.schedule(f"{PROBE}:{seen + 1}", PROBE, clock.now())
+        await self._until(lambda: len(self.probes) > seen, PROMPT)
 
 
 @pytest.fixture
@@ -74,10 +110,6 @@ async def start(services: list[TimerService], service: TimerService) -> TimerSer
     return service
 
 
-async def settle(seconds: float = 0.3) -> None:
-    await asyncio.sleep(seconds)
-
-
 async def eventually(check: Callable[[], Awaitable[bool]], within: float = PROMPT) -> None:
     deadline = time.monotonic() + within
     while not await check():
@@ -93,7 +125,7 @@ async def test_fires_promptly_when_the_clock_jumps_past_the_due_time(
     service = await start(services, TimerService(store, clock, recorder, owner="a", poll_interval=NO_POLL))
     due = clock.now() + timedelta(hours=1)
     await service.schedule("hold:1:refresh", "refresh", due, {"hold_id": 1})
-    await settle()
+    await recorder.probe(service, clock)
     assert recorder.fired == []
 
     clock.advance(3600 + 1)
@@ -116,12 +148,17 @@ async def test_fires_promptly_when_the_clock_jumps_past_the_due_time(
 async def test_fires_at_the_due_time_without_a_clock_jump(
     store: Store, clock: AdjustableClock, services: list[TimerService]
 ) -> None:
-    recorder = Recorder()
+    started: list[datetime] = []
+
+    async def note_the_time(timer: Timer) -> None:
+        started.append(clock.now())
+
+    recorder = Recorder(note_the_time)
     service = await start(services, TimerService(store, clock, recorder, owner="a", poll_interval=NO_POLL))
-    await service.schedule("soon", "ping", clock.now() + timedelta(milliseconds=300))
-    await asyncio.sleep(0.1)
-    assert recorder.fired == []
+    due = clock.now() + timedelta(milliseconds=300)
+    await service.schedule("soon", "ping", due)
     await recorder.wait_for(1, within=1.5)
+    assert started[0] >= due, "fired before its due time"
     assert recorder.fired[0].due_at <= clock.now()
 
 
@@ -137,11 +174,11 @@ async def test_rescheduling_replaces_the_timer(
     await start(services, service)
 
     clock.advance(3600 + 1)
-    await settle()
+    await recorder.probe(service, clock)
     assert recorder.fired == []  # the first due time is gone
     clock.advance(3600)
     await recorder.wait_for(1)
-    await settle(0.2)
+    await recorder.probe(service, clock)
     assert [timer.payload for timer in recorder.fired] == [{"v": 2}]
 
 
@@ -151,7 +188,7 @@ async def test_rescheduling_earlier_wakes_the_loop(
     recorder = Recorder()
     service = await start(services, TimerService(store, clock, recorder, owner="a", poll_interval=NO_POLL))
     await service.schedule("later", "end", clock.now() + timedelta(hours=3))
-    await settle(0.1)
+    await recorder.probe(service, clock)  # the loop has run, and sleeps until the poll
     await service.schedule("later", "end", clock.now())
     await recorder.wait_for(1)
 
@@ -160,10 +197,10 @@ async def test_the_safety_poll_finds_timers_other_replicas_scheduled(
     store: Store, clock: AdjustableClock, services: list[TimerService]
 ) -> None:
     recorder = Recorder()
-    await start(
+    b = await start(
         services, TimerService(store, clock, recorder, owner="b", poll_interval=timedelta(milliseconds=300))
     )
-    await settle(0.1)
+    await recorder.probe(b, clock)  # b's loop has run, and sleeps until its next poll
     elsewhere = TimerService(store, clock, recorder, owner="a")  # another replica, not running here
     await elsewhere.schedule("from-a", "refresh", clock.now())
     await recorder.wait_for(1)
@@ -179,7 +216,7 @@ async def test_cancel_removes_the_timer(
     assert await service.cancel("hold:3:refresh") is True
     assert await service.cancel("hold:3:refresh") is False
     clock.advance(3600)
-    await settle()
+    await recorder.probe(service, clock)
     assert recorder.fired == []
     assert await service.get("hold:3:refresh") is None
 
@@ -238,7 +275,7 @@ async def test_a_failing_handler_is_retried_with_backoff_then_given_up(
     assert retry.last_error == "RuntimeError: Graph said no (1)"
     assert timedelta(seconds=55) < retry.due_at - clock.now() <= timedelta(minutes=1)  # first backoff
 
-    await settle(0.2)
+    await recorder.probe(service, clock)
     assert len(recorder.fired) == 1  # not before the backoff
     clock.advance(61)
     await recorder.wait_for(2)
@@ -270,9 +307,12 @@ async def test_a_handler_that_fails_once_then_succeeds(
     await start(services, service)
     await service.schedule("k", "refresh", clock.now())
     await recorder.wait_for(2)
-    await settle(0.2)
+
+    async def gone() -> bool:
+        return await service.get("k") is None
+
+    await eventually(gone)  # done: nothing left to fire again
     assert [timer.attempts for timer in recorder.fired] == [1, 2]
-    assert await service.get("k") is None
 
 
 async def test_a_handler_that_reschedules_its_own_key_keeps_the_timer(
@@ -293,8 +333,7 @@ async def test_a_handler_that_reschedules_its_own_key_keeps_the_timer(
     service = TimerService(store, clock, recorder, owner="a", poll_interval=NO_POLL)
     await start(services, service)
     await service.schedule("hold:5:refresh", "refresh", clock.now(), {"round": 1})
-    await recorder.wait_for(1)
-    await settle(0.2)
+    await recorder.wait_finished(1)
     kept = await service.get("hold:5:refresh")
     assert kept is not None
     assert (kept.payload, kept.generation, kept.lease_owner, kept.attempts) == ({"round": 2}, 2, None, 0)
@@ -303,9 +342,12 @@ async def test_a_handler_that_reschedules_its_own_key_keeps_the_timer(
     await recorder.wait_for(2)
     clock.advance(4 * 60 + 1)
     await recorder.wait_for(3)
-    await settle(0.2)
+
+    async def gone() -> bool:
+        return await service.get("hold:5:refresh") is None
+
+    await eventually(gone)  # round 3 did not reschedule: nothing left to fire again
     assert [timer.payload["round"] for timer in recorder.fired] == [1, 2, 3]
-    assert await service.get("hold:5:refresh") is None
 
 
 async def test_a_slow_handler_does_not_hold_up_other_timers(
@@ -339,8 +381,10 @@ async def test_another_replica_takes_over_when_the_lease_of_a_dead_one_expires(
     assert (claimed.lease_owner, claimed.attempts) == ("replica-a", 1)
 
     recorder = Recorder()
-    await start(services, TimerService(store, clock, recorder, owner="replica-b", poll_interval=NO_POLL))
-    await settle()
+    survivor = await start(
+        services, TimerService(store, clock, recorder, owner="replica-b", poll_interval=NO_POLL)
+    )
+    await recorder.probe(survivor, clock)
     assert recorder.fired == []  # the lease still stands
 
     clock.advance(31)
@@ -473,7 +517,14 @@ async def test_two_replicas_fire_every_timer_exactly_once(
 
         await eventually(all_fired, within=40)
         elapsed = time.monotonic() - started
-        await settle(0.5)  # would a duplicate still arrive?
+
+        async def quiet() -> bool:
+            """No row left to claim and no handler running: no duplicate can arrive any more (a firing
+            under way holds its row, leased, until it is done and deleted; a finished one is counted)."""
+            left = (await replica_stores[0].counts()).timers
+            return left == 0 and all(replica.stats()["inflight"] == 0 for replica in replicas)
+
+        await eventually(quiet, within=10)
     finally:
         for replica in replicas:
             await replica.stop()
