@@ -20,4 +20,4 @@ $(PLAYGROUND_NPM): $(PLAYGROUND_JS)/package.json $(PLAYGROUND_JS)/package-lock.j
 	@touch $@
 
 playground: $(STAMP) $(PLAYGROUND_NPM)
-	$(BIN)/python -m tests.playground --port $(PLAYGROUND_PORT) --bot-port $(PLAYGROUND_BOT_PORT)
+	$(BIN)/python -m tests.support.playground --port $(PLAYGROUND_PORT) --bot-port $(PLAYGROUND_BOT_PORT)

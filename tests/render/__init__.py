@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.browser import ensure_chromium
-from tests.nodejs import run_node
+from tests.support.browser import ensure_chromium
+from tests.support.nodejs import run_node
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -1,0 +1,399 @@
+"""End to end: the real aiohttp app, Bot Framework activities POSTed to /api/messages, replies caught by a
+local connector (as the Emulator and Teams deliver them), and the simulated tenant's state read back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from bot.config import SIM_APP_ID
+from bot.server import RunningBot, start_bot
+from tests.support.builders import activity, make_settings
+from tests.support.connector import Connector
+from tests.support.e2e import app_session, bot_now, card_of, parse_utc, say, sim_stats, sim_user, texts
+
+ALEX = "00000000-0000-0000-0000-0000000000020"
+
+pytestmark = pytest.mark.asyncio
+
+
+def close_to(actual: str | None, expected: datetime, slack: float = 5.0) -> bool:
+    assert actual is not None
+    return abs((parse_utc(actual) - expected).total_seconds()) <= slack
+
+
+@pytest.mark.parametrize(
+    ("text", "availability", "activity_", "minutes"),
+    [
+        ("/busy 30m", "Busy", "InACall", 30),
+        ("/call", "Busy", "InACall", 60),
+        ("conference 1h30m", "Busy", "InAConferenceCall", 90),
+        ("/presenting for 45 min", "DoNotDisturb", "Presenting", 45),
+        ("/AVAILABLE 2 hours", "Available", "Available", 120),
+    ],
+)
+async def test_session_states_reach_graph_on_the_bots_session(
+    http: httpx.AsyncClient,
+    bot: RunningBot,
+    connector: Connector,
+    text: str,
+    availability: str,
+    activity_: str,
+    minutes: int,
+) -> None:
+    now = await bot_now(http, bot)
+    reply = await say(http, bot, connector, text)
+    state = await sim_user(http, bot, ALEX)
+    session = app_session(state)
+    assert session is not None
+    assert session["sessionId"] == SIM_APP_ID
+    assert (session["availability"], session["activity"]) == (availability, activity_)
+    assert close_to(session["expiresAt"], now + timedelta(minutes=minutes))
+    assert (state["presence"]["availability"], state["presence"]["activity"]) == (availability, activity_)
+    card = card_of(reply)
+    from bot.core.states import teams_label
+
+    assert teams_label(availability, activity_) in texts(card)
+    assert reply.get("summary"), "every reply carries a text fallback"
+    assert not reply.get("text"), "no second copy above the card that a button press would leave stale"
+
+
+async def test_away_loses_to_the_teams_client_and_the_card_says_why(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    reply = await say(http, bot, connector, "/away 20m")
+    state = await sim_user(http, bot, ALEX)
+    assert (app_session(state) or {})["availability"] == "Away"
+    # The user's Teams client reports Available, which outranks Away (FACTS.md §3).
+    assert state["presence"]["availability"] == "Available"
+    assert "outranks" in texts(card_of(reply))
+
+
+@pytest.mark.parametrize(
+    ("text", "availability", "activity_", "expires_in"),
+    [
+        ("/dnd 1h", "DoNotDisturb", "DoNotDisturb", timedelta(hours=1)),
+        ("/brb", "BeRightBack", "BeRightBack", timedelta(days=7)),
+        ("do not disturb", "DoNotDisturb", "DoNotDisturb", timedelta(days=1)),
+        ("/offline 2h", "Offline", "OffWork", timedelta(hours=2)),
+    ],
+)
+async def test_preferred_states_are_set_as_the_users_preference(
+    http: httpx.AsyncClient,
+    bot: RunningBot,
+    connector: Connector,
+    text: str,
+    availability: str,
+    activity_: str,
+    expires_in: timedelta,
+) -> None:
+    now = await bot_now(http, bot)
+    reply = await say(http, bot, connector, text)
+    state = await sim_user(http, bot, ALEX)
+    assert app_session(state) is None, "preferred states never touch the bot's session"
+    preferred = state["preferred"]
+    assert (preferred["availability"], preferred["activity"]) == (availability, activity_)
+    assert close_to(preferred["expiresAt"], now + expires_in)
+    assert (state["presence"]["availability"], state["presence"]["activity"]) == (availability, activity_)
+    from bot.core.states import teams_label
+
+    assert teams_label(availability, activity_) in texts(card_of(reply))
+
+
+async def test_dnd_until_5pm_uses_the_users_time_zone(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    zone = ZoneInfo("America/Los_Angeles")
+    now = await bot_now(http, bot)
+    await say(http, bot, connector, "/dnd until 5pm", time_zone="America/Los_Angeles")
+    expected = now.astimezone(zone).replace(hour=17, minute=0, second=0, microsecond=0)
+    if expected <= now:
+        expected = (expected + timedelta(days=1)).replace(hour=17)
+    preferred = (await sim_user(http, bot, ALEX))["preferred"]
+    assert close_to(preferred["expiresAt"], expected)
+
+
+async def test_clear_ends_only_the_bots_session(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    await say(http, bot, connector, "/busy 30m")
+    reply = await say(http, bot, connector, "/clear")
+    state = await sim_user(http, bot, ALEX)
+    assert app_session(state) is None
+    assert state["presence"]["availability"] == "Available"  # the Teams client decides again
+    assert "Available" in texts(card_of(reply))
+    again = await say(http, bot, connector, "/clear")
+    assert "nothing to clear" in texts(card_of(again))
+
+
+async def test_reset_goes_back_to_automatic(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    await say(http, bot, connector, "/busy 30m")
+    await say(http, bot, connector, "/dnd 1h")
+    await say(http, bot, connector, "/reset")
+    state = await sim_user(http, bot, ALEX)
+    assert app_session(state) is None
+    assert state["preferred"] is None
+    assert (state["presence"]["availability"], state["presence"]["activity"]) == ("Available", "Available")
+
+
+async def test_status_message_with_expiry_and_clear(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    now = await bot_now(http, bot)
+    reply = await say(http, bot, connector, "/status Out for lunch for 1h")
+    status = (await sim_user(http, bot, ALEX))["statusMessage"]
+    assert status["message"]["content"] == "Out for lunch"
+    assert status["message"]["contentType"] == "text"
+    expiry = status["expiryDateTime"]
+    assert expiry["timeZone"] == "UTC"
+    assert abs((parse_utc(expiry["dateTime"] + "+00:00") - (now + timedelta(hours=1))).total_seconds()) < 5
+    assert "Out for lunch" in texts(card_of(reply))
+
+    await say(http, bot, connector, '/status "back in 5 minutes"')
+    status = (await sim_user(http, bot, ALEX))["statusMessage"]
+    assert status["message"]["content"] == "back in 5 minutes"
+    assert not status.get("expiryDateTime")
+
+    reply = await say(http, bot, connector, "/status clear")
+    assert (await sim_user(http, bot, ALEX))["statusMessage"] is None
+    assert "back in 5 minutes" not in texts(card_of(reply))
+
+
+async def test_presence_shows_without_writing(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    await say(http, bot, connector, "/busy 30m")
+    await http.delete(f"{bot.url}/sim/_sim/stats")
+    for text in ("/presence", "whoami", "/Show"):
+        reply = await say(http, bot, connector, text)
+        assert "In a call" in texts(card_of(reply))
+    stats = await sim_stats(http, bot)
+    writes = {k: v for k, v in stats["requests"].items() if not k.startswith("GET")}
+    assert writes == {}, f"/presence must not write: {writes}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/busy banana",
+        "/status " + "x" * 281,
+        "/status",
+        "/busy for -5m",
+        "/dnd until yesterday 5pm",
+    ],
+)
+async def test_refused_commands_never_reach_graph(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector, text: str
+) -> None:
+    await http.delete(f"{bot.url}/sim/_sim/stats")
+    reply = await say(http, bot, connector, text)
+    card_text = texts(card_of(reply))
+    assert "/" in card_text, "a refusal shows a correct example"
+    stats = await sim_stats(http, bot)
+    assert stats["total"] == 0
+    state = await sim_user(http, bot, ALEX)
+    assert app_session(state) is None and state["preferred"] is None and state["statusMessage"] is None
+
+
+async def test_help_and_unknown_words_list_every_command(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    from bot.core.catalog import COMMANDS
+
+    for text in ("/help", "lunch please"):
+        reply = await say(http, bot, connector, text)
+        shown = texts(card_of(reply))
+        for command in COMMANDS:
+            assert f"/{command.name}" in shown
+    assert "lunch" in texts(card_of(reply))
+
+
+async def test_group_chat_mention_is_stripped(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    reply = await say(
+        http,
+        bot,
+        connector,
+        "<at>Test Bot</at> /busy 30m",
+        conversation_type="groupChat",
+        conversation_id="3134ec71-2dd5-455f-8560-c9c4ee1a065b",
+        entities=[
+            {"type": "mention", "mentioned": {"id": "bot", "name": "Test Bot"}, "text": "<at>Test Bot</at>"},
+            {"type": "clientInfo", "timezone": "UTC"},
+        ],
+    )
+    assert "In a call" in texts(card_of(reply))
+    assert reply["_conversation_id"] == "3134ec71-2dd5-455f-8560-c9c4ee1a065b"
+    assert (app_session(await sim_user(http, bot, ALEX)) or {})["activity"] == "InACall"
+
+
+async def test_channel_message_changes_only_the_sender(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    megan = "00000000-0000-0000-0000-0000000000021"
+    await say(
+        http,
+        bot,
+        connector,
+        "<at>Test Bot</at> dnd 30m",
+        conversation_type="channel",
+        conversation_id="channel-announcements-id;messageid=1795325763648",
+        user_id="user-id-1",
+        aad=megan,
+        user_name="Megan Bowen",
+    )
+    assert (await sim_user(http, bot, megan))["preferred"]["availability"] == "DoNotDisturb"
+    assert (await sim_user(http, bot, ALEX))["preferred"] is None
+
+
+async def test_emulator_user_without_aad_id_is_keyed_by_from_id(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    await say(http, bot, connector, "busy 30m", user_id="emulator-user-1", aad=None, time_zone=None)
+    assert (app_session(await sim_user(http, bot, "emulator-user-1")) or {})["activity"] == "InACall"
+
+
+async def test_card_submit_fallback_runs_the_command_for_the_presser(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    reply = await say(http, bot, connector, None, value={"command": "/dnd 1h"})
+    assert "Do not disturb" in texts(card_of(reply))
+    assert (await sim_user(http, bot, ALEX))["preferred"]["availability"] == "DoNotDisturb"
+
+
+async def test_action_execute_updates_the_card_in_place(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    body = activity(
+        None,
+        service_url=connector.url,
+        kind="invoke",
+        name="adaptiveCard/action",
+        value={"action": {"type": "Action.Execute", "verb": "command", "data": {"command": "/busy 30m"}}},
+    )
+    response = await http.post(f"{bot.url}/api/messages", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["statusCode"] == 200
+    assert answer["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "In a call" in texts(answer["value"])
+    assert (app_session(await sim_user(http, bot, ALEX)) or {})["activity"] == "InACall"
+
+
+async def test_welcome_card_on_install(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    body = activity(
+        None,
+        service_url=connector.url,
+        kind="conversationUpdate",
+        membersAdded=[{"id": "user-id-0"}, {"id": "00000000-0000-0000-0000-00000000000011"}],
+    )
+    response = await http.post(f"{bot.url}/api/messages", json=body)
+    assert response.status_code in (200, 201)
+    received = await connector.wait_for(1)
+    assert "/busy" in texts(card_of(received[0]))
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"{not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b'{"text": "no type"}', "application/json"),
+        (b'{"type": "message", "text": "hi"}', "application/json"),
+        (b'{"type": "message", "from": "alex", "serviceUrl": "http://x"}', "application/json"),
+        (  # no sender: the bot only ever acts for who is speaking
+            b'{"type": "message", "text": "/busy", "serviceUrl": "http://x", "conversation": {"id": "c"}}',
+            "application/json",
+        ),
+        (b'{"type": "message", "from": {"id": "u"}, "serviceUrl": "http://x"}', "application/json"),
+        (b"\xff\xfe", "application/json"),
+    ],
+)
+async def test_malformed_bodies_get_400_not_500(
+    http: httpx.AsyncClient, bot: RunningBot, content: bytes, content_type: str
+) -> None:
+    response = await http.post(
+        f"{bot.url}/api/messages", content=content, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 400, response.text
+
+
+async def test_healthz(http: httpx.AsyncClient, bot: RunningBot) -> None:
+    response = await http.get(f"{bot.url}/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+async def test_a_tenant_where_the_app_is_not_consented_gets_a_clear_card(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    other = "7a1d2f3e-4b5c-4d6e-8f70-8192a3b4c5d6"
+    body = activity("/busy 30m", service_url=connector.url)
+    body["conversation"]["tenantId"] = other
+    body["channelData"] = {"tenant": {"id": other}}
+    response = await http.post(f"{bot.url}/api/messages", json=body)
+    assert response.status_code in (200, 201)
+    reply = (await connector.wait_for(1))[0]
+    shown = texts(card_of(reply))
+    assert "couldn't sign in" in shown
+    assert app_session(await sim_user(http, bot, ALEX)) is None
+
+
+async def test_allowed_tenants_refuses_others_without_calling_graph(
+    http: httpx.AsyncClient, connector: Connector, tmp_path: Path
+) -> None:
+    running = await start_bot(make_settings(tmp_path / "d", allowed_tenants=["someone-else"]), "127.0.0.1", 0)
+    try:
+        reply = await say(http, running, connector, "/busy 30m")
+        assert "can't use this bot" in texts(card_of(reply))
+        assert (await sim_stats(http, running))["total"] == 0
+    finally:
+        await running.stop()
+
+
+async def test_one_deployment_serves_several_tenants_with_a_token_each(
+    http: httpx.AsyncClient, connector: Connector, tmp_path: Path
+) -> None:
+    from bot.app import RUNTIME
+    from tests.support.builders import TENANT
+
+    second = "7a1d2f3e-4b5c-4d6e-8f70-8192a3b4c5d6"
+    running = await start_bot(make_settings(tmp_path / "d", sim_tenants=[TENANT, second]), "127.0.0.1", 0)
+    try:
+        await say(http, running, connector, "/busy 30m")
+        body = activity("/dnd 1h", service_url=connector.url, aad="megan-in-fabrikam")
+        body["conversation"]["tenantId"] = second
+        body["channelData"] = {"tenant": {"id": second}}
+        response = await http.post(f"{running.url}/api/messages", json=body)
+        assert response.status_code in (200, 201)
+        reply = (await connector.wait_for(2))[1]
+        assert "Do not disturb" in texts(card_of(reply))
+        await say(http, running, connector, "/presence")
+        tokens = running.app[RUNTIME].tokens
+        assert tokens is not None
+        assert tokens.requests_made == 2, "one token per tenant, then cached"
+    finally:
+        await running.stop()
+
+
+async def test_an_unreachable_channel_is_one_log_line(
+    http: httpx.AsyncClient, bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Emulator closed, a wrong serviceUrl: the command still runs; the log says why no reply."""
+    response = await http.post(
+        f"{bot.url}/api/messages", json=activity("/busy 30m", service_url="http://127.0.0.1:9")
+    )
+    assert response.status_code == 201, response.text
+    lines = [r for r in caplog.records if "could not send the reply to http://127.0.0.1:9" in r.getMessage()]
+    assert lines and lines[0].exc_info is None
+    presence = (await sim_user(http, bot, ALEX))["presence"]
+    assert (presence["availability"], presence["activity"]) == ("Busy", "InACall")

@@ -1,0 +1,74 @@
+"""Builders for test inputs: the bot's `Settings` for a test, and Bot Framework activities as Teams
+sends them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings
+
+TENANT = "00000000-0000-0000-0000-0000000000001"
+BOT_ID = "00000000-0000-0000-0000-00000000000011"
+ALEX = "00000000-0000-0000-0000-0000000000020"  # the default sender's Entra object id (`aad`)
+
+
+def make_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings for a test: the embedded simulator, nothing read from the developer's environment."""
+    values: dict[str, Any] = {
+        "microsoft_app_id": "",
+        "microsoft_app_password": "",
+        "graph_client_id": "",
+        "graph_client_secret": "",
+        "data_dir": data_dir,
+        "default_duration": timedelta(hours=1),
+        "default_time_zone": "UTC",
+        "allowed_tenants": [],
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def activity(
+    text: str | None,
+    *,
+    service_url: str,
+    user_id: str = "user-id-0",
+    aad: str | None = ALEX,
+    user_name: str = "Alex Wilber",
+    conversation_type: str = "personal",
+    conversation_id: str = "e2ac58d2-d449-4671-b04a-ce88004c979a",
+    time_zone: str | None = "UTC",
+    value: dict[str, Any] | None = None,
+    kind: str = "message",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A Bot Framework activity shaped like the ones the Agents Playground sends (shared/samples)."""
+    sender: dict[str, Any] = {"id": user_id, "name": user_name}
+    if aad:
+        sender["aadObjectId"] = aad
+    body: dict[str, Any] = {
+        "type": kind,
+        "id": str(uuid.uuid4()),
+        "timestamp": "2026-11-22T05:35:22.901Z",
+        "serviceUrl": service_url,
+        "channelId": "msteams",
+        "from": sender,
+        "conversation": {"conversationType": conversation_type, "tenantId": TENANT, "id": conversation_id},
+        "recipient": {"id": BOT_ID, "name": "Test Bot"},
+        "locale": "en-US",
+        "channelData": {"tenant": {"id": TENANT}},
+        "entities": [{"type": "clientInfo", "locale": "en-US", "timezone": time_zone or "UTC"}],
+    }
+    if time_zone:
+        body["localTimezone"] = time_zone
+    if conversation_type != "personal":
+        body["conversation"]["isGroup"] = True
+    if text is not None:
+        body["text"] = text
+    if value is not None:
+        body["value"] = value
+    body.update(extra)
+    return body

@@ -1,0 +1,131 @@
+"""A hand-written fake of the presence service's Graph port (`PresenceGraph`: `apply`, `get_presence`).
+
+It is held to the same contract as the real `GraphClient` talking to the simulated tenant
+(tests/graph/test_port_contract.py), so it cannot drift from it. Like Graph (FACTS §2–§3) it keeps, per
+user, the app's presence sessions, a preferred presence and a status message, and answers a read with:
+
+- the preferred presence, if set; else the best of the user's sessions (a Teams client reporting
+  Available/Available, and each app session), ranked as Graph ranks them, the newest winning a tie;
+- the status message last set (an empty one clears it).
+
+Writes fail as Graph's do: `clearPresence` without a session is `GraphNotFound` (tolerated when the write
+says so), and every call about a user in `unknown_users` is `GraphNotFound`. Time is not modelled (no
+expiry, no fade of an idle Available).
+
+A test that needs Graph to show something the writes do not explain (a status picked in Teams, a client
+in a call) scripts it: `FakeGraph(Presence(...))` answers every read with that presence, whatever was
+written. Every write is recorded in `writes`, every read counted in `reads`; `fail_with` makes every call
+raise that error.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.core.states import SESSION_RANK
+from bot.graph.client import GraphWrite, WriteOutcome
+from bot.graph.errors import GraphError, GraphNotFound
+from bot.graph.models import (
+    ClearPresenceRequest,
+    Presence,
+    SetPreferredPresenceRequest,
+    SetPresenceRequest,
+    SetStatusMessageRequest,
+    StatusMessage,
+)
+
+# What a user's Teams client reports when nothing else is going on (the simulated tenant's new user).
+CLIENT_PAIR = ("Available", "Available")
+
+
+@dataclass
+class _Session:
+    availability: str
+    activity: str
+    order: int  # when it was last set: the newest wins a tie in rank
+
+
+@dataclass
+class _User:
+    sessions: dict[str, _Session] = field(default_factory=dict)  # by session id (the app's id)
+    preferred: tuple[str, str] | None = None
+    status: StatusMessage | None = None
+
+
+@dataclass
+class FakeGraph:
+    presence: Presence | None = None  # scripted: every read answers this, whatever was written
+    writes: list[tuple[str, GraphWrite]] = field(default_factory=list)
+    reads: int = 0
+    fail_with: GraphError | None = None
+    unknown_users: set[str] = field(default_factory=set)
+    _users: dict[str, _User] = field(default_factory=dict, repr=False)
+    _order: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+
+    async def apply(
+        self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None = None, read: bool = True
+    ) -> WriteOutcome:
+        if self.fail_with is not None:
+            raise self.fail_with
+        outcome = WriteOutcome()
+        for index, write in enumerate(writes):
+            self.writes.append((user_id, write))
+            try:
+                self._write(user_id, write)
+            except GraphError as error:
+                if not isinstance(error, write.tolerated):
+                    raise
+                outcome.errors[index] = error
+        if read:
+            outcome.presence = self._read(user_id)
+        return outcome
+
+    async def get_presence(self, user_id: str, *, tenant_id: str | None = None) -> Presence:
+        if self.fail_with is not None:
+            raise self.fail_with
+        return self._read(user_id)
+
+    def bodies(self) -> list[dict[str, object]]:
+        return [w.body.wire() if w.body is not None else {} for _, w in self.writes]
+
+    # -- Graph's rules, as far as the contract goes ------------------------------------------------
+    def _user(self, user_id: str) -> _User:
+        if user_id in self.unknown_users:
+            raise GraphNotFound(f"No user {user_id!r} in this tenant.", code="NotFound")
+        return self._users.setdefault(user_id, _User())
+
+    def _write(self, user_id: str, write: GraphWrite) -> None:
+        user = self._user(user_id)
+        body = write.body
+        if write.op == "set_presence" and isinstance(body, SetPresenceRequest):
+            user.sessions[body.session_id] = _Session(body.availability, body.activity, next(self._order))
+        elif write.op == "clear_presence" and isinstance(body, ClearPresenceRequest):
+            if user.sessions.pop(body.session_id, None) is None:
+                raise GraphNotFound("The application has no presence session for this user.", code="NotFound")
+        elif write.op == "set_preferred_presence" and isinstance(body, SetPreferredPresenceRequest):
+            user.preferred = (body.availability, body.activity)
+        elif write.op == "clear_preferred_presence":
+            user.preferred = None
+        elif write.op == "set_status_message" and isinstance(body, SetStatusMessageRequest):
+            message = body.status_message.message
+            user.status = body.status_message if message is not None and message.content.strip() else None
+        else:
+            raise AssertionError(f"the fake does not know the write {write.op!r} with {body!r}")
+
+    def _read(self, user_id: str) -> Presence:
+        user = self._user(user_id)
+        self.reads += 1
+        if self.presence is not None:
+            return self.presence
+        if user.preferred is not None:
+            availability, activity = user.preferred
+        else:
+            candidates = [(*CLIENT_PAIR, 0)] + [
+                (s.availability, s.activity, s.order) for s in user.sessions.values()
+            ]
+            availability, activity, _ = max(
+                candidates, key=lambda c: (SESSION_RANK.get(c[0].lower(), 1), c[2])
+            )
+        return Presence(id=user_id, availability=availability, activity=activity, status_message=user.status)

@@ -1,0 +1,58 @@
+"""The fixtures every test folder shares, registered as a pytest plugin by tests/conftest.py
+(`pytest_plugins = ["tests.support.fixtures"]`): a test asks for them by name, never imports them.
+
+- `connector`: a local Bot Framework connector on a free loopback port; the bot's replies arrive there.
+- `bot`: the real app (embedded simulated tenant, SQLite in `tmp_path`) on a free loopback port.
+- `http`: an httpx client for talking to them.
+- `store_url`: a database URL for `open_store`, once on SQLite and once on PostgreSQL (tests/support/dbs.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiohttp import web
+
+from bot.core.net import bound_port
+from bot.server import RunningBot, start_bot
+from tests.support.builders import make_settings
+from tests.support.connector import Connector
+from tests.support.dbs import postgres_schema
+
+
+@pytest.fixture
+async def connector() -> AsyncIterator[Connector]:
+    conn = Connector()
+    runner = web.AppRunner(conn.app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    conn.url = f"http://127.0.0.1:{bound_port(runner.addresses)}"
+    yield conn
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[RunningBot]:
+    running = await start_bot(make_settings(tmp_path / "data"), "127.0.0.1", 0)
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=20) as client:
+        yield client
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A database URL for `open_store`: a SQLite file, or a private PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'presence-bot.db'}"
+        return
+    async with postgres_schema() as (url, _admin):
+        yield url

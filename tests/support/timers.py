@@ -1,0 +1,78 @@
+"""Waiting for a bot's durable timers to go quiet, so a test can assert that something did *not* happen.
+
+A timer that may still fire is a row in `timers` that is due (at the bot's clock) or leased (being fired),
+or a handler in flight (`inflight` in the timer service's stats and in /healthz). When there is none of
+them, every firing that was due has finished (its Graph calls, its notice: handlers do their work inside
+the firing) and nothing else fires until the clock moves on or a command schedules something.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from bot.app import RUNTIME
+from bot.server import RunningBot
+from bot.store.schema import timers
+from bot.store.engine import DB_FILE
+from tests.support.e2e import Served
+from tests.support.procs import BotProcess
+from tests.support.waiting import eventually
+
+# Timers that may fire without the clock moving: leased (firing now) or due at `now`.
+PENDING = (
+    sa.select(sa.func.count())
+    .select_from(timers)
+    .where(sa.or_(timers.c.lease_until.is_not(None), timers.c.due_at <= sa.bindparam("now")))
+)
+
+
+async def settle(bot: RunningBot, *, seconds: float = 30.0) -> None:
+    """Wait until the in-process bot's timers are quiet: none due or leased, no handler in flight."""
+    runtime = bot.app[RUNTIME]
+    service, store = runtime.timers, runtime.store
+    assert service is not None and store is not None
+
+    async def quiet() -> bool:
+        before = service.stats()["inflight"]
+        async with store.read() as connection:
+            pending = await connection.scalar(PENDING, {"now": runtime.clock.now()})
+        return pending == 0 and before == service.stats()["inflight"] == 0
+
+    await eventually(quiet, seconds=seconds, what="the bot's timers going quiet")
+
+
+async def health(http: httpx.AsyncClient, bot: Served) -> tuple[datetime, int]:
+    """A bot's clock and its timer handlers in flight, from its /healthz."""
+    response = await http.get(f"{bot.url}/healthz")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return datetime.fromisoformat(body["time"]), int(body["timers"]["inflight"])
+
+
+async def settle_process(http: httpx.AsyncClient, bot: BotProcess, *, seconds: float = 30.0) -> None:
+    """`settle` for a `presence-bot serve` process on its SQLite store (in its data directory), read here
+    through a read-only connection of our own."""
+    engine = sa.create_engine(f"sqlite:///file:{bot.data_dir / DB_FILE}?mode=ro&uri=true")
+
+    def pending(now: datetime) -> int | None:
+        try:
+            with engine.connect() as connection:
+                return connection.scalar(PENDING, {"now": now})
+        except sa.exc.OperationalError:  # the process holds the write lock for a moment
+            return None
+
+    async def quiet() -> bool:
+        now, before = await health(http, bot)
+        left = await asyncio.to_thread(pending, now)
+        _, after = await health(http, bot)  # a handler that started meanwhile
+        return left == 0 and before == after == 0
+
+    try:
+        await eventually(quiet, seconds=seconds, what=f"{bot.name}'s timers going quiet")
+    finally:
+        engine.dispose()
