@@ -231,18 +231,6 @@ class HoldQueries(Database):
             rows = (await connection.execute(statement)).all()
         return [hold_record(row) for row in rows]
 
-    async def list_active_holds(self, limit: int = 1000) -> list[Hold]:
-        """Active holds, oldest first (e.g. to reconcile after a restart)."""
-        statement = (
-            sa.select(holds)
-            .where(holds.c.status == HoldStatus.ACTIVE.value)
-            .order_by(holds.c.id)
-            .limit(limit)
-        )
-        async with self.read() as connection:
-            rows = (await connection.execute(statement)).all()
-        return [hold_record(row) for row in rows]
-
     async def active_holds_missing_timers(self, *, after: int = 0, limit: int = 1000) -> list[TimerGap]:
         """Active holds (id > `after`, in id order) lacking their end timer, or session holds lacking a
         refresh timer, with which one is missing: what a process killed between storing a hold and

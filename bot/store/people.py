@@ -4,7 +4,6 @@ already handled (`record_turn`, one transaction per activity), and cross-replica
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -115,18 +114,6 @@ class PeopleQueries(Database):
             self._set_time_zone, user, {"time_zone": time_zone, "time_zone_explicit": time_zone is not None}
         )
 
-    async def remember_time_zone(self, user: UserRef, time_zone: str) -> None:
-        """The zone Teams reported on an activity: kept for notices, unless the user chose one."""
-        values = {
-            "tenant_id": tenant_key(user),
-            "user_id": user.user_id,
-            "updated_at": self._clock.now(),
-            "time_zone": time_zone,
-            "time_zone_explicit": False,
-        }
-        async with self.write() as connection:
-            await connection.execute(self._remember_time_zone, values)
-
     async def set_notices_enabled(self, user: UserRef, enabled: bool) -> UserSettings:
         """Whether the bot may message the user proactively (e.g. when a hold ends or fails)."""
         return await self._upsert_user(self._set_notices, user, {"notices_enabled": enabled})
@@ -168,27 +155,6 @@ class PeopleQueries(Database):
             )
 
     # -- conversation references --------------------------------------------------------------------
-    async def save_conversation_reference(
-        self,
-        user: UserRef,
-        *,
-        conversation_id: str,
-        conversation_type: str | None,
-        reference: Mapping[str, Any],
-    ) -> ConversationReferenceRecord:
-        """Remember how to reach `user` in a conversation (one row per user and conversation)."""
-        values = {
-            "tenant_id": tenant_key(user),
-            "user_id": user.user_id,
-            "conversation_id": conversation_id,
-            "conversation_type": conversation_type,
-            "reference": dict(reference),
-            "updated_at": self._clock.now(),
-        }
-        async with self.write() as connection:
-            row = (await connection.execute(self._save_reference, values)).one()
-        return reference_record(row)
-
     async def latest_conversation_reference(
         self, user: UserRef, *, conversation_type: str | None = None
     ) -> ConversationReferenceRecord | None:
@@ -271,28 +237,3 @@ class PeopleQueries(Database):
                 if changed is not None:
                     settings = user_record(changed)
         return TurnRecord(fresh=True, settings=settings)
-
-    # -- redelivered activities --------------------------------------------------------------------
-    async def mark_activity_processed(self, activity_id: str) -> bool:
-        """True if the activity is new (handle it); False if it was seen within the last 10 minutes.
-
-        One atomic statement: insert, or take over a row older than the window; a row inside the
-        window is left alone and nothing is returned.
-        """
-        now = self._clock.now()
-        values = {"activity_id": activity_id, "seen_at": now, "cutoff": now - DEDUP_WINDOW}
-        async with self.write() as connection:
-            fresh = (await connection.execute(self._mark_processed, values)).first() is not None
-        if self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY:
-            self._last_prune = now
-            await self.prune_processed_activities()
-        return fresh
-
-    async def prune_processed_activities(self) -> int:
-        """Forget activity ids older than the dedup window; returns how many were removed."""
-        cutoff = self._clock.now() - DEDUP_WINDOW
-        async with self.write() as connection:
-            result = await connection.execute(
-                sa.delete(processed_activities).where(processed_activities.c.seen_at < cutoff)
-            )
-        return result.rowcount

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.clock import AdjustableClock
 from bot.store import HoldStatus, Store, Timer, TimerService, UserRef, hold_timer_key, open_store
 from bot.store.migrate import alembic_config
+from bot.store.records import SavedConversation
 from bot.store.schema import holds, metadata
 from tests.support import dbs
 
@@ -138,9 +139,7 @@ async def test_reopening_is_idempotent_and_keeps_the_data(
     first = await open_store(store_url, tmp_path, clock)
     await first.set_time_zone(ALEX, "Europe/Paris")
     hold = await _busy(first, clock)
-    await first.save_conversation_reference(
-        ALEX, conversation_id="a:1", conversation_type="personal", reference={"conversation": {"id": "a:1"}}
-    )
+    await _save_reference(first, "a:1", "personal", {"conversation": {"id": "a:1"}})
     await first.record_audit(ALEX, operation="setPresence", outcome="ok", status_code=200)
     timers = TimerService(first, clock, _ignore, owner="first")
     await timers.schedule(hold_timer_key(hold.id, "refresh"), "refresh", clock.now(), hold_id=hold.id)
@@ -364,7 +363,7 @@ async def test_end_active_hold_by_user(store: Store, clock: AdjustableClock) -> 
     hold = await _busy(store, clock)
     ended = await store.end_active_hold(ALEX, HoldStatus.FAILED, "Graph refused: 403")
     assert ended is not None and ended.id == hold.id and ended.status is HoldStatus.FAILED
-    assert await store.list_active_holds() == []
+    assert await store.get_active_hold(ALEX) is None and (await store.counts()).active_holds == 0
 
 
 async def test_update_hold_refresh_only_touches_active_holds(store: Store, clock: AdjustableClock) -> None:
@@ -379,14 +378,35 @@ async def test_update_hold_refresh_only_touches_active_holds(store: Store, clock
     assert await store.update_hold_refresh(hold.id, clock.now(), expires) is None
 
 
-async def test_list_active_holds(store: Store, clock: AdjustableClock) -> None:
+async def test_ending_one_users_hold_leaves_the_others(store: Store, clock: AdjustableClock) -> None:
     alex = await _busy(store, clock)
     ben = await _busy(store, clock, user=BEN)
     await store.end_hold(alex.id, HoldStatus.ENDED, "done")
-    assert [hold.id for hold in await store.list_active_holds()] == [ben.id]
+    assert await store.get_active_hold(ALEX) is None
+    still = await store.get_active_hold(BEN)
+    assert still is not None and still.id == ben.id and (await store.counts()).active_holds == 1
 
 
 # -- conversation references ---------------------------------------------------------------------------
+async def _save_reference(
+    store: Store,
+    conversation_id: str,
+    conversation_type: str,
+    reference: dict[str, Any],
+    user: UserRef = ALEX,
+) -> None:
+    """Remember a conversation as an incoming activity does (`record_turn`, no redelivery key)."""
+    saved = SavedConversation(conversation_id, conversation_type, reference)
+    await store.record_turn(ALEX, activity_key=None, conversation=saved, reported_zone=None)
+
+
+async def _fresh(store: Store, activity_key: str) -> bool:
+    """Whether an activity with this key is new (to act on) or a redelivery (to skip)."""
+    return (
+        await store.record_turn(ALEX, activity_key=activity_key, conversation=None, reported_zone=None)
+    ).fresh
+
+
 def _reference(conversation_id: str, conversation_type: str) -> dict[str, Any]:
     return {
         "activityId": "1",
@@ -407,20 +427,11 @@ async def test_conversation_references_one_per_conversation_latest_wins(
     store: Store, clock: AdjustableClock
 ) -> None:
     assert await store.latest_conversation_reference(ALEX) is None
-    personal = await store.save_conversation_reference(
-        ALEX,
-        conversation_id="a:personal",
-        conversation_type="personal",
-        reference=_reference("a:personal", "personal"),
-    )
-    assert personal.reference == _reference("a:personal", "personal")
+    await _save_reference(store, "a:personal", "personal", _reference("a:personal", "personal"))
+    personal = await store.latest_conversation_reference(ALEX)
+    assert personal is not None and personal.reference == _reference("a:personal", "personal")
     clock.advance(5)
-    await store.save_conversation_reference(
-        ALEX,
-        conversation_id="19:group",
-        conversation_type="groupChat",
-        reference=_reference("19:group", "groupChat"),
-    )
+    await _save_reference(store, "19:group", "groupChat", _reference("19:group", "groupChat"))
     latest = await store.latest_conversation_reference(ALEX)
     assert latest is not None and latest.conversation_id == "19:group"
     only_personal = await store.latest_conversation_reference(ALEX, conversation_type="personal")
@@ -428,9 +439,7 @@ async def test_conversation_references_one_per_conversation_latest_wins(
 
     clock.advance(5)
     updated = _reference("a:personal", "personal") | {"serviceUrl": "https://smba.trafficmanager.net/amer/"}
-    await store.save_conversation_reference(
-        ALEX, conversation_id="a:personal", conversation_type="personal", reference=updated
-    )
+    await _save_reference(store, "a:personal", "personal", updated)
     latest = await store.latest_conversation_reference(ALEX)
     assert latest is not None and latest.reference == updated
     assert latest.tenant_id == "tenant-1" and latest.user_id == ALEX.user_id
@@ -440,29 +449,28 @@ async def test_conversation_references_one_per_conversation_latest_wins(
 
 # -- redelivered activities ------------------------------------------------------------------------------
 async def test_an_activity_is_processed_once_within_ten_minutes(store: Store, clock: AdjustableClock) -> None:
-    assert await store.mark_activity_processed("activity-1") is True
-    assert await store.mark_activity_processed("activity-1") is False
-    assert await store.mark_activity_processed("activity-2") is True
+    assert await _fresh(store, "activity-1") is True
+    assert await _fresh(store, "activity-1") is False
+    assert await _fresh(store, "activity-2") is True
     clock.advance(9 * 60 + 50)
-    assert await store.mark_activity_processed("activity-1") is False  # still inside the window
+    assert await _fresh(store, "activity-1") is False  # still inside the window
     clock.advance(15)
-    assert await store.mark_activity_processed("activity-1") is True  # ten minutes after first seen
-    assert await store.mark_activity_processed("activity-1") is False
+    assert await _fresh(store, "activity-1") is True  # ten minutes after first seen
+    assert await _fresh(store, "activity-1") is False
 
 
 async def test_concurrent_redeliveries_are_handled_once(store: Store) -> None:
-    results = await asyncio.gather(*(store.mark_activity_processed("same") for _ in range(8)))
+    results = await asyncio.gather(*(_fresh(store, "same") for _ in range(8)))
     assert sorted(results) == [False] * 7 + [True]
 
 
 async def test_old_activity_ids_are_pruned(store: Store, clock: AdjustableClock) -> None:
     for number in range(5):
-        await store.mark_activity_processed(f"old-{number}")
+        await _fresh(store, f"old-{number}")
     assert (await store.counts()).processed_activities == 5
     clock.advance(11 * 60)
-    await store.mark_activity_processed("new")  # prunes in passing
+    await _fresh(store, "new")  # prunes in passing
     assert (await store.counts()).processed_activities == 1
-    assert await store.prune_processed_activities() == 0
 
 
 # -- audit ------------------------------------------------------------------------------------------------

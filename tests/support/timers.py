@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from bot.app import RUNTIME
 from bot.server import RunningBot
-from bot.store.schema import timers
 from bot.store.engine import DB_FILE
+from bot.store.schema import timers
 from tests.support.e2e import Served
 from tests.support.procs import BotProcess
 from tests.support.waiting import eventually
