@@ -5,11 +5,13 @@ transactions and upserts every query module uses. The queries themselves are in 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -24,6 +26,8 @@ from bot.clock import Clock
 from bot.store.migrate import upgrade_to_head
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DB_FILE = "presence-bot.db"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -67,7 +71,7 @@ def _create_engine(url: str | None, data_dir: Path) -> tuple[AsyncEngine, str | 
             raise ValueError("the store needs a SQLite file, not an in-memory database")
         Path(target.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(target, **_POOL)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine.sync_engine)
         return engine, None
     if backend == "postgresql":
         if target.get_driver_name() != "asyncpg":
@@ -84,7 +88,7 @@ def _create_engine(url: str | None, data_dir: Path) -> tuple[AsyncEngine, str | 
     raise ValueError(f"unsupported database {backend!r}: use SQLite or PostgreSQL (postgresql+asyncpg://)")
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: sa.Engine) -> None:
     """WAL, foreign keys and a busy timeout on every connection; transactions begun explicitly.
 
     pysqlite's own transaction handling defers BEGIN and cannot say IMMEDIATE, so it is switched off
@@ -93,7 +97,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     with SQLITE_BUSY when a read transaction tries to become a write.
     """
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -106,7 +110,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
         immediate = connection.get_execution_options().get("sqlite_begin_immediate", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
@@ -131,7 +135,14 @@ async def _ensure_schema(engine: AsyncEngine, schema: str) -> None:
 
 class Database:
     """An open engine with the store's transaction rules: one queued writer on SQLite (BEGIN
-    IMMEDIATE), plain transactions on PostgreSQL. `bot.store.store.Store` adds the queries."""
+    IMMEDIATE), plain transactions on PostgreSQL. `bot.store.store.Store` adds the queries.
+
+    Two ways to run a transaction: `write()`/`read()` hand out an `AsyncConnection` (each statement
+    awaited), and `run(fn)` runs a plain function of a sync `Connection` as one transaction. On SQLite
+    `run` is one hop to the store's own thread for the whole transaction instead of one per statement
+    (aiosqlite's), which halves what a command's store work costs (docs/performance.md); the queries a
+    command runs use it. On PostgreSQL it runs on the async driver through SQLAlchemy's greenlet bridge.
+    """
 
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         self._engine = engine
@@ -140,6 +151,33 @@ class Database:
         # SQLite has one writer: writers of this process queue here rather than in SQLite's busy
         # handler, which sleeps in steps of up to 100 ms. Other processes still meet the busy timeout.
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._sync: sa.Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        if self.dialect == "sqlite":
+            self._sync = sa.create_engine(
+                engine.url.set(drivername="sqlite+pysqlite"), pool_size=1, max_overflow=1
+            )
+            _configure_sqlite(self._sync)
+            self._sync_writer = self._sync.execution_options(sqlite_begin_immediate=True)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presence-bot-store")
+
+    @property
+    def engines(self) -> tuple[sa.Engine, ...]:
+        """Every (sync) engine behind the store, e.g. to listen to its events."""
+        return (self._engine.sync_engine,) if self._sync is None else (self._engine.sync_engine, self._sync)
+
+    async def run(self, fn: Callable[[sa.Connection], T], *, write: bool = True) -> T:
+        """Run `fn` as one transaction (committed when it returns, rolled back if it raises)."""
+        if self._thread is None or self._sync is None:
+            begin = self._writer.begin() if write else self._engine.begin()
+            async with begin as connection:
+                return await connection.run_sync(fn)
+        loop = asyncio.get_running_loop()
+        call = functools.partial(_transaction, self._sync_writer if write else self._sync, fn)
+        if write and self._write_lock is not None:
+            async with self._write_lock:
+                return await loop.run_in_executor(self._thread, call)
+        return await loop.run_in_executor(self._thread, call)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -194,4 +232,12 @@ class Database:
         )
 
     async def close(self) -> None:
+        if self._thread is not None and self._sync is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._sync.dispose)
+            self._thread.shutdown(wait=True)
         await self._engine.dispose()
+
+
+def _transaction(engine: sa.Engine, fn: Callable[[sa.Connection], T]) -> T:
+    with engine.begin() as connection:
+        return fn(connection)

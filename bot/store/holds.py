@@ -4,6 +4,7 @@ transaction."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -11,7 +12,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock
 from bot.core.states import Layer
@@ -112,26 +113,12 @@ class HoldQueries(Database):
         return await self._committed(effects, HoldStatus.CANCELLED)
 
     async def _committed(self, effects: Effects, previous_status: HoldStatus) -> Hold | None:
-        user = effects.user
         for attempt in range(1, _REPLACE_TRIES + 1):
-            now = self._clock.now()
+            write = functools.partial(
+                self._write_effects, effects=effects, previous_status=previous_status, now=self._clock.now()
+            )
             try:
-                async with self.write() as connection:
-                    hold = None
-                    if effects.new_hold is not None:
-                        hold = await self._replace_hold(
-                            connection, user, effects.new_hold, now=now, previous_status=previous_status
-                        )
-                    elif effects.end_hold is not None:
-                        status, reason = effects.end_hold
-                        await self._end_holds(
-                            connection, active_hold_of(user), status=status, reason=reason, now=now
-                        )
-                    if effects.audit:
-                        await connection.execute(
-                            sa.insert(audit_log), [audit_values(user, row, now) for row in effects.audit]
-                        )
-                return hold
+                return await self.run(write)
             except IntegrityError:
                 # Another replica inserted an active hold for this user between our UPDATE and INSERT.
                 if attempt == _REPLACE_TRIES:
@@ -139,9 +126,25 @@ class HoldQueries(Database):
                 log.info("concurrent hold replacement for a user; trying again (%d)", attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _replace_hold(
+    def _write_effects(
+        self, connection: sa.Connection, *, effects: Effects, previous_status: HoldStatus, now: datetime
+    ) -> Hold | None:
+        user = effects.user
+        hold = None
+        if effects.new_hold is not None:
+            hold = self._replace_hold(
+                connection, user, effects.new_hold, now=now, previous_status=previous_status
+            )
+        elif effects.end_hold is not None:
+            status, reason = effects.end_hold
+            self._end_holds(connection, active_hold_of(user), status=status, reason=reason, now=now)
+        if effects.audit:
+            connection.execute(sa.insert(audit_log), [audit_values(user, row, now) for row in effects.audit])
+        return hold
+
+    def _replace_hold(
         self,
-        connection: AsyncConnection,
+        connection: sa.Connection,
         user: UserRef,
         new: NewHold,
         *,
@@ -150,12 +153,10 @@ class HoldQueries(Database):
     ) -> Hold:
         if self.dialect == "postgresql":
             # Replacements for one user queue here instead of racing to the unique index.
-            await connection.execute(_USER_HOLD_LOCK, {"user": f"{tenant_key(user)}/{user.user_id}"})
-        await self._end_holds(
-            connection, active_hold_of(user), status=previous_status, reason=new.reason, now=now
-        )
+            connection.execute(_USER_HOLD_LOCK, {"user": f"{tenant_key(user)}/{user.user_id}"})
+        self._end_holds(connection, active_hold_of(user), status=previous_status, reason=new.reason, now=now)
         row = (
-            await connection.execute(
+            connection.execute(
                 sa.insert(holds)
                 .values(
                     tenant_id=tenant_key(user),
@@ -175,7 +176,7 @@ class HoldQueries(Database):
         ).one()
         hold = hold_record(row)
         for timer in new.timers:
-            await self.upsert_timer(
+            self.upsert_timer(
                 connection,
                 key=hold_timer_key(hold.id, timer.kind),
                 kind=timer.kind,
@@ -185,9 +186,9 @@ class HoldQueries(Database):
             )
         return hold
 
-    async def upsert_timer(
+    def upsert_timer(
         self,
-        connection: AsyncConnection,
+        connection: sa.Connection,
         *,
         key: str,
         kind: str,
@@ -196,7 +197,8 @@ class HoldQueries(Database):
         hold_id: int | None,
     ) -> sa.Row[Any]:
         """Create the timer `key`, or replace it (new due time, payload and generation; lease cleared),
-        inside the caller's write transaction (`bot.store.timers.TimerService.schedule` wakes the loop)."""
+        inside the caller's write transaction (`Database.run`; `bot.store.timers.TimerService.schedule`
+        wakes the loop)."""
         values = {
             "key": key,
             "kind": str(kind),
@@ -207,12 +209,14 @@ class HoldQueries(Database):
             "attempts": 0,
             "created_at": self._clock.now(),
         }
-        return (await connection.execute(self._schedule_timer, values)).one()
+        return connection.execute(self._schedule_timer, values).one()
 
     async def get_active_hold(self, user: UserRef) -> Hold | None:
-        async with self.read() as connection:
-            row = (await connection.execute(sa.select(holds).where(active_hold_of(user)))).first()
-        return hold_record(row) if row else None
+        def read(connection: sa.Connection) -> Hold | None:
+            row = connection.execute(sa.select(holds).where(active_hold_of(user))).first()
+            return hold_record(row) if row else None
+
+        return await self.run(read, write=False)
 
     async def get_hold(self, hold_id: int) -> Hold | None:
         async with self.read() as connection:
@@ -273,15 +277,15 @@ class HoldQueries(Database):
     async def _end_one(self, which: sa.ColumnElement[bool], status: HoldStatus, reason: str) -> Hold | None:
         if status is HoldStatus.ACTIVE:
             raise ValueError("a hold ends with a final status, not 'active'")
-        async with self.write() as connection:
-            ended = await self._end_holds(
-                connection, which, status=status, reason=reason, now=self._clock.now()
-            )
+        now = self._clock.now()
+        ended = await self.run(
+            lambda connection: self._end_holds(connection, which, status=status, reason=reason, now=now)
+        )
         return ended[0] if ended else None
 
-    async def _end_holds(
+    def _end_holds(
         self,
-        connection: AsyncConnection,
+        connection: sa.Connection,
         which: sa.ColumnElement[bool],
         *,
         status: HoldStatus,
@@ -289,7 +293,7 @@ class HoldQueries(Database):
         now: datetime,
     ) -> list[Hold]:
         rows = (
-            await connection.execute(
+            connection.execute(
                 sa.update(holds)
                 .where(which, holds.c.status == HoldStatus.ACTIVE.value)
                 .values(status=status.value, ended_at=now, ended_reason=clip(reason, 200))
@@ -298,9 +302,7 @@ class HoldQueries(Database):
         ).all()
         ended = [hold_record(row) for row in rows]
         if ended:
-            await connection.execute(
-                sa.delete(timers).where(timers.c.hold_id.in_([hold.id for hold in ended]))
-            )
+            connection.execute(sa.delete(timers).where(timers.c.hold_id.in_([hold.id for hold in ended])))
         return ended
 
     async def update_hold_refresh(

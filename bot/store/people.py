@@ -187,13 +187,14 @@ class PeopleQueries(Database):
         it is the same. Only what changed is written.
         """
         now = self._clock.now()
-        async with self.write() as connection:
+
+        def record(connection: sa.Connection) -> TurnRecord:
             if activity_key is not None:
                 values = {"activity_id": activity_key[:256], "seen_at": now, "cutoff": now - DEDUP_WINDOW}
-                fresh = (await connection.execute(self._mark_processed, values)).first() is not None
+                fresh = (connection.execute(self._mark_processed, values)).first() is not None
                 if self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY:
                     self._last_prune = now
-                    await connection.execute(
+                    connection.execute(
                         sa.delete(processed_activities).where(
                             processed_activities.c.seen_at < now - DEDUP_WINDOW
                         )
@@ -202,7 +203,7 @@ class PeopleQueries(Database):
                     return TurnRecord(fresh=False, settings=None)
             key = {"tenant_id": tenant_key(user), "user_id": user.user_id}
             row = (
-                await connection.execute(
+                connection.execute(
                     sa.select(users).where(
                         users.c.tenant_id == key["tenant_id"], users.c.user_id == user.user_id
                     )
@@ -211,7 +212,7 @@ class PeopleQueries(Database):
             settings = user_record(row) if row else None
             if conversation is not None:
                 latest = (
-                    await connection.execute(
+                    connection.execute(
                         sa.select(
                             conversation_references.c.conversation_id,
                             conversation_references.c.conversation_type,
@@ -226,14 +227,16 @@ class PeopleQueries(Database):
                     )
                 ).first()
                 if latest is None or tuple(latest) != tuple(conversation):
-                    await connection.execute(
+                    connection.execute(
                         self._save_reference, {**key, **conversation._asdict(), "updated_at": now}
                     )
             if reported_zone and (
                 settings is None or (not settings.time_zone_explicit and settings.time_zone != reported_zone)
             ):
                 values = {**key, "updated_at": now, "time_zone": reported_zone, "time_zone_explicit": False}
-                changed = (await connection.execute(self._remember_time_zone, values)).first()
+                changed = (connection.execute(self._remember_time_zone, values)).first()
                 if changed is not None:
                     settings = user_record(changed)
-        return TurnRecord(fresh=True, settings=settings)
+            return TurnRecord(fresh=True, settings=settings)
+
+        return await self.run(record)

@@ -150,10 +150,11 @@ class TimerService:
 
         `hold_id` ties the timer to a hold: ending or replacing the hold deletes it.
         """
-        async with self._store.write() as connection:
-            row = await self._store.upsert_timer(
+        row = await self._store.run(
+            lambda connection: self._store.upsert_timer(
                 connection, key=key, kind=kind, due_at=due_at, payload=payload or {}, hold_id=hold_id
             )
+        )
         self.scheduled(due_at)
         return _timer(row)
 

@@ -397,8 +397,9 @@ class Transactions:
     def __init__(self, store: Store) -> None:
         self.writes = 0
         self.reads = 0
-        event.listen(store.engine.sync_engine, "begin", self._begin)
-        self._engine = store.engine.sync_engine
+        self._engines = store.engines  # the async driver's, and the store thread's on SQLite
+        for engine in self._engines:
+            event.listen(engine, "begin", self._begin)
 
     def _begin(self, connection: sa.Connection) -> None:
         if connection.get_execution_options().get("sqlite_begin_immediate", False):
@@ -407,7 +408,8 @@ class Transactions:
             self.reads += 1
 
     def close(self) -> None:
-        event.remove(self._engine, "begin", self._begin)
+        for engine in self._engines:
+            event.remove(engine, "begin", self._begin)
 
 
 async def test_a_busy_command_is_two_write_transactions(
