@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -104,7 +106,7 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         try:
             # The busy timeout first: switching a new file to WAL waits for other processes' locks too.
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _use_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
         finally:
@@ -114,6 +116,27 @@ def _configure_sqlite(engine: sa.Engine) -> None:
     def _on_begin(connection: sa.Connection) -> None:
         immediate = connection.get_execution_options().get("sqlite_begin_immediate", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (it stays so: only a new file's first connection switches it).
+
+    Two processes opening a new file at once can both try to switch; SQLite then answers one of them
+    "database is locked" at once, without waiting out the busy timeout. That one tries again for up to
+    5 s (this runs in the driver's thread, never on the event loop).
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    give_up_at = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= give_up_at:
+                raise
+            time.sleep(0.02)
 
 
 async def _ensure_schema(engine: AsyncEngine, schema: str) -> None:
