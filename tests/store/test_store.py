@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,15 +30,9 @@ EMULATOR = UserRef(user_id="emulator-user", tenant_id=None)
 
 
 @pytest.fixture
-def clock() -> AdjustableClock:
-    return AdjustableClock()
-
-
-@pytest.fixture
-async def store(store_url: str, tmp_path: Path, clock: AdjustableClock) -> AsyncIterator[Store]:
-    opened = await open_store(store_url, tmp_path, clock)
-    yield opened
-    await opened.close()
+def clock(store_clock: AdjustableClock) -> AdjustableClock:
+    """The clock of the `store` fixture (tests/support/fixtures.py)."""
+    return store_clock
 
 
 async def _ignore(timer: Timer) -> None:

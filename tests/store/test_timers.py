@@ -21,15 +21,9 @@ PROMPT = 2.0  # seconds within which a due timer must fire
 
 
 @pytest.fixture
-def clock() -> AdjustableClock:
-    return AdjustableClock()
-
-
-@pytest.fixture
-async def store(store_url: str, tmp_path: Path, clock: AdjustableClock) -> AsyncIterator[Store]:
-    opened = await open_store(store_url, tmp_path, clock)
-    yield opened
-    await opened.close()
+def clock(store_clock: AdjustableClock) -> AdjustableClock:
+    """The clock of the `store` fixture (tests/support/fixtures.py)."""
+    return store_clock
 
 
 PROBE = "probe"  # the kind of the timers `Recorder.probe` schedules

@@ -5,6 +5,7 @@
 - `bot`: the real app (embedded simulated tenant, SQLite in `tmp_path`) on a free loopback port.
 - `http`: an httpx client for talking to them.
 - `store_url`: a database URL for `open_store`, once on SQLite and once on PostgreSQL (tests/support/dbs.py).
+- `store_clock` and `store`: an open store on `store_url`, on an `AdjustableClock` the test can move.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import httpx
 import pytest
 from aiohttp import web
 
+from bot.clock import AdjustableClock
 from bot.core.net import bound_port
 from bot.server import RunningBot, start_bot
+from bot.store import Store, open_store
 from tests.support.builders import make_settings
 from tests.support.connector import Connector
 from tests.support.dbs import postgres_schema
@@ -56,3 +59,15 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         return
     async with postgres_schema() as (url, _admin):
         yield url
+
+
+@pytest.fixture
+def store_clock() -> AdjustableClock:
+    return AdjustableClock()
+
+
+@pytest.fixture
+async def store(store_url: str, tmp_path: Path, store_clock: AdjustableClock) -> AsyncIterator[Store]:
+    opened = await open_store(store_url, tmp_path, store_clock)
+    yield opened
+    await opened.close()

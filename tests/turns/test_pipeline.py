@@ -4,9 +4,8 @@ transactions, and what one command costs in store transactions through the real 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +22,7 @@ from bot.preferences import PreferencesService
 from bot.presence.locks import UserBusy
 from bot.presence.service import PresenceService
 from bot.server import RunningBot
-from bot.store import Store, open_store
+from bot.store import Store
 from bot.store.effects import StoreAudit, collect
 from bot.store.records import (
     AuditRow,
@@ -304,13 +303,6 @@ async def test_presence_cards_ask_for_per_user_refresh_only_in_one_to_one_chats(
 
 
 # -- the two transactions -----------------------------------------------------------------------
-@pytest.fixture
-async def store(store_url: str, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await open_store(store_url, tmp_path, AdjustableClock())
-    yield opened
-    await opened.close()
-
-
 async def _reference_updated_at(store: Store) -> list[datetime]:
     async with store.read() as connection:
         return list((await connection.execute(sa.select(conversation_references.c.updated_at))).scalars())
