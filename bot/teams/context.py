@@ -5,6 +5,8 @@ Kept free of botbuilder types where it can be, so it is easy to test with the Pl
 
 from __future__ import annotations
 
+import hashlib
+
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
@@ -25,16 +27,40 @@ def sender(activity: Activity) -> UserRef | None:
     return UserRef(user_id=user_id, tenant_id=tenant_of(activity), name=who.name or None)
 
 
-def tenant_of(activity: Activity) -> str | None:
+def tenant_ids(activity: Activity) -> tuple[str | None, str | None]:
+    """The tenant the conversation names (`conversation.tenantId`, which Teams sends and botbuilder's
+    model, expecting `tenantID`, keeps only among its extra properties) and the one the channel data
+    names (`channelData.tenant.id`)."""
+    conversation_tenant: str | None = None
     conversation = activity.conversation
-    if conversation is not None and getattr(conversation, "tenant_id", None):
-        return str(conversation.tenant_id)
+    if conversation is not None:
+        extra = getattr(conversation, "additional_properties", None) or {}
+        value = getattr(conversation, "tenant_id", None) or extra.get("tenantId")
+        if isinstance(value, str) and value.strip():
+            conversation_tenant = value.strip()
+    channel_tenant: str | None = None
     data = activity.channel_data
     if isinstance(data, dict):
         tenant = data.get("tenant")
-        if isinstance(tenant, dict) and tenant.get("id"):
-            return str(tenant["id"])
-    return None
+        if isinstance(tenant, dict) and isinstance(tenant.get("id"), str) and tenant["id"].strip():
+            channel_tenant = tenant["id"].strip()
+    return conversation_tenant, channel_tenant
+
+
+def tenant_of(activity: Activity) -> str | None:
+    """The activity's tenant: the conversation's, else the channel data's."""
+    conversation_tenant, channel_tenant = tenant_ids(activity)
+    return conversation_tenant or channel_tenant
+
+
+def activity_key(activity: Activity) -> str | None:
+    """What identifies an activity for the redelivery guard: its id is unique only within its
+    conversation, so the key is (channel, conversation, id), hashed to a fixed length."""
+    if not activity.id:
+        return None
+    conversation = activity.conversation.id if activity.conversation is not None else ""
+    raw = "\x1f".join((str(activity.channel_id or ""), str(conversation or ""), str(activity.id)))
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def reported_zone(activity: Activity) -> str | None:
@@ -66,7 +92,8 @@ def inbound(activity: Activity, kind: TurnKind, text: str) -> Inbound:
         text=text,
         sender=sender(activity),
         tenant_id=tenant_of(activity),
-        activity_key=str(activity.id) if activity.id else None,
+        tenant_ids=tuple(dict.fromkeys(tenant for tenant in tenant_ids(activity) if tenant)),
+        activity_key=activity_key(activity),
         conversation=saved_conversation(activity),
         teams_zone=reported_zone(activity),
         personal=conversation_type == "personal",

@@ -33,6 +33,7 @@ class Inbound:
     personal: bool  # a 1:1 chat (cards may ask for per-user refresh there)
     viewer_id: str | None  # the sender's channel id (29:…), which Teams' `refresh.userIds` wants
     bot_names: tuple[str, ...] = ()
+    tenant_ids: tuple[str, ...] = ()  # every tenant the activity names (conversation, channel data)
 
 
 @dataclass

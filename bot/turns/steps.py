@@ -71,15 +71,22 @@ async def require_sender(turn: Turn, call_next: Next) -> Reply | None:
 
 
 class CheckTenant:
-    """Refuse organizations this deployment does not serve, before anything is stored for them."""
+    """Refuse organizations this deployment does not serve, before anything is stored for them; and an
+    activity whose conversation and channel data name different tenants (the allow-list applies to
+    every tenant it names)."""
 
     def __init__(self, allowed: Callable[[str | None], bool]) -> None:
         self._allowed = allowed
 
     async def __call__(self, turn: Turn, call_next: Next) -> Reply | None:
-        if not self._allowed(turn.inbound.tenant_id):
-            log.warning("refused tenant %r", turn.inbound.tenant_id)
+        named = {tenant.lower() for tenant in turn.inbound.tenant_ids}
+        if len(named) > 1:
+            log.warning("refused an activity naming two tenants: %r", sorted(named))
             return Reply.of(cards.error_card(tenant_refused_view()))
+        for tenant in (turn.inbound.tenant_id, *turn.inbound.tenant_ids):
+            if not self._allowed(tenant):
+                log.warning("refused tenant %r", tenant)
+                return Reply.of(cards.error_card(tenant_refused_view()))
         return await call_next(turn)
 
 

@@ -397,3 +397,58 @@ async def test_an_unreachable_channel_is_one_log_line(
     assert lines and lines[0].exc_info is None
     presence = (await sim_user(http, bot, ALEX))["presence"]
     assert (presence["availability"], presence["activity"]) == ("Busy", "InACall")
+
+
+# -- which activity, which tenant --------------------------------------------------------------------
+async def test_the_same_activity_id_in_two_conversations_is_two_commands(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    """Activity ids are unique only within a conversation: two users' activities with the same id are
+    both carried out (the redelivery guard keys on channel, conversation and id)."""
+    users = ("00000000-0000-0000-0000-0000000000031", "00000000-0000-0000-0000-0000000000032")
+    for number, aad in enumerate(users):
+        reply = await say(
+            http,
+            bot,
+            connector,
+            "/busy 30m",
+            aad=aad,
+            user_id=f"29:user-{number}",
+            conversation_id=f"a:conversation-{number}",
+            id="1",
+        )
+        assert "In a call" in texts(card_of(reply))
+    for aad in users:
+        session = app_session(await sim_user(http, bot, aad))
+        assert session is not None and session["availability"] == "Busy"
+
+
+async def test_an_activity_naming_two_tenants_is_refused_without_calling_graph(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    body = activity("/busy 30m", service_url=connector.url)
+    body["channelData"] = {"tenant": {"id": "99999999-9999-9999-9999-999999999999"}}
+    before = len(connector.received)
+    response = await http.post(f"{bot.url}/api/messages", json=body)
+    assert response.status_code in (200, 201)
+    reply = (await connector.wait_for(before + 1))[before]
+    assert "can't use this bot" in texts(card_of(reply))
+    assert (await sim_stats(http, bot))["total"] == 0
+
+
+async def test_the_allow_list_applies_to_the_conversations_tenant_too(
+    http: httpx.AsyncClient, connector: Connector, tmp_path: Path
+) -> None:
+    """`conversation.tenantId` (what Teams sends) is checked, not only `channelData.tenant.id`."""
+    allowed = "11111111-1111-1111-1111-111111111111"
+    running = await start_bot(make_settings(tmp_path / "d", allowed_tenants=[allowed]), "127.0.0.1", 0)
+    try:
+        body = activity("/busy 30m", service_url=connector.url)
+        body["channelData"] = {"tenant": {"id": allowed}}  # the conversation still names TENANT
+        before = len(connector.received)
+        await http.post(f"{running.url}/api/messages", json=body)
+        reply = (await connector.wait_for(before + 1))[before]
+        assert "can't use this bot" in texts(card_of(reply))
+        assert (await sim_stats(http, running))["total"] == 0
+    finally:
+        await running.stop()
