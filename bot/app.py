@@ -7,10 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import socket
 import ssl
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -31,7 +28,7 @@ from bot.graph.client import GraphClient
 from bot.graph.transport import RetryPolicy
 from bot.preferences import PreferencesService
 from bot.presence.holds import HoldKeeper
-from bot.presence.locks import UserLocks
+from bot.presence.locks import UserLocks, dead_local_owner, lease_owner
 from bot.presence.service import PresenceService
 from bot.store.effects import StoreAudit
 from bot.store.store import Store, open_store
@@ -42,6 +39,7 @@ from bot.teams.notices import TeamsNotifier
 from bot.turns import (
     CheckTenant,
     Dispatcher,
+    MarkDone,
     Pipeline,
     RecordTurn,
     ResolveTimeZone,
@@ -187,9 +185,15 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             retry=RetryPolicy(budget=max(1.0, settings.command_budget_seconds - 1.0)),
         )
         runtime.graph = graph
-        owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        owner = lease_owner()
         # Replicas share PostgreSQL: they also lease each user in the store around a command or hold step.
         locks = UserLocks(store if store.dialect == "postgresql" else None, owner=owner)
+        if store.dialect == "postgresql":
+            # A replica of this host killed while holding user leases (a crash, a redeploy) would keep
+            # those users waiting until the leases expire: its leases go now.
+            freed = await store.release_leases_of(dead_local_owner)
+            if freed:
+                log.warning("released %d user lease(s) of processes of this host that are gone", freed)
         notifier = TeamsNotifier(
             lambda: runtime.adapter,
             store,
@@ -231,6 +235,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 require_sender,
                 CheckTenant(settings.tenant_allowed),
                 RecordTurn(store),
+                MarkDone(store),
                 skip_redelivered,
                 ResolveTimeZone(settings.default_time_zone),
             ],

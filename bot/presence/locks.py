@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -26,6 +29,26 @@ class LeasePort(Protocol):
     async def try_lease_user(self, user: UserRef, owner: str, lease: timedelta) -> bool: ...
 
     async def release_user_lease(self, user: UserRef, owner: str) -> None: ...
+
+
+def lease_owner() -> str:
+    """This process's name on the leases it takes: host, pid and a random part."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def dead_local_owner(owner: str) -> bool:
+    """A lease taken by a process of this host that is no longer running (killed, crashed): its leases
+    can go at once instead of blocking those users until they expire. Other hosts' leases expire."""
+    host, _, pid_text = owner.rpartition("-")[0].rpartition("-")
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 class UserBusy(Exception):

@@ -4,14 +4,18 @@ A command's Graph writes are audited by the Graph client as they happen (`StoreA
 starts or ends is decided by the presence service. Both are gathered in one `Effects` while the command
 runs, in a context variable, and written together when it finishes, even when it fails (the audit of
 the writes that were sent is kept). Timer firings, which open no unit, write their audit row at once.
+
+The same transaction marks the activity processed (`activity_scope`), so an activity counts as handled
+only once its outcome is stored: one cut short by a crash is redone when the channel delivers it again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from bot.core.users import UserRef
@@ -21,6 +25,29 @@ from bot.store.store import Store
 log = logging.getLogger(__name__)
 
 _CURRENT: ContextVar[Effects | None] = ContextVar("presence_bot_effects", default=None)
+
+
+@dataclass
+class TurnMark:
+    """The activity being handled: its key is marked processed with the first unit it commits (`done`),
+    or at the end of the turn when no unit did (`bot.turns.steps.MarkDone`)."""
+
+    key: str
+    done: bool = False
+
+
+_TURN: ContextVar[TurnMark | None] = ContextVar("presence_bot_turn", default=None)
+
+
+@contextmanager
+def activity_scope(activity_key: str) -> Iterator[TurnMark]:
+    """While the block runs, the first unit committed (`collect`) also marks `activity_key` processed."""
+    mark = TurnMark(activity_key)
+    token = _TURN.set(mark)
+    try:
+        yield mark
+    finally:
+        _TURN.reset(token)
 
 
 @asynccontextmanager
@@ -35,7 +62,8 @@ async def collect(
     if current is not None and current.user.key == user.key:
         yield current
         return
-    effects = Effects(user)
+    turn = _TURN.get()
+    effects = Effects(user, activity_key=turn.key if turn is not None and not turn.done else None)
     token = _CURRENT.set(effects)
     try:
         yield effects
@@ -45,11 +73,19 @@ async def collect(
             await store.commit(effects)
         except Exception:
             log.exception("could not record a failed command's effects")
+        else:
+            _done(turn, effects)
         raise
     _CURRENT.reset(token)
     hold = await store.commit(effects)
+    _done(turn, effects)
     if on_commit is not None:
         on_commit(effects, hold)
+
+
+def _done(turn: TurnMark | None, effects: Effects) -> None:
+    if turn is not None and effects.activity_key is not None:
+        turn.done = True
 
 
 class StoreAudit:

@@ -105,9 +105,9 @@ class HoldQueries(Database):
         return hold
 
     async def commit(self, effects: Effects) -> Hold | None:
-        """Write everything one command changed, in one transaction: the audit of its Graph writes, and
-        the hold it started (the previous one ended and its timers deleted, the new one's timers
-        scheduled) or the hold it ended. Returns the new hold, if it started one."""
+        """Write everything one command changed, in one transaction: the audit of its Graph writes, the
+        hold it started (the previous one ended and its timers deleted, the new one's timers scheduled)
+        or the hold it ended, and the mark that its activity is processed. Returns the new hold, if any."""
         if not effects:
             return None
         return await self._committed(effects, HoldStatus.CANCELLED)
@@ -140,7 +140,13 @@ class HoldQueries(Database):
             self._end_holds(connection, active_hold_of(user), status=status, reason=reason, now=now)
         if effects.audit:
             connection.execute(sa.insert(audit_log), [audit_values(user, row, now) for row in effects.audit])
+        if effects.activity_key is not None:
+            self._mark_done(connection, effects.activity_key, now)
         return hold
+
+    def _mark_done(self, connection: sa.Connection, activity_key: str, now: datetime) -> None:
+        """Mark an activity processed (`bot.store.people.PeopleQueries` has the statement)."""
+        raise NotImplementedError
 
     def _replace_hold(
         self,

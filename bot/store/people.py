@@ -4,6 +4,7 @@ already handled (`record_turn`, one transaction per activity), and cross-replica
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -154,6 +155,17 @@ class PeopleQueries(Database):
                 )
             )
 
+    async def release_leases_of(self, owners: Callable[[str], bool]) -> int:
+        """Drop every user lease whose owner `owners` picks (replicas known dead); returns how many."""
+        async with self.read() as connection:
+            held = list((await connection.execute(sa.select(user_leases.c.owner).distinct())).scalars())
+        dead = [owner for owner in held if owners(owner)]
+        if not dead:
+            return 0
+        async with self.write() as connection:
+            result = await connection.execute(sa.delete(user_leases).where(user_leases.c.owner.in_(dead)))
+        return int(result.rowcount or 0)
+
     # -- conversation references --------------------------------------------------------------------
     async def latest_conversation_reference(
         self, user: UserRef, *, conversation_type: str | None = None
@@ -170,6 +182,12 @@ class PeopleQueries(Database):
             row = (await connection.execute(statement)).first()
         return reference_record(row) if row else None
 
+    def _mark_done(self, connection: sa.Connection, activity_key: str, now: datetime) -> None:
+        """Mark an activity processed (inside `Store.commit`'s transaction): a redelivery within the
+        dedup window is then skipped. A key older than the window is taken over."""
+        values = {"activity_id": activity_key[:256], "seen_at": now, "cutoff": now - DEDUP_WINDOW}
+        connection.execute(self._mark_processed, values)
+
     # -- the bookkeeping of one activity ----------------------------------------------------------
     async def record_turn(
         self,
@@ -181,8 +199,10 @@ class PeopleQueries(Database):
     ) -> TurnRecord:
         """Everything an incoming activity needs from the store, in one transaction.
 
-        Marks `activity_key` processed (a key seen within the dedup window: `fresh=False`, nothing else
-        is done); reads the sender's settings; saves how to reach them in this conversation unless it
+        Looks `activity_key` up (processed within the dedup window: `fresh=False`, nothing else is done;
+        the key is marked processed only with the activity's outcome, `Effects.activity_key`, so an
+        activity cut short by a crash is redone when the channel delivers it again); reads the sender's
+        settings; saves how to reach them in this conversation unless it
         is already their latest one, unchanged; keeps the zone Teams reported unless they chose one or
         it is the same. Only what changed is written.
         """
@@ -190,8 +210,6 @@ class PeopleQueries(Database):
 
         def record(connection: sa.Connection) -> TurnRecord:
             if activity_key is not None:
-                values = {"activity_id": activity_key[:256], "seen_at": now, "cutoff": now - DEDUP_WINDOW}
-                fresh = (connection.execute(self._mark_processed, values)).first() is not None
                 if self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY:
                     self._last_prune = now
                     connection.execute(
@@ -199,7 +217,13 @@ class PeopleQueries(Database):
                             processed_activities.c.seen_at < now - DEDUP_WINDOW
                         )
                     )
-                if not fresh:
+                done = connection.execute(
+                    sa.select(processed_activities.c.activity_id).where(
+                        processed_activities.c.activity_id == activity_key[:256],
+                        processed_activities.c.seen_at >= now - DEDUP_WINDOW,
+                    )
+                ).first()
+                if done is not None:
                     return TurnRecord(fresh=False, settings=None)
             key = {"tenant_id": tenant_key(user), "user_id": user.user_id}
             row = (

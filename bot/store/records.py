@@ -133,7 +133,8 @@ class SavedConversation(NamedTuple):
 
 
 class TurnRecord(NamedTuple):
-    """The bookkeeping of one activity (`Store.record_turn`): was it new, and the sender's settings."""
+    """The bookkeeping of one activity (`Store.record_turn`): is its work still to do (not processed
+    within the dedup window), and the sender's settings."""
 
     fresh: bool
     settings: UserSettings | None
@@ -179,6 +180,12 @@ class Effects:
     audit: list[AuditRow] = field(default_factory=list)
     new_hold: NewHold | None = None
     end_hold: tuple[HoldStatus, str] | None = None  # end the active hold without a successor
+    activity_key: str | None = None  # the activity whose work this is: marked processed with it
 
     def __bool__(self) -> bool:
-        return bool(self.audit) or self.new_hold is not None or self.end_hold is not None
+        return (
+            bool(self.audit)
+            or self.new_hold is not None
+            or self.end_hold is not None
+            or self.activity_key is not None
+        )

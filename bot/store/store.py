@@ -25,6 +25,7 @@ from bot.store.people import DEDUP_WINDOW, PeopleQueries
 from bot.store.records import (
     AuditEntry,
     AuditRow,
+    Effects,
     HoldStatus,
     StoreCounts,
 )
@@ -58,6 +59,10 @@ class Store(PeopleQueries, HoldQueries):
 
     The queries live by topic in `bot.store.people` and `bot.store.holds`; the audit log and counts here.
     """
+
+    async def mark_done(self, user: UserRef, activity_key: str) -> None:
+        """Mark an activity processed whose turn stored nothing else (/presence, /help, a refusal)."""
+        await self.commit(Effects(user, activity_key=activity_key))
 
     # -- audit -----------------------------------------------------------------------------------------
     async def record_audit(

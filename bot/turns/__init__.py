@@ -8,6 +8,7 @@ from bot.turns.dispatch import Dispatcher
 from bot.turns.model import Inbound, Reply, Turn, TurnKind
 from bot.turns.steps import (
     CheckTenant,
+    MarkDone,
     Pipeline,
     RecordTurn,
     ResolveTimeZone,
@@ -20,6 +21,7 @@ __all__ = [
     "CheckTenant",
     "Dispatcher",
     "Inbound",
+    "MarkDone",
     "Pipeline",
     "RecordTurn",
     "Reply",

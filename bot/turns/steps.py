@@ -1,6 +1,6 @@
 """The per-activity pipeline: small named steps, each testable alone, run in order.
 
-    sender ─► tenant ─► record (one store transaction) ─► redelivery ─► time zone ─► dispatch ─► Reply
+    sender ─► tenant ─► record (one store transaction) ─► redelivery ─► mark done ─► time zone ─► dispatch
 
 A step gets the turn and the rest of the pipeline (`call_next`); it returns a reply without calling on
 to stop there (a refused tenant), or `None` for "send nothing" (a redelivered message). HTTP-level
@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import cards
 from bot.core.users import UserRef
 from bot.presence.errors import internal_error_view, tenant_refused_view
+from bot.store.effects import activity_scope
 from bot.store.records import SavedConversation, TurnRecord
 from bot.turns.model import Reply, Turn, TurnKind
 
@@ -102,6 +103,8 @@ class TurnLedger(Protocol):
         reported_zone: str | None,
     ) -> TurnRecord: ...
 
+    async def mark_done(self, user: UserRef, activity_key: str) -> None: ...
+
 
 class RecordTurn:
     """The bookkeeping of an activity in one store transaction: the redelivery mark, how to reach the
@@ -133,6 +136,34 @@ async def skip_redelivered(turn: Turn, call_next: Next) -> Reply | None:
         return None
     turn.text = "/presence"
     return await call_next(turn)
+
+
+class MarkDone:
+    """An activity counts as processed only when its work is done: the key goes into the same store
+    transaction as the command's outcome (`bot.store.effects.activity_scope`), or, for a turn that
+    stores nothing else, into one of its own once the reply is ready. A process killed before then
+    leaves the activity unmarked, and the channel's redelivery carries it out."""
+
+    def __init__(self, ledger: TurnLedger) -> None:
+        self._ledger = ledger
+        self._in_flight: set[str] = set()
+
+    async def __call__(self, turn: Turn, call_next: Next) -> Reply | None:
+        key = turn.inbound.activity_key
+        if key is None or turn.redelivered:
+            return await call_next(turn)
+        if key in self._in_flight:  # delivered again while this process still works on it
+            turn.redelivered = True
+            return await call_next(turn)
+        self._in_flight.add(key)
+        try:
+            with activity_scope(key) as mark:
+                reply = await call_next(turn)
+            if not mark.done:
+                await self._ledger.mark_done(turn.user, key)
+            return reply
+        finally:
+            self._in_flight.discard(key)
 
 
 class ResolveTimeZone:

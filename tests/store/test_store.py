@@ -394,10 +394,12 @@ async def _save_reference(
 
 
 async def _fresh(store: Store, activity_key: str) -> bool:
-    """Whether an activity with this key is new (to act on) or a redelivery (to skip)."""
-    return (
-        await store.record_turn(ALEX, activity_key=activity_key, conversation=None, reported_zone=None)
-    ).fresh
+    """Whether an activity with this key is new (to act on) or a redelivery (to skip); a new one is then
+    handled, and marked processed, as the pipeline does once its work is done."""
+    record = await store.record_turn(ALEX, activity_key=activity_key, conversation=None, reported_zone=None)
+    if record.fresh:
+        await store.mark_done(ALEX, activity_key)
+    return record.fresh
 
 
 def _reference(conversation_id: str, conversation_type: str) -> dict[str, Any]:
@@ -452,9 +454,16 @@ async def test_an_activity_is_processed_once_within_ten_minutes(store: Store, cl
     assert await _fresh(store, "activity-1") is False
 
 
-async def test_concurrent_redeliveries_are_handled_once(store: Store) -> None:
-    results = await asyncio.gather(*(_fresh(store, "same") for _ in range(8)))
-    assert sorted(results) == [False] * 7 + [True]
+async def test_an_activity_is_redone_until_its_work_is_marked_done(store: Store) -> None:
+    """A process killed mid-command never marked the activity: its redelivery is carried out."""
+    first = await store.record_turn(ALEX, activity_key="cut-short", conversation=None, reported_zone=None)
+    again = await store.record_turn(ALEX, activity_key="cut-short", conversation=None, reported_zone=None)
+    assert first.fresh and again.fresh
+    await store.mark_done(ALEX, "cut-short")
+    done = await store.record_turn(ALEX, activity_key="cut-short", conversation=None, reported_zone=None)
+    assert not done.fresh
+    concurrent = await asyncio.gather(*(store.mark_done(ALEX, "twice") for _ in range(4)))
+    assert concurrent == [None] * 4 and (await store.counts()).processed_activities == 2
 
 
 async def test_old_activity_ids_are_pruned(store: Store, clock: AdjustableClock) -> None:
@@ -599,3 +608,25 @@ async def test_two_replicas_locks_never_act_for_one_user_at_once(store: Store) -
                 pass
     async with impatient.hold(ALEX):  # free again once released
         pass
+
+
+async def test_leases_of_a_process_that_is_gone_can_be_released_at_once(store: Store) -> None:
+    """A replica killed holding user leases: a process of the same host frees them on start."""
+    import os
+    import socket
+
+    from bot.presence.locks import dead_local_owner, lease_owner
+
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await child.wait()  # its pid now names no running process
+    gone = f"{socket.gethostname()}-{child.pid}-deadbeef"
+    alive = lease_owner()
+    elsewhere = f"another-host-{os.getpid()}-cafebabe"
+    lease = timedelta(seconds=30)
+    assert await store.try_lease_user(ALEX, gone, lease)
+    assert await store.try_lease_user(BEN, alive, lease)
+    assert await store.try_lease_user(EMULATOR, elsewhere, lease)
+    assert [dead_local_owner(owner) for owner in (gone, alive, elsewhere)] == [True, False, False]
+    assert await store.release_leases_of(dead_local_owner) == 1
+    assert await store.try_lease_user(ALEX, alive, lease), "Alex's lease is free again"
+    assert not await store.try_lease_user(EMULATOR, alive, lease), "another host's lease stands"

@@ -40,6 +40,7 @@ from bot.turns import (
     CheckTenant,
     Dispatcher,
     Inbound,
+    MarkDone,
     Pipeline,
     RecordTurn,
     Reply,
@@ -108,6 +109,7 @@ class FakeLedger:
     def __init__(self, record: TurnRecord) -> None:
         self.record = record
         self.calls: list[dict[str, Any]] = []
+        self.marked: list[str] = []
 
     async def record_turn(
         self,
@@ -121,6 +123,9 @@ class FakeLedger:
             {"user": user, "key": activity_key, "conversation": conversation, "zone": reported_zone}
         )
         return self.record
+
+    async def mark_done(self, user: UserRef, activity_key: str) -> None:
+        self.marked.append(activity_key)
 
 
 # -- the steps, one at a time -------------------------------------------------------------------
@@ -146,6 +151,63 @@ async def test_record_turn_hands_the_store_what_the_activity_says_and_keeps_the_
         {"user": ALEX, "key": "msteams|conv-1|1", "conversation": HERE, "zone": "Europe/Berlin"}
     ]
     assert rest.turns[0].settings == settings("Asia/Tokyo") and not rest.turns[0].redelivered
+
+
+async def test_a_turn_that_stores_nothing_is_marked_done_once_its_reply_is_ready() -> None:
+    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+    rest = Reached()
+    reply = await MarkDone(ledger)(turn(), rest)
+    assert reply is not None and ledger.marked == ["msteams|conv-1|1"]
+
+
+async def test_a_turn_whose_outcome_is_stored_is_marked_in_that_transaction(store: Store) -> None:
+    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+
+    async def command(current: Turn) -> Reply:
+        async with collect(store, ALEX) as effects:
+            effects.audit.append(AuditRow("set_presence", "ok", {}, 200))
+        return Reply({}, "done")
+
+    await MarkDone(ledger)(turn(), command)
+    assert ledger.marked == [], "marked with the outcome, not on its own"
+    again = await store.record_turn(
+        ALEX, activity_key="msteams|conv-1|1", conversation=None, reported_zone=None
+    )
+    assert not again.fresh
+
+
+async def test_a_turn_cut_short_is_not_marked_and_is_redone() -> None:
+    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+
+    async def crash(current: Turn) -> Reply:
+        raise RuntimeError("the process dies here")
+
+    with pytest.raises(RuntimeError):
+        await MarkDone(ledger)(turn(), crash)
+    assert ledger.marked == []
+
+
+async def test_the_same_activity_delivered_twice_at_once_is_carried_out_once() -> None:
+    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+    started = asyncio.Event()
+    release = asyncio.Event()
+    runs: list[str] = []
+
+    async def slow(current: Turn) -> Reply | None:
+        return await skip_redelivered(current, work)
+
+    async def work(current: Turn) -> Reply:
+        runs.append(current.text)
+        started.set()
+        await release.wait()
+        return Reply({}, "done")
+
+    step = MarkDone(ledger)
+    first = asyncio.create_task(step(turn(), slow))
+    await started.wait()
+    assert await step(turn(), slow) is None, "the duplicate message gets no reply of its own"
+    release.set()
+    assert (await first) is not None and runs == ["/presence"] and ledger.marked == ["msteams|conv-1|1"]
 
 
 async def test_a_redelivered_message_gets_no_second_reply() -> None:
@@ -320,6 +382,7 @@ async def test_record_turn_marks_the_activity_and_writes_only_what_changed(store
     )
     assert second.fresh and second.settings == first.settings, "nothing changed: nothing written"
     assert await _reference_updated_at(store) == written
+    await store.mark_done(ALEX, "k2")  # its work was done
     again = await store.record_turn(ALEX, activity_key="k2", conversation=HERE, reported_zone="Asia/Tokyo")
     assert again == TurnRecord(fresh=False, settings=None), "a redelivery changes nothing"
     moved = await store.record_turn(ALEX, activity_key="k3", conversation=HERE, reported_zone="Asia/Tokyo")
@@ -416,8 +479,8 @@ async def test_a_busy_command_is_two_write_transactions(
         assert "In a call" in texts(card)
         busy = (counted.writes, counted.reads)
         await say(http, bot, connector, "/presence")
-        assert (counted.writes - busy[0]) == 1, "/presence writes only the redelivery mark"
+        assert (counted.writes - busy[0]) == 2, "/presence: the bookkeeping, then the processed mark"
     finally:
         counted.close()
-    assert busy[0] == 2, "the bookkeeping, then the command's outcome (hold, timers, audit)"
+    assert busy[0] == 2, "the bookkeeping, then the outcome (hold, timers, audit, the processed mark)"
     assert busy[1] <= 1, "one read: the active hold, under the user's lock"
