@@ -11,6 +11,7 @@ from bot.core.files import write_atomically
 from bot.package.errors import PackageError
 from bot.package.icons import COLOR_ICON, OUTLINE_ICON, check_color_icon, check_outline_icon
 from bot.package.manifest import DEFAULT_NAME, DEFAULT_VERSION, MANIFEST_DIR, render_manifest
+from bot.package.publisher import Publisher
 
 DEFAULT_OUT = Path("build/presence-bot.zip")
 
@@ -29,13 +30,14 @@ def build_package(
     bot_domain: str | None = None,
     out: Path = DEFAULT_OUT,
     version: str = DEFAULT_VERSION,
+    publisher: Publisher | None = None,
 ) -> Path:
     """Write the Teams app package (manifest.json, color.png, outline.png at the zip's root).
 
     Raises `PackageError` (a `ValueError`) with a message saying what to fix: an app id that is not a
     GUID, a bad domain, name or version, or icons Teams would refuse. Nothing is written then.
     """
-    manifest = render_manifest(app_id, name=name, bot_domain=bot_domain, version=version)
+    manifest = render_manifest(app_id, name=name, bot_domain=bot_domain, version=version, publisher=publisher)
     icons: dict[str, bytes] = {}
     for icon in (COLOR_ICON, OUTLINE_ICON):
         path = MANIFEST_DIR / icon

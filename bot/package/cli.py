@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.package.build import DEFAULT_OUT, build_package
 from bot.package.errors import PackageError
 from bot.package.manifest import DEFAULT_NAME, DEFAULT_VERSION, SHORT_NAME_MAX
+from bot.package.publisher import DEVELOPER_NAME_MAX, PLACEHOLDER_HOST, Publisher
 
 
 def add_package_command(
@@ -49,11 +50,35 @@ def add_package_command(
         default=DEFAULT_VERSION,
         help="the app package version, MAJOR.MINOR.PATCH; raise it for every update (default: %(default)s)",
     )
+    defaults = Publisher()
+    publisher = parser.add_argument_group(
+        "publisher", "what Teams shows as the app's publisher (set these before you publish it to users)"
+    )
+    publisher.add_argument(
+        "--developer-name",
+        default=defaults.developer_name,
+        help=f"your organization, at most {DEVELOPER_NAME_MAX} characters (default: %(default)s)",
+    )
+    publisher.add_argument("--website-url", default=defaults.website_url, help="https URL of your site")
+    publisher.add_argument(
+        "--privacy-url", default=defaults.privacy_url, help="https URL of your privacy notice"
+    )
+    publisher.add_argument("--terms-url", default=defaults.terms_url, help="https URL of your terms of use")
+    publisher.add_argument(
+        "--accent-color", default=defaults.accent_color, help="#RRGGBB behind the icon (default: %(default)s)"
+    )
     return parser
 
 
 def run_package(args: argparse.Namespace) -> int:
     """Carry out `presence-bot package`; returns the process exit code (0, or 2 with a message)."""
+    publisher = Publisher(
+        developer_name=args.developer_name,
+        website_url=args.website_url,
+        privacy_url=args.privacy_url,
+        terms_url=args.terms_url,
+        accent_color=args.accent_color,
+    )
     try:
         path = build_package(
             args.app_id,
@@ -61,10 +86,16 @@ def run_package(args: argparse.Namespace) -> int:
             bot_domain=args.domain,
             out=args.out,
             version=args.app_version,
+            publisher=publisher,
         )
     except PackageError as error:
         print(f"presence-bot package: {error}", file=sys.stderr)
         return 2
     print(f"Wrote {path}")
+    if publisher.uses_placeholders:
+        print(
+            f"Note: the website, privacy and terms links still point at {PLACEHOLDER_HOST}; set "
+            "--website-url, --privacy-url and --terms-url before you publish the app to users."
+        )
     print("Upload it in Teams admin center → Teams apps → Manage apps → Upload new app.")
     return 0

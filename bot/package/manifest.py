@@ -16,6 +16,7 @@ from typing import TypeAlias
 from bot.core.catalog import COMMANDS
 from bot.core.views import CommandDoc
 from bot.package.errors import PackageError
+from bot.package.publisher import Publisher
 
 JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
@@ -215,9 +216,11 @@ def render_manifest(
     bot_domain: str | None = None,
     version: str = DEFAULT_VERSION,
     manifest_dir: Path = MANIFEST_DIR,
+    publisher: Publisher | None = None,
 ) -> JsonObject:
     """The filled and checked manifest (what goes into the zip as manifest.json)."""
     app_id = validate_app_id(app_id)
+    by = (publisher or Publisher()).checked()
     short_name = validate_name(name)
     full_name = f"{short_name}: set your Teams presence from chat"
     if len(full_name) > FULL_NAME_MAX:
@@ -233,6 +236,11 @@ def render_manifest(
         # The bot does not use Teams SSO; Teams still wants a resource it can trust, and the bot
         # form of an Application ID URI is always under the app owner's control.
         "WEB_APP_RESOURCE": f"api://botid-{app_id}",
+        "DEVELOPER_NAME": by.developer_name,
+        "WEBSITE_URL": by.website_url,
+        "PRIVACY_URL": by.privacy_url,
+        "TERMS_URL": by.terms_url,
+        "ACCENT_COLOR": by.accent_color,
     }
     manifest = _fill(load_template(manifest_dir), values)
     assert isinstance(manifest, dict)

@@ -523,3 +523,75 @@ def test_node_helper_skips_locally_but_fails_under_ci(
     with pytest.raises(expected):  # the outcome is cached: no second attempt
         nodejs.ensure_node_packages()
     assert isinstance(nodejs._outcome, str)
+
+
+# --- the publisher -----------------------------------------------------------------------------------
+
+
+def test_cli_sets_the_publisher_and_the_manifest_still_passes_microsofts_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "contoso.zip"
+    args = _cli().parse_args(
+        [
+            "package",
+            "--app-id",
+            APP_ID,
+            "--out",
+            str(out),
+            "--developer-name",
+            "Contoso IT",
+            "--website-url",
+            "https://it.contoso.com/",
+            "--privacy-url",
+            "https://it.contoso.com/privacy",
+            "--terms-url",
+            "https://it.contoso.com/terms",
+            "--accent-color",
+            "#107c10",
+        ]
+    )
+    assert run_package(args) == 0
+    printed = capsys.readouterr().out
+    assert "example.com" not in printed, "no placeholder warning once the links are set"
+    with zipfile.ZipFile(out) as archive:
+        data = json.loads(archive.read("manifest.json"))
+    assert data["developer"] == {
+        "name": "Contoso IT",
+        "websiteUrl": "https://it.contoso.com/",
+        "privacyUrl": "https://it.contoso.com/privacy",
+        "termsOfUseUrl": "https://it.contoso.com/terms",
+    }
+    assert data["accentColor"] == "#107C10"
+    assert validate(data, tmp_path)["ok"]
+
+
+def test_cli_warns_while_the_links_are_placeholders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = _cli().parse_args(["package", "--app-id", APP_ID, "--out", str(tmp_path / "p.zip")])
+    assert run_package(args) == 0
+    assert "still point at presence-bot.example.com" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--developer-name", "x" * 33, "at most 32"),
+        ("--developer-name", "   ", "empty"),
+        ("--website-url", "http://it.contoso.com/", "must be an https:// URL"),
+        ("--privacy-url", "contoso.com/privacy", "must be an https:// URL"),
+        ("--terms-url", "https://it.contoso.com/" + "t" * 2100, "at most 2048"),
+        ("--accent-color", "green", "hex colour"),
+        ("--accent-color", "#12345", "hex colour"),
+    ],
+)
+def test_cli_refuses_a_publisher_teams_would_refuse(
+    option: str, value: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "p.zip"
+    args = _cli().parse_args(["package", "--app-id", APP_ID, "--out", str(out), option, value])
+    assert run_package(args) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"presence-bot package: {option}") and message in error
+    assert len(error.splitlines()) == 1 and not out.exists()
