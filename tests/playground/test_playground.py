@@ -159,3 +159,60 @@ def test_the_playground_web_ui_shows_the_card_and_updates_it_in_place(playground
     assert pair(state["presence"]) == DND
     for png in (busy, updated):
         assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_make_playground_stopped_with_sigterm_stops_the_bot_and_the_playground(tmp_path: Path) -> None:
+    """`make playground`'s runner: SIGTERM (not only Ctrl-C) stops both child processes."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from bot.core.net import free_port
+    from tests.support.playground import REPO
+
+    bot_port, port = free_port(), free_port()
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.playground",
+            "--bot-port",
+            str(bot_port),
+            "--port",
+            str(port),
+            "--work",
+            str(tmp_path / "work"),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+    def listening(number: int) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", number)) == 0
+
+    try:
+        assert runner.stdout is not None
+        seen = ""
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops both" not in seen:
+            line = runner.stdout.readline()
+            assert line or runner.poll() is None, seen
+            seen += line
+            assert time.monotonic() < deadline, seen
+        assert listening(bot_port) and listening(port)
+        runner.send_signal(signal.SIGTERM)
+        assert runner.wait(timeout=60) == 0, seen + runner.stdout.read()
+        deadline = time.monotonic() + 20
+        while (listening(bot_port) or listening(port)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not listening(bot_port), "the bot still runs"
+        assert not listening(port), "the Playground still runs"
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()

@@ -517,6 +517,14 @@ def main(argv: list[str] | None = None) -> int:
         help="logs and the simulated tenant's state (default: .presence-bot/playground)",
     )
     args = parser.parse_args(argv)
+
+    def stop(signum: int, _frame: object) -> None:
+        # SIGTERM (a `kill`, a terminal closing, make stopped) ends the run like Ctrl-C does, so the
+        # `with` below stops the bot and the Playground instead of leaving them running.
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
     try:
         with running_playground(args.work, bot_port=args.bot_port, port=args.port) as running:
             me = httpx.get(f"{running.url}/_internal/v1/config", timeout=20).json()["config"]["currentUser"]
