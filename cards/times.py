@@ -51,7 +51,19 @@ class UserTimes:
         return f"{day} {clock}" if day else clock
 
     def until(self, dt: datetime) -> str:
-        """ "until 5:30 PM", "until tomorrow 9:00 AM"."""
+        """ "until 5:30 PM", "until tomorrow 9:00 AM"; an end at local midnight in words, as people say
+        it: "until the end of today", "until the end of tomorrow", "until Mon 7 Dec" (its start)."""
+        at = local(dt, self.time_zone)
+        if (at.hour, at.minute, at.second) == (0, 0, 0):
+            today = local(self.now, self.time_zone).date()
+            days = (at.date() - today).days
+            if days == 1:
+                return "until the end of today"
+            if days == 2:
+                return "until the end of tomorrow"
+            if days > 2:
+                day = f"{_WEEKDAYS[at.weekday()]} {at.day} {_MONTHS[at.month - 1]}"
+                return f"until {day}" + (f" {at.year}" if at.year != today.year else "")
         return f"until {self.when(dt)}"
 
     def at(self, dt: datetime) -> str:

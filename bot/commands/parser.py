@@ -363,12 +363,61 @@ def _zone_names() -> Mapping[str, str]:
     return {name.lower(): name for name in zoneinfo.available_timezones()}
 
 
+# Abbreviations people type for a zone. Several are also IANA names (EST, MST, CET…), but fixed offsets
+# that ignore daylight saving, and most are ambiguous (CST: US Central or China; IST: India, Ireland or
+# Israel): they are refused with the zones they may mean.
+ZONE_ABBREVIATIONS: Final[Mapping[str, tuple[str, ...]]] = {
+    "est": ("America/New_York", "America/Toronto"),
+    "edt": ("America/New_York", "America/Toronto"),
+    "et": ("America/New_York", "America/Toronto"),
+    "cst": ("America/Chicago", "America/Mexico_City", "Asia/Shanghai"),
+    "cdt": ("America/Chicago", "America/Mexico_City"),
+    "ct": ("America/Chicago",),
+    "mst": ("America/Denver", "America/Phoenix"),
+    "mdt": ("America/Denver",),
+    "mt": ("America/Denver",),
+    "pst": ("America/Los_Angeles", "America/Vancouver"),
+    "pdt": ("America/Los_Angeles", "America/Vancouver"),
+    "pt": ("America/Los_Angeles",),
+    "akst": ("America/Anchorage",),
+    "hst": ("Pacific/Honolulu",),
+    "gmt": ("Europe/London", "UTC"),
+    "bst": ("Europe/London",),
+    "wet": ("Europe/Lisbon",),
+    "cet": ("Europe/Berlin", "Europe/Paris", "Europe/Madrid"),
+    "cest": ("Europe/Berlin", "Europe/Paris", "Europe/Madrid"),
+    "eet": ("Europe/Athens", "Europe/Helsinki", "Africa/Cairo"),
+    "eest": ("Europe/Athens", "Europe/Helsinki"),
+    "msk": ("Europe/Moscow",),
+    "ist": ("Asia/Kolkata", "Europe/Dublin", "Asia/Jerusalem"),
+    "pkt": ("Asia/Karachi",),
+    "sgt": ("Asia/Singapore",),
+    "hkt": ("Asia/Hong_Kong",),
+    "jst": ("Asia/Tokyo",),
+    "kst": ("Asia/Seoul",),
+    "aest": ("Australia/Sydney", "Australia/Melbourne", "Australia/Brisbane"),
+    "aedt": ("Australia/Sydney", "Australia/Melbourne"),
+    "acst": ("Australia/Adelaide", "Australia/Darwin"),
+    "awst": ("Australia/Perth",),
+    "nzst": ("Pacific/Auckland",),
+    "nzdt": ("Pacific/Auckland",),
+}
+
+
 def _time_zone(tail: str) -> SetTimeZone:
     """`/timezone Europe/Berlin`; `/timezone auto` goes back to the zone Teams reports."""
     if not tail:
         raise CommandError("Tell me which time zone, as an IANA name.", _ZONE_EXAMPLE)
     if tail.lower() in {"auto", "automatic", "teams", "reset", "default"}:
         return SetTimeZone(zone=None)
+    meant = ZONE_ABBREVIATIONS.get(tail.strip().lower())
+    if meant is not None:
+        names = ", ".join(meant[:-1]) + (" or " if len(meant) > 1 else "") + meant[-1]
+        raise CommandError(
+            f"“{tail.strip()}” is an abbreviation, not a time zone: it may mean {names}. Abbreviations "
+            "don't follow daylight saving, so say the zone by its IANA name.",
+            f"/timezone {meant[0]}",
+        )
     wanted = tail.replace(" ", "_")
     name = _zone_names().get(wanted.lower())
     if name is None:

@@ -12,15 +12,17 @@ Choices (the help text and the tests rely on them):
 - Durations are exact elapsed time (computed in UTC); wall-clock ends are built in the user's zone, so
   `until 9am` is 9:00 local even the morning after a DST change. A time in a spring-forward gap moves
   forward by the gap; an ambiguous one (autumn) takes the first occurrence (fold=0).
-- `today`, `eod`, `end of day`, `midnight` mean the end of the local calendar day (next 00:00), like the
-  Teams picker's "Reset status after: Today". `this week` / `end of week` mean the end of Sunday.
+- `today`, `eod`, `end of day`, `rest of the day`, `midnight` mean the end of the local calendar day (next
+  00:00), like the Teams picker's "Reset status after: Today"; `tomorrow` alone (`/dnd tomorrow`) means the
+  whole of tomorrow. `this week` / `end of week` mean the end of Sunday; `next week` the end of next
+  week's Sunday (so usually more than the 7 days allowed, and refused saying so).
 - A clock time alone that has passed today means tomorrow. A bare hour without am/pm (`till 5`) means
   the next time the clock shows it (5:00 or 17:00, whichever comes first); with a day (`tomorrow 9`) it
   is read as working hours: 7–11 morning, 1–6 afternoon. `09:00`-style, 0 and 12–23 are 24-hour
   times (a plain `12` is noon).
-- A day without a time (`until friday`) is refused with a request to add one, except `today`. Explicit
-  days in the past (`yesterday 5pm`, `today 9am` at 10am, a past date) are refused; a weekday name
-  means its next occurrence.
+- A day without a time after `until` means the start of that day (`until monday` = Monday 00:00,
+  `until tomorrow` = tonight's midnight); a weekday is its next occurrence whose start is still ahead.
+  Explicit days in the past (`yesterday 5pm`, `today 9am` at 10am, a past date) are refused.
 - A bare number (`/busy 30`) is neither minutes nor a time: it is refused with a suggestion.
 - Nothing may end more than 7 days ahead; zero or negative lengths are refused.
 """
@@ -96,6 +98,11 @@ _END_OF_DAY_WORDS: Final = frozenset(
         "the end of the day",
         "rest of the day",
         "the rest of the day",
+        "rest of day",
+        "rest of today",
+        "the rest of today",
+        "all day",
+        "the whole day",
         "the day",
         "midnight",
     }
@@ -112,6 +119,11 @@ _END_OF_WEEK_WORDS: Final = frozenset(
         "the rest of the week",
     }
 )
+
+_TOMORROW_WORDS: Final = frozenset(
+    {"tomorrow", "tomorow", "tmrw", "tmr", "all day tomorrow", "all of tomorrow"}
+)
+_NEXT_WEEK_WORDS: Final = frozenset({"next week", "all next week", "all of next week", "the next week"})
 
 _RELATIVE_DAYS: Final[dict[str, int]] = {
     "today": 0,
@@ -235,6 +247,9 @@ def parse_when(text: str, *, now: datetime, zone: ZoneInfo, allow_to: bool = Tru
         return _checked_end(end, now_utc, typed) if end is not None else None
     if is_bare_number(words):
         return None  # `30`: minutes or 30 o'clock? The caller asks which.
+    end = _keyword_end(words, now_utc, zone)  # before lengths: `next week` is not "7 days"
+    if end is not None:
+        return _checked_end(end, now_utc, typed)
     when = _from_duration(words, now_utc, zone, typed)
     if when is not None:
         return when
@@ -252,7 +267,7 @@ def _from_duration(text: str, now_utc: datetime, zone: ZoneInfo, typed: str) -> 
     if duration <= timedelta(0):
         raise WhenError(f"“{typed}” isn't a length of time I can use: it has to be more than zero.", "30m")
     if duration > MAX_AHEAD:
-        raise WhenError(f"“{typed}” is too long: the most I'll set is 7 days.", "2 days")
+        raise WhenError(f"“{typed}” is too long: the most I'll set is 7 days.", "7 days")
     # Exact elapsed time: add in UTC, then show it in the user's zone.
     return When(end=(now_utc + duration).astimezone(zone), duration=duration, text=typed)
 
@@ -270,19 +285,29 @@ def _checked_end(end: datetime, now_utc: datetime, typed: str) -> When:
     return When(end=end, duration=None, text=typed)
 
 
-def _keyword_end(words: str, now_utc: datetime, zone: ZoneInfo) -> datetime | None:
-    """`today`, `eod`, `midnight`: the end of the local day; `this week`: the end of Sunday."""
+def _keyword_end(
+    words: str, now_utc: datetime, zone: ZoneInfo, *, whole_days: bool = True
+) -> datetime | None:
+    """`today`, `eod`, `midnight`: the end of the local day; `this week`: the end of Sunday. With
+    `whole_days` (not after `until`), `tomorrow` is the end of tomorrow and `next week` the end of its
+    Sunday."""
     today = now_utc.astimezone(zone).date()
     if words in _END_OF_DAY_WORDS:
         return _local(today + timedelta(days=1), 0, 0, zone)
     if words in _END_OF_WEEK_WORDS:
+        return _local(today + timedelta(days=7 - today.weekday()), 0, 0, zone)
+    if whole_days and words in _TOMORROW_WORDS:
+        return _local(today + timedelta(days=2), 0, 0, zone)
+    if whole_days and words in _NEXT_WEEK_WORDS:
+        return _local(today + timedelta(days=14 - today.weekday()), 0, 0, zone)
+    if not whole_days and words in _NEXT_WEEK_WORDS:  # `until next week`: its start, Monday 00:00
         return _local(today + timedelta(days=7 - today.weekday()), 0, 0, zone)
     return None
 
 
 def _wall_end(words: str, now_utc: datetime, zone: ZoneInfo, *, bare: bool) -> datetime | None:
     """An end time after `until` (or alone when `bare`): `5pm`, `17:30`, `tomorrow 9am`, `friday eod`."""
-    end = _keyword_end(words, now_utc, zone)
+    end = _keyword_end(words, now_utc, zone, whole_days=bare)
     if end is not None:
         return end
     words = re.sub(r"(\d{4}-\d{1,2}-\d{1,2})t(?=\d)", r"\1 ", words)  # ISO 2026-03-30T09:00
@@ -362,9 +387,11 @@ def _on_day(day_words: str, clock: _Clock | None, now_utc: datetime, zone: ZoneI
         day = found
     if day < today:
         raise WhenError(f"“{day_words}” is already in the past.", "until tomorrow 9am")
-    if clock is None:  # `until friday`: the start or the end of it? Ask (`today` is a keyword).
-        on = "" if day_words in _RELATIVE_DAYS else "on "
-        raise WhenError(f"Say what time {on}{day_words} too.", f"until {day_words} 9am")
+    if clock is None:  # `until friday`: until Friday begins (`today` is a keyword: the end of today)
+        start = _local(day, 0, 0, zone)
+        if weekday is not None and _as_utc(start) <= now_utc:
+            start = _local(day + timedelta(days=7), 0, 0, zone)  # `until friday`, said on a Friday
+        return start
     if clock.ambiguous:  # `tomorrow 9`, `friday 5`: read as working hours
         clock = _Clock(clock.hour + 12 if clock.hour < 7 else clock.hour, clock.minute)
     end = _at(day, clock, zone)

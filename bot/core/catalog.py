@@ -99,6 +99,7 @@ COMMANDS: tuple[CommandDoc, ...] = (
 )
 
 WHEN_HELP = (
-    "[when] is a length (30m, 1h30m, 90 minutes, 2 hours, for 45 min, PT30M) or an end time "
-    "(until 5pm, until 17:30, until tomorrow 9am) in your time zone."
+    "[when] is a length (30m, 1h30m, 90 minutes, 2 hours, for 45 min, PT30M), an end time "
+    "(until 5pm, until 17:30, until tomorrow 9am, until Monday) or a day (today, rest of day, tomorrow, "
+    "this week) in your time zone."
 )

@@ -521,10 +521,6 @@ def test_the_second_2_30_in_the_autumn_is_not_chosen() -> None:
         ("/dnd until today 9am", "past"),
         ("/dnd until 2026-03-01 9am", "past"),
         ("/dnd until 2026-03-30 9am", "7 days"),
-        ("/dnd until tomorrow", "tomorrow"),
-        ("/dnd until friday", "friday"),
-        ("/dnd until wednesday", "wednesday 9am"),  # today is Wednesday: still ask for a time
-        ("/dnd until march 19", "march 19 9am"),
         ("/dnd until feb 30 5pm", "feb 30"),
         ("/dnd until 25:00", "25:00"),
         ("/dnd until 13pm", "13pm"),
@@ -569,7 +565,7 @@ def test_what_the_end_to_end_tests_refuse(text: str) -> None:
 def test_example_keeps_the_command_the_user_meant() -> None:
     assert refused("/conference banana").example == "/conference 30m"
     assert refused("/call 45").example == "/busy 45m"
-    assert refused("/dnd until tomorrow").example == "/dnd until tomorrow 9am"
+    assert refused("/offline 8d").example == "/offline 7 days", "the suggestion respects the limit"
 
 
 # -- status messages -----------------------------------------------------------------------------
@@ -647,7 +643,6 @@ def test_status_until_a_time(text: str, message: str, local_end: datetime) -> No
         ("/status Out for 0m", "more than zero"),
         ("/status Away until yesterday 5pm", "past"),
         ("/status On leave for 2 weeks", "quotes"),
-        ("/status On leave until friday", "friday"),
     ],
 )
 def test_status_refusals(text: str, says: str) -> None:
@@ -761,3 +756,68 @@ def test_set_status_to_a_presence_with_a_bad_time_says_so() -> None:
         run("set status to busy 45")
     with pytest.raises(CommandError, match="calendar"):
         run("set status to in a meeting")
+
+
+# -- days without a time, and whole days (issue 11) ----------------------------------------------------
+
+
+def _utc(month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "end"),
+    [
+        ("/dnd until tomorrow", _utc(3, 19)),  # the start of tomorrow: tonight's midnight
+        ("/dnd until friday", _utc(3, 20)),  # Friday begins
+        ("/dnd until wednesday", _utc(3, 25)),  # said on a Wednesday: next Wednesday begins
+        ("/dnd until march 19", _utc(3, 19)),
+        ("/dnd until next week", _utc(3, 23)),  # next week begins (Monday)
+        ("/dnd tomorrow", _utc(3, 20)),  # the whole of tomorrow
+        ("/dnd today", _utc(3, 19)),
+        ("/dnd eod", _utc(3, 19)),
+        ("/dnd until end of day", _utc(3, 19)),
+        ("/dnd rest of day", _utc(3, 19)),
+        ("/dnd for the rest of the day", _utc(3, 19)),
+        ("/dnd this week", _utc(3, 23)),
+        ("/status 🏖️ On vacation until Monday", _utc(3, 23)),
+        ("/status On leave until friday", _utc(3, 20)),
+    ],
+)
+def test_a_day_without_a_time_means_its_start_and_day_words_the_whole_day(text: str, end: datetime) -> None:
+    assert when_of(run(text)).end == end
+
+
+def test_the_status_text_keeps_its_words_when_a_day_ends_it() -> None:
+    command = run("/status 🏖️ On vacation until Monday")
+    assert isinstance(command, SetStatusMessage) and command.text == "🏖️ On vacation"
+
+
+def test_next_week_as_a_whole_is_understood_and_refused_past_the_limit() -> None:
+    error = refused("/dnd next week")
+    assert "7 days" in error.message
+
+
+@pytest.mark.parametrize(
+    ("typed", "names"),
+    [
+        ("EST", ("America/New_York",)),
+        ("est", ("America/New_York",)),
+        ("CST", ("America/Chicago", "Asia/Shanghai")),
+        ("IST", ("Asia/Kolkata", "Europe/Dublin", "Asia/Jerusalem")),
+        ("PDT", ("America/Los_Angeles",)),
+        ("CET", ("Europe/Berlin",)),
+    ],
+)
+def test_zone_abbreviations_are_refused_with_the_zones_they_may_mean(
+    typed: str, names: tuple[str, ...]
+) -> None:
+    error = refused(f"/timezone {typed}")
+    assert "abbreviation" in error.message
+    assert all(name in error.message for name in names)
+    assert error.example == f"/timezone {names[0]}"
+
+
+def test_utc_and_full_zone_names_are_still_zones() -> None:
+    assert run("/timezone UTC") == SetTimeZone(zone="UTC")
+    assert run("/timezone america/new_york") == SetTimeZone(zone="America/New_York")
