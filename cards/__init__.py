@@ -8,7 +8,7 @@ it for the activity's `summary`. Buttons are Universal Actions (`Action.Execute`
 
 from cards.elements import CONTENT_TYPE, Card
 from cards.fallback import text_fallback
-from cards.messages import error_card, help_card, welcome_card
+from cards.messages import error_card, help_card, miss_card, welcome_card
 from cards.presence import notice_card, presence_card
 from cards.times import UserTimes
 
@@ -18,6 +18,7 @@ __all__ = [
     "UserTimes",
     "error_card",
     "help_card",
+    "miss_card",
     "notice_card",
     "presence_card",
     "text_fallback",

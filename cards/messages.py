@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.core.catalog import WHEN_HELP
-from bot.core.views import CommandDoc, ErrorView, HelpView, WelcomeView
+from bot.core.views import CommandDoc, ErrorView, HelpView, MissView, WelcomeView
 from cards.elements import Card, Element, card, command_action, container, sentence, text
 
 # The welcome card's examples: one of each kind a new user is most likely to want first.
@@ -40,6 +40,29 @@ def help_card(view: HelpView) -> Card:
     body.extend(_command_entry(doc) for doc in view.commands)
     body.append(text(WHEN_HELP, size="small", subtle=True, spacing="medium", separator=True))
     return card(body, fallback_text=help_fallback(view))
+
+
+def miss_card(view: MissView) -> Card:
+    """A message that is not a command: "Did you mean /busy 30m?" with it as a button, or else a short
+    help: the most used commands and a button for all of them."""
+    if view.suggestion:
+        body: list[Element] = [
+            text(f"Did you mean {view.suggestion}?", size="medium", bold=True),
+        ]
+        if view.unknown:
+            body.append(text(f"I didn't understand “{view.unknown}”.", subtle=True, spacing="small"))
+        actions = [command_action(view.suggestion, view.suggestion), command_action("All commands", "/help")]
+        fallback = f"Did you mean {view.suggestion}? Send /help for every command."
+        return card(body, fallback_text=fallback, actions=actions)
+    intro = f"I didn't understand “{view.unknown}”." if view.unknown else "Here is what I can do."
+    body = [
+        text(intro, bold=True),
+        text("The commands people use most:", spacing="small"),
+        *(_command_entry(doc) for doc in view.commands),
+    ]
+    names = ", ".join(doc.usage.split()[0] for doc in view.commands)
+    fallback = f"{intro}\nTry {names}; /help lists every command."
+    return card(body, fallback_text=fallback, actions=[command_action("More commands", "/help")])
 
 
 def welcome_card(view: WelcomeView) -> Card:

@@ -85,6 +85,7 @@ class Help(_Command):
 
     kind: Literal["help"] = "help"
     unknown: str | None = None
+    suggestion: str | None = None  # a command close to what was typed: "/busy 30m" for "/bsy 30m"
 
 
 Command = Annotated[

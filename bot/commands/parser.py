@@ -7,6 +7,7 @@ example to copy; anything that isn't a command at all is `Help(unknown=<first wo
 
 from __future__ import annotations
 
+import difflib
 import functools
 import html
 import re
@@ -187,6 +188,7 @@ def parse(text: str, *, now: datetime, tz: ZoneInfo | str | None, bot_names: Seq
 
     Raises `CommandError` for a command we refuse; unknown words give `Help(unknown=word)`.
     """
+    others = _others_mentioned(text, bot_names)
     body = clean(text, bot_names)
     if body.startswith("/"):
         body = body[1:].lstrip()
@@ -198,15 +200,67 @@ def parse(text: str, *, now: datetime, tz: ZoneInfo | str | None, bot_names: Seq
     if not body:
         return Help()
     found = _phrase(body)
+    if others and _names_a_state(body, found):  # "/busy 30m for @Megan", "set @Megan to away"
+        raise CommandError(
+            f"You can only change your own presence: I set it for whoever sends the command, never for "
+            f"{others[0]} or anyone else mentioned. Ask them to message me themselves.",
+            "/busy 30m",
+        )
     if found is None:
         word = body.split()[0].strip("/.!?,:;")[:40]
-        return Help(unknown=word or None)
+        return Help(unknown=word or None, suggestion=_did_you_mean(body))
     meaning, rest = found
     if isinstance(meaning, Unsettable):
         raise CommandError(meaning.message, meaning.example)
     if isinstance(meaning, State):
         return SetState(state=meaning, when=_state_when(meaning, rest, now, zone))
     return _verb(meaning, rest, now, zone)
+
+
+def _others_mentioned(text: str, bot_names: Sequence[str]) -> list[str]:
+    """People other than the bot mentioned after the command's start (`/busy 30m for <at>Megan</at>`)."""
+    names = {n.strip().lower() for n in bot_names if n and n.strip()}
+    rest = (
+        _LEADING_MENTIONS.sub(" ", text or "", count=1) if _LEADING_MENTIONS.match(text or "") else text or ""
+    )
+    found = []
+    for match in _MENTION.finditer(rest):
+        inner = html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip()
+        if inner and inner.lower() not in names:
+            found.append(inner)
+    return found
+
+
+def _names_a_state(body: str, found: tuple[State | Verb | Unsettable, str] | None) -> bool:
+    """The message sets a presence: it starts with a state or /clear or /reset, or names a state
+    anywhere ("set Megan to away")."""
+    if found is not None:
+        return isinstance(found[0], State) or found[0] in {Verb.CLEAR, Verb.RESET}
+    return any(
+        isinstance(meaning, State) and re.search(rf"(?<!\w){pattern.pattern}", body, re.IGNORECASE)
+        for pattern, meaning in _PHRASES
+    )
+
+
+# A command word with its first argument glued on (`/dnd1h`, `busy30m`).
+_GLUED = re.compile(r"^([a-z]+)(\d\S*)(.*)$", re.IGNORECASE | re.DOTALL)
+_ONE_WORD_ALIASES: Final = tuple(alias for alias in ALIASES if " " not in alias and alias.isalpha())
+
+
+def _did_you_mean(body: str) -> str | None:
+    """A command close to what was typed: a missing space (`/dnd1h` → `/dnd 1h`) or a near miss of a
+    command word (`/bsy 30m` → `/busy 30m`, `/avalable` → `/available`); None when nothing is close."""
+    glued = _GLUED.match(body.strip())
+    if glued and glued.group(1).lower() in ALIASES:
+        return f"/{glued.group(1).lower()} {glued.group(2)}{glued.group(3)}".rstrip()
+    first, _, rest = body.strip().partition(" ")
+    word = first.strip("/.!?,:;").lower()
+    if len(word) < 3 or not word.isalpha():
+        return None
+    close = difflib.get_close_matches(word, _ONE_WORD_ALIASES, n=1, cutoff=0.75)
+    if not close:
+        return None
+    return f"/{close[0]} {rest.strip()}".rstrip()
 
 
 def _phrase(

@@ -98,6 +98,15 @@ COMMANDS: tuple[CommandDoc, ...] = (
     ),
 )
 
+# What a short help card lists (a message that is not a command), in this order.
+MOST_USED: tuple[str, ...] = ("busy", "dnd", "available", "status", "presence")
+
+
+def most_used() -> tuple[CommandDoc, ...]:
+    by_name = {doc.name: doc for doc in COMMANDS}
+    return tuple(by_name[name] for name in MOST_USED if name in by_name)
+
+
 WHEN_HELP = (
     "[when] is a length (30m, 1h30m, 90 minutes, 2 hours, for 45 min, PT30M), an end time "
     "(until 5pm, until 17:30, until tomorrow 9am, until Monday) or a day (today, rest of day, tomorrow, "

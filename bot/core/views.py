@@ -65,6 +65,14 @@ class HelpView(_View):
     commands: tuple[CommandDoc, ...]
 
 
+class MissView(_View):
+    """A message that is not a command: a likely correction, or the most used commands."""
+
+    unknown: str | None = None  # the word not understood
+    suggestion: str | None = None  # "/busy 30m" for "/bsy 30m"
+    commands: tuple[CommandDoc, ...]  # the few shown when there is no suggestion
+
+
 class WelcomeView(_View):
     user_name: str | None = None
     commands: tuple[CommandDoc, ...]

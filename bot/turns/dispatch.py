@@ -30,9 +30,9 @@ from bot.commands import (
     ShowPresence,
     parse,
 )
-from bot.core.catalog import COMMANDS
+from bot.core.catalog import COMMANDS, most_used
 from bot.core.users import UserRef
-from bot.core.views import HelpView, Notice, PresenceView
+from bot.core.views import HelpView, MissView, Notice, PresenceView
 from bot.graph.auth import TokenError
 from bot.graph.errors import GraphError, GraphTimeout
 from bot.preferences import PreferencesService
@@ -131,8 +131,12 @@ def _presence_card(method: PresenceMethod[Any]) -> Handler:
 
 
 async def _help(turn: Turn, command: Help) -> Card:
-    intro = f"I didn't understand “{command.unknown}”." if command.unknown else None
-    return cards.help_card(HelpView(intro=intro, commands=COMMANDS))
+    """`/help`: every command. Anything else that is not a command: a likely correction, else the most
+    used commands (a short card, in group chats too)."""
+    if command.unknown or command.suggestion:
+        view = MissView(unknown=command.unknown, suggestion=command.suggestion, commands=most_used())
+        return cards.miss_card(view)
+    return cards.help_card(HelpView(commands=COMMANDS))
 
 
 def _notice(notice: Notice) -> Card:

@@ -204,14 +204,39 @@ async def test_refused_commands_never_reach_graph(
 async def test_help_and_unknown_words_list_every_command(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
-    from bot.core.catalog import COMMANDS
+    from bot.core.catalog import COMMANDS, MOST_USED
 
-    for text in ("/help", "lunch please"):
-        reply = await say(http, bot, connector, text)
-        shown = texts(card_of(reply))
-        for command in COMMANDS:
-            assert f"/{command.name}" in shown
-    assert "lunch" in texts(card_of(reply))
+    shown = texts(card_of(await say(http, bot, connector, "/help")))
+    for command in COMMANDS:
+        assert f"/{command.name}" in shown
+    # Anything else gets a short card: the most used commands and a button for all of them.
+    miss = card_of(await say(http, bot, connector, "lunch please"))
+    assert "lunch" in texts(miss)
+    assert [f"/{name}" in texts(miss) for name in MOST_USED] == [True] * len(MOST_USED)
+    assert "/conference" not in texts(miss)
+    assert [action["data"]["command"] for action in miss["actions"]] == ["/help"]
+
+
+async def test_a_typo_gets_did_you_mean_with_the_corrected_command_as_a_button(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    for typed, meant in (("/bsy 30m", "/busy 30m"), ("/dnd1h", "/dnd 1h")):
+        card = card_of(await say(http, bot, connector, typed))
+        assert texts(card).startswith(f"Did you mean {meant}?")
+        assert card["actions"][0]["data"]["command"] == meant
+    # in a group chat too, and pressing it does what was meant
+    card = card_of(
+        await say(http, bot, connector, "<at>Test Bot</at> /avalable 20m", conversation_type="groupChat")
+    )
+    assert card["actions"][0]["data"]["command"] == "/available 20m"
+
+
+async def test_changing_someone_elses_presence_is_refused_without_calling_graph(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    reply = await say(http, bot, connector, "/busy 30m for <at>Megan Bowen</at>")
+    assert "only change your own presence" in texts(card_of(reply))
+    assert (await sim_stats(http, bot))["total"] == 0
 
 
 async def test_group_chat_mention_is_stripped(

@@ -11,11 +11,12 @@ import pytest
 
 import cards
 from bot.commands.model import CommandError
-from bot.core.catalog import COMMANDS, WHEN_HELP
+from bot.core.catalog import COMMANDS, WHEN_HELP, most_used
 from bot.core.states import Layer, Tone
 from bot.core.views import (
     ErrorView,
     HelpView,
+    MissView,
     Outcome,
     PresenceSnapshot,
     PresenceView,
@@ -193,6 +194,11 @@ def every_card() -> Iterator[tuple[str, dict[str, Any]]]:
         yield f"error-{kind}", cards.error_card(view)
     yield "help", cards.help_card(HelpView(commands=COMMANDS))
     yield "help-unknown", cards.help_card(HelpView(intro="I didn't understand “lunch”.", commands=COMMANDS))
+    yield "miss", cards.miss_card(MissView(unknown="lunch", commands=most_used()))
+    yield (
+        "did-you-mean",
+        cards.miss_card(MissView(unknown="bsy", suggestion="/busy 30m", commands=most_used())),
+    )
     yield "welcome", cards.welcome_card(WelcomeView(user_name="Ada Lovelace", commands=COMMANDS))
     yield "welcome-anonymous", cards.welcome_card(WelcomeView(commands=COMMANDS))
     yield "notice", cards.notice_card("Your hold ended", "In a call ended at 5:30 PM.", busy_view())

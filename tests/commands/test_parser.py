@@ -154,7 +154,51 @@ def test_commands_without_a_state(text: str, expected: Command) -> None:
     ],
 )
 def test_unknown_words_give_help_naming_the_word(text: str, word: str) -> None:
-    assert run(text) == Help(unknown=word)
+    command = run(text)
+    assert isinstance(command, Help) and command.unknown == word
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ("/bsy 30m", "/busy 30m"),
+        ("/busyy 30m", "/busy 30m"),
+        ("/avalable", "/available"),
+        ("/availble until 5pm", "/available until 5pm"),
+        ("/dnd1h", "/dnd 1h"),
+        ("busy30m", "/busy 30m"),
+        ("/presense", "/presence"),
+        ("/staus Out for lunch", "/status Out for lunch"),
+    ],
+)
+def test_near_misses_suggest_the_command_meant(text: str, suggestion: str) -> None:
+    command = run(text)
+    assert isinstance(command, Help) and command.suggestion == suggestion
+
+
+@pytest.mark.parametrize("text", ["hi", "lunch please", "/xyz", "what can you do?", "12345"])
+def test_words_far_from_any_command_suggest_nothing(text: str) -> None:
+    command = run(text)
+    assert isinstance(command, Help) and command.suggestion is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "/busy 30m for <at>Megan Bowen</at>",
+        "<at>Test Bot</at> /dnd 1h <at>Megan Bowen</at>",
+        "set <at>Megan Bowen</at> to away",
+        "/reset <at>Megan Bowen</at>",
+    ],
+)
+def test_a_state_command_mentioning_someone_else_is_refused_plainly(text: str) -> None:
+    error = refused(text)
+    assert "only change your own presence" in error.message and "Megan Bowen" in error.message
+
+
+def test_a_status_message_may_mention_people() -> None:
+    command = run("/status Pairing with <at>Megan Bowen</at>")
+    assert command == SetStatusMessage(text="Pairing with Megan Bowen")
 
 
 def test_alias_table_means_what_it_says() -> None:
