@@ -88,7 +88,11 @@ ALIASES: Final[Mapping[str, State | Verb]] = {
     "conference call": State.CONFERENCE,
     "in a conference": State.CONFERENCE,
     "in a conference call": State.CONFERENCE,
-    # Away
+    # Busy as picked in Teams (Busy/Busy, a preferred presence)
+    "busy picked": State.BUSY_PICKED,
+    "picked busy": State.BUSY_PICKED,
+    "appear busy": State.BUSY_PICKED,
+    # Away: Teams' "Appear away" (a preferred presence: it shows even while Teams is open)
     "away": State.AWAY,
     "appear away": State.AWAY,
     "afk": State.AWAY,

@@ -15,7 +15,7 @@ COMMANDS: tuple[CommandDoc, ...] = (
     CommandDoc(
         name="busy",
         usage="/busy [when]",
-        description="Show as Busy, in a call (also /call).",
+        description="Show as Busy, in a call (also /call); /busy picked sets Teams' own Busy instead.",
         examples=("/busy 30m", "/busy until 17:30"),
     ),
     CommandDoc(
@@ -27,7 +27,7 @@ COMMANDS: tuple[CommandDoc, ...] = (
     CommandDoc(
         name="away",
         usage="/away [when]",
-        description="Show as Away.",
+        description="Appear away, as if picked in Teams (it shows even while Teams is open).",
         examples=("/away 15 minutes",),
     ),
     CommandDoc(

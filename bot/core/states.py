@@ -25,6 +25,7 @@ class State(StrEnum):
     BUSY = "busy"
     CONFERENCE = "conference"
     AWAY = "away"
+    BUSY_PICKED = "busy picked"
     PRESENTING = "presenting"
     DND = "dnd"
     BRB = "brb"
@@ -49,7 +50,11 @@ STATES: dict[State, StateSpec] = {
     State.CONFERENCE: StateSpec(
         State.CONFERENCE, Layer.SESSION, Pair("Busy", "InAConferenceCall"), "In a conference call"
     ),
-    State.AWAY: StateSpec(State.AWAY, Layer.SESSION, Pair("Away", "Away"), "Away"),
+    # Teams' "Appear away": a picked status, so it shows while a Teams client is open and Available
+    # (an app session's Away would be outranked by it, FACTS §3).
+    State.AWAY: StateSpec(State.AWAY, Layer.PREFERRED, Pair("Away", "Away"), "Appear away"),
+    # Teams' own "Busy" from the status picker (the bot's /busy is "In a call" on its session).
+    State.BUSY_PICKED: StateSpec(State.BUSY_PICKED, Layer.PREFERRED, Pair("Busy", "Busy"), "Busy"),
     State.PRESENTING: StateSpec(
         State.PRESENTING, Layer.SESSION, Pair("DoNotDisturb", "Presenting"), "Presenting"
     ),

@@ -62,15 +62,32 @@ async def test_session_states_reach_graph_on_the_bots_session(
     assert not reply.get("text"), "no second copy above the card that a button press would leave stale"
 
 
-async def test_away_loses_to_the_teams_client_and_the_card_says_why(
+async def test_away_shows_even_while_a_teams_client_reports_available(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
+    """Teams' "Appear away" is a picked status: it wins over the Teams client's Available, where an app
+    session's Away would lose to it (FACTS §3)."""
+    client = await http.post(
+        f"{bot.url}/sim/_sim/users/{ALEX}/clients",
+        json={"availability": "Available", "activity": "Available"},
+    )
+    assert client.status_code in (200, 201), client.text
     reply = await say(http, bot, connector, "/away 20m")
     state = await sim_user(http, bot, ALEX)
-    assert (app_session(state) or {})["availability"] == "Away"
-    # The user's Teams client reports Available, which outranks Away (FACTS.md §3).
-    assert state["presence"]["availability"] == "Available"
-    assert "outranks" in texts(card_of(reply))
+    assert app_session(state) is None, "not on the bot's session, where Available would outrank it"
+    assert (state["preferred"]["availability"], state["preferred"]["activity"]) == ("Away", "Away")
+    assert (state["presence"]["availability"], state["presence"]["activity"]) == ("Away", "Away")
+    shown = texts(card_of(reply))
+    assert "Away" in shown and "outranks" not in shown
+
+
+async def test_busy_picked_is_teams_own_busy(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    await say(http, bot, connector, "/busy picked 1h")
+    state = await sim_user(http, bot, ALEX)
+    assert (state["preferred"]["availability"], state["preferred"]["activity"]) == ("Busy", "Busy")
+    assert (state["presence"]["availability"], state["presence"]["activity"]) == ("Busy", "Busy")
 
 
 @pytest.mark.parametrize(

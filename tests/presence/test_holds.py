@@ -77,11 +77,11 @@ async def test_a_newer_command_replaces_the_hold(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
     await say(http, bot, connector, "/busy 6h")
-    await say(http, bot, connector, "/away 5h")
+    await say(http, bot, connector, "/conference 5h")
     await advance(http, bot, minutes=4 * 60 + 5)
     await settle(bot)
     session = app_session(await sim_user(http, bot, ALEX))
-    assert session is not None and session["activity"] == "Away"
+    assert session is not None and session["activity"] == "InAConferenceCall"
 
 
 async def test_notify_off_silences_the_end_notice(

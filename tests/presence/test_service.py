@@ -198,7 +198,7 @@ def test_plans_refuse_what_graph_would_refuse() -> None:
     [
         (State.BUSY, ("Offline", "OffWork"), "appear offline"),
         (State.BUSY, ("DoNotDisturb", "DoNotDisturb"), "/reset"),
-        (State.AWAY, ("Available", "Available"), "outranks"),
+        (State.AVAILABLE, ("Busy", "InACall"), "outranks"),
         (State.DND, ("Offline", "Offline"), "signed in"),
         (State.BUSY, ("Busy", "InACall"), None),
     ],
