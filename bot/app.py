@@ -36,6 +36,7 @@ from bot.store.timers import TimerService
 from bot.teams import speedups
 from bot.teams.handler import PresenceBot
 from bot.teams.notices import TeamsNotifier
+from bot.teams.sender import SendPolicy
 from bot.turns import (
     CheckTenant,
     Dispatcher,
@@ -200,7 +201,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             runtime.clock,
             app_id=settings.microsoft_app_id,
             default_time_zone=settings.default_time_zone,
+            policy=SendPolicy(per_tenant=settings.notices_per_second),
         )
+        stack.push_async_callback(notifier.close)  # after the timers stop, before the store closes
         keeper = HoldKeeper(
             store, graph, runtime.clock, session_id=settings.session_app_id, notifier=notifier, locks=locks
         )
@@ -241,7 +244,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             ],
             dispatcher,
         )
-        runtime.bot = PresenceBot(pipeline, runtime.clock)
+        runtime.bot = PresenceBot(pipeline, runtime.clock, notifier)
         runtime.adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_AdapterConfig(settings)))
         runtime.adapter.on_turn_error = _on_turn_error
         runtime.ready = True
@@ -291,6 +294,7 @@ async def healthz(request: web.Request) -> web.Response:
             "graph": "simulator" if runtime.settings.uses_simulator else "microsoft-graph",
             "time": runtime.clock.now().isoformat(),
             "timers": runtime.timers.stats() if runtime.timers is not None else None,
+            "notices": runtime.notifier.sender.stats() if runtime.notifier is not None else None,
         }
     )
 

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # Seconds a chat command may take in all, Graph retries included (Teams waits about 15 s).
     command_budget_seconds: float = Field(12.0, validation_alias=_env("PRESENCE_BOT_COMMAND_BUDGET"))
     log_level: str = Field("INFO", validation_alias=_env("PRESENCE_BOT_LOG_LEVEL"))
+    # Proactive notices per second per tenant, from this process (Teams allows an app 50; more only
+    # against a local connector in tests).
+    notices_per_second: int = Field(
+        50, ge=1, le=1000, validation_alias=_env("PRESENCE_BOT_NOTICES_PER_SECOND")
+    )
     # Embedded simulator: the tenants where its dev app is registered and consented, and the TLS port
     # of its identity platform (0: any free port).
     sim_tenants: Annotated[list[str], NoDecode] = Field(

@@ -188,6 +188,31 @@ class PeopleQueries(Database):
         values = {"activity_id": activity_key[:256], "seen_at": now, "cutoff": now - DEDUP_WINDOW}
         connection.execute(self._mark_processed, values)
 
+    async def forget_conversation(
+        self, user: UserRef, conversation_id: str | None, *, personal: bool = False, everyone: bool = False
+    ) -> int:
+        """Forget how to reach people where the bot may no longer post; returns the rows deleted.
+
+        Deletes `user`'s reference to `conversation_id`; with `everyone`, every user's reference to it
+        in the tenant (the bot was removed from a group chat or team); with `personal`, every
+        personal-chat reference of `user`'s (they uninstalled the app). A later message from them saves
+        a new one, as usual.
+        """
+        table = conversation_references
+        where = [table.c.tenant_id == tenant_key(user)]
+        mine = table.c.user_id == user.user_id
+        matches: list[sa.ColumnElement[bool]] = []
+        if conversation_id is not None:
+            same = table.c.conversation_id == conversation_id
+            matches.append(same if everyone else sa.and_(mine, same))
+        if personal:
+            matches.append(sa.and_(mine, table.c.conversation_type == "personal"))
+        if not matches:
+            return 0
+        async with self.write() as connection:
+            result = await connection.execute(sa.delete(table).where(*where, sa.or_(*matches)))
+        return int(result.rowcount or 0)
+
     # -- the bookkeeping of one activity ----------------------------------------------------------
     async def record_turn(
         self,

@@ -7,7 +7,7 @@ activity ──► context.inbound ──► Pipeline (tenant, bookkeeping, rede
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
@@ -15,6 +15,7 @@ from botbuilder.core.teams import TeamsActivityHandler
 import cards
 from bot.clock import Clock
 from bot.core.catalog import COMMANDS
+from bot.core.users import UserRef
 from bot.core.views import WelcomeView
 from bot.teams import replies
 from bot.teams.context import inbound, sender
@@ -23,11 +24,19 @@ from bot.turns import Pipeline, Reply, Turn, TurnKind
 log = logging.getLogger(__name__)
 
 
+class ConversationForgetter(Protocol):
+    """Forgets how to reach people in a conversation the app was removed from, and drops the notices
+    queued there (`bot.teams.notices.TeamsNotifier`, which asks the store)."""
+
+    async def forget(self, user: UserRef, conversation_id: str | None, *, personal: bool) -> None: ...
+
+
 class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
-    def __init__(self, pipeline: Pipeline, clock: Clock) -> None:
+    def __init__(self, pipeline: Pipeline, clock: Clock, forgetter: ConversationForgetter) -> None:
         super().__init__()
         self._pipeline = pipeline
         self._clock = clock
+        self._forgetter = forgetter
 
     async def _run(self, turn_context: TurnContext, kind: TurnKind, text: str) -> Reply | None:
         facts = inbound(turn_context.activity, kind, text)
@@ -73,3 +82,18 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         who = sender(activity)
         card = cards.welcome_card(WelcomeView(user_name=who.name if who else None, commands=COMMANDS))
         await turn_context.send_activity(replies.message(Reply.of(card)))
+
+    # -- uninstall -----------------------------------------------------------------------------------
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        """The app was uninstalled (`remove`) or removed for an upgrade (`remove-upgrade`): no notice
+        goes there any more. Holds keep running and still end on Graph; only their message is skipped.
+        A later message from the user saves a new conversation reference, as any message does."""
+        activity = turn_context.activity
+        who = sender(activity)
+        conversation = activity.conversation
+        if who is None:
+            log.info("installationUpdate %s without a sender: nothing to forget", activity.action)
+            return
+        conversation_type = getattr(conversation, "conversation_type", None) if conversation else None
+        conversation_id = str(conversation.id) if conversation is not None and conversation.id else None
+        await self._forgetter.forget(who, conversation_id, personal=conversation_type in (None, "personal"))

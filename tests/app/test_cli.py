@@ -45,6 +45,7 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
     [
         ("PRESENCE_BOT_MAX_HOLD", "banana", "PRESENCE_BOT_MAX_HOLD"),
         ("PRESENCE_BOT_DEFAULT_TIMEZONE", "Mars/Base", "unknown IANA time zone 'Mars/Base'"),
+        ("PRESENCE_BOT_NOTICES_PER_SECOND", "0", "PRESENCE_BOT_NOTICES_PER_SECOND"),
     ],
 )
 def test_bad_configuration_names_the_variable(tmp_path: Path, variable: str, value: str, says: str) -> None:

@@ -390,7 +390,7 @@ async def _save_reference(
 ) -> None:
     """Remember a conversation as an incoming activity does (`record_turn`, no redelivery key)."""
     saved = SavedConversation(conversation_id, conversation_type, reference)
-    await store.record_turn(ALEX, activity_key=None, conversation=saved, reported_zone=None)
+    await store.record_turn(user, activity_key=None, conversation=saved, reported_zone=None)
 
 
 async def _fresh(store: Store, activity_key: str) -> bool:
@@ -440,6 +440,36 @@ async def test_conversation_references_one_per_conversation_latest_wins(
     assert latest.tenant_id == "tenant-1" and latest.user_id == ALEX.user_id
     assert (await store.counts()).conversation_references == 2
     assert await store.latest_conversation_reference(BEN) is None
+
+
+async def test_forget_conversation_deletes_only_what_it_names(store: Store, clock: AdjustableClock) -> None:
+    for conversation, kind in (("a:alex", "personal"), ("a:alex-old", "personal"), ("19:group", "groupChat")):
+        await _save_reference(store, conversation, kind, _reference(conversation, kind))
+        clock.advance(1)
+    for conversation, kind in (("a:ben", "personal"), ("19:group", "groupChat")):
+        await _save_reference(store, conversation, kind, _reference(conversation, kind), user=BEN)
+    other_tenant = UserRef(user_id=BEN.user_id, tenant_id="tenant-2")
+    await _save_reference(store, "19:group", "groupChat", _reference("19:group", "groupChat"), other_tenant)
+
+    # A 403 in Alex's group chat: only Alex's reference to it.
+    assert await store.forget_conversation(ALEX, "19:group") == 1
+    latest = await store.latest_conversation_reference(ALEX)
+    assert latest is not None and latest.conversation_id == "a:alex-old"
+    # The app removed from the group chat: everyone's reference to it, in that tenant only.
+    assert await store.forget_conversation(ALEX, "19:group", everyone=True) == 1
+    bens = await store.latest_conversation_reference(BEN)
+    assert bens is not None and bens.conversation_id == "a:ben"
+    assert await store.latest_conversation_reference(other_tenant) is not None
+    # Alex uninstalled the app: every personal chat of Alex's, and Ben's stay.
+    assert await store.forget_conversation(ALEX, "a:alex", personal=True) == 2
+    assert await store.latest_conversation_reference(ALEX) is None
+    assert await store.forget_conversation(ALEX, None) == 0
+    assert (await store.counts()).conversation_references == 2
+
+    # A later message saves a new reference as usual.
+    await _save_reference(store, "a:alex-new", "personal", _reference("a:alex-new", "personal"))
+    latest = await store.latest_conversation_reference(ALEX)
+    assert latest is not None and latest.conversation_id == "a:alex-new"
 
 
 # -- redelivered activities ------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 A timer that may still fire is a row in `timers` that is due (at the bot's clock) or leased (being fired),
 or a handler in flight (`inflight` in the timer service's stats and in /healthz). When there is none of
-them, every firing that was due has finished (its Graph calls, its notice: handlers do their work inside
-the firing) and nothing else fires until the clock moves on or a command schedules something.
+them, every firing that was due has finished (its Graph calls: handlers do their work inside the firing)
+and nothing else fires until the clock moves on or a command schedules something. A firing's notice is
+queued for the proactive sender, which paces it: quiet also means no notice queued (`pending` in the
+sender's stats and in /healthz's `notices`).
 """
 
 from __future__ import annotations
@@ -32,26 +34,29 @@ PENDING = (
 
 
 async def settle(bot: RunningBot, *, seconds: float = 30.0) -> None:
-    """Wait until the in-process bot's timers are quiet: none due or leased, no handler in flight."""
+    """Wait until the in-process bot's timers are quiet: none due or leased, no handler in flight, no
+    notice waiting to be sent."""
     runtime = bot.app[RUNTIME]
-    service, store = runtime.timers, runtime.store
-    assert service is not None and store is not None
+    service, store, notifier = runtime.timers, runtime.store, runtime.notifier
+    assert service is not None and store is not None and notifier is not None
 
     async def quiet() -> bool:
         before = service.stats()["inflight"]
         async with store.read() as connection:
             pending = await connection.scalar(PENDING, {"now": runtime.clock.now()})
-        return pending == 0 and before == service.stats()["inflight"] == 0
+        idle = before == service.stats()["inflight"] == 0 and notifier.sender.pending == 0
+        return pending == 0 and idle
 
     await eventually(quiet, seconds=seconds, what="the bot's timers going quiet")
 
 
 async def health(http: httpx.AsyncClient, bot: Served) -> tuple[datetime, int]:
-    """A bot's clock and its timer handlers in flight, from its /healthz."""
+    """A bot's clock and its work in flight (timer handlers, notices not sent yet), from its /healthz."""
     response = await http.get(f"{bot.url}/healthz")
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    return datetime.fromisoformat(body["time"]), int(body["timers"]["inflight"])
+    busy = int(body["timers"]["inflight"]) + int((body.get("notices") or {}).get("pending", 0))
+    return datetime.fromisoformat(body["time"]), busy
 
 
 async def settle_process(http: httpx.AsyncClient, bot: BotProcess, *, seconds: float = 30.0) -> None:
