@@ -26,11 +26,16 @@ from bot.config import SIM_APP_ID, SIM_APP_SECRET, Settings
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
 from bot.graph.transport import RetryPolicy
+from bot.health import Readiness
+from bot.logs import correlation_id, log_context
 from bot.preferences import PreferencesService
 from bot.presence.holds import HoldKeeper
 from bot.presence.locks import UserLocks, dead_local_owner, lease_owner
 from bot.presence.service import PresenceService
+from bot.store.dispatch import TimerDispatcher
 from bot.store.effects import StoreAudit
+from bot.store.records import TimerKind
+from bot.store.retention import Retention
 from bot.store.store import Store, open_store
 from bot.store.timers import TimerService
 from bot.teams import speedups
@@ -68,6 +73,8 @@ class Runtime:
     store: Store | None = None
     timers: TimerService | None = None
     keeper: HoldKeeper | None = None
+    retention: Retention | None = None
+    readiness: Readiness | None = None
     notifier: TeamsNotifier | None = None
     bot: PresenceBot | None = None
     adapter: CloudAdapter | None = None
@@ -97,6 +104,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app[RUNTIME] = runtime
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     if settings.uses_simulator:
         _mount_simulator(app, runtime)
     app.cleanup_ctx.append(_resources)
@@ -207,18 +215,26 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         keeper = HoldKeeper(
             store, graph, runtime.clock, session_id=settings.session_app_id, notifier=notifier, locks=locks
         )
+        retention = Retention(store, runtime.clock, days=settings.audit_days)
+        # One handler per kind of timer: a hold's steps, and the store's own maintenance.
+        routes = TimerDispatcher()
+        routes.route([kind.value for kind in TimerKind], keeper.fire, keeper.give_up)
+        routes.route(retention.kinds, retention.fire, retention.give_up)
         timers = TimerService(
             store,
             runtime.clock,
-            keeper.fire,
+            routes.fire,
             owner=owner,
-            on_give_up=keeper.give_up,
+            on_give_up=routes.give_up,
             # A refresh mostly waits for Graph (100–400 ms): 10,000 Available holds need ~42 refreshes a
             # second, so enough of them must be in flight at once (bench/timers.py, docs/performance.md).
             concurrency=64,
         )
         keeper.attach(timers)
+        retention.attach(timers)
         runtime.keeper = keeper
+        runtime.retention = retention
+        runtime.readiness = _readiness(settings, store, timers, tokens)
         runtime.timers = timers
         runtime.notifier = notifier
         stack.push_async_callback(timers.stop)  # runs before the store and HTTP client close
@@ -254,6 +270,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             runtime.ready = False
 
 
+def _readiness(
+    settings: Settings, store: Store, timers: TimerService, tokens: MsalTokenProvider
+) -> Readiness:
+    """Readiness checks a Graph token only against real Graph, and only with one tenant to ask in."""
+    if settings.uses_simulator:
+        return Readiness(store, timers, None)
+    if settings.default_tenant.lower() in {"common", "organizations", "consumers"}:
+        return Readiness(store, timers, None, skipped_because="no default tenant: set GRAPH_TENANT_ID")
+    return Readiness(store, timers, tokens)
+
+
 def _graph_tls(settings: Settings) -> ssl.SSLContext | bool:
     if settings.graph_ca_bundle is None or settings.uses_simulator:
         return True
@@ -266,12 +293,15 @@ async def start_background(app: web.Application) -> None:
     """Start what needs the bound address (the embedded simulator's Graph URL): the hold timers.
 
     Called by `bot.server.start_bot` once the site listens. Active holds missing a timer (a process
-    killed between storing a hold and scheduling it) get it first; overdue timers fire at once.
+    killed between storing a hold and scheduling it) get it first, and the retention timer is created if
+    missing; overdue timers fire at once.
     """
     runtime = app[RUNTIME]
     if runtime.timers is not None and not runtime.timers.running:
         if runtime.keeper is not None:
             await runtime.keeper.repair()
+        if runtime.retention is not None:
+            await runtime.retention.start()
         await runtime.timers.start()
 
 
@@ -285,6 +315,7 @@ async def _on_turn_error(context: object, error: Exception) -> None:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Liveness: answers 200 once the app has started, for as long as its event loop answers."""
     runtime = request.app[RUNTIME]
     if not runtime.ready:
         return web.json_response({"status": "starting"}, status=503)
@@ -297,6 +328,17 @@ async def healthz(request: web.Request) -> web.Response:
             "notices": runtime.notifier.sender.stats() if runtime.notifier is not None else None,
         }
     )
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: 200 when the store answers, the timers run and (real Graph) a token can be had; else
+    503 naming the check that failed."""
+    runtime = request.app[RUNTIME]
+    if not runtime.ready or runtime.readiness is None:
+        return web.json_response({"status": "starting"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
+    failed, checks = await runtime.readiness.check()
+    body = {"status": "not ready" if failed else "ready", "checks": checks, "failed": failed}
+    return web.json_response(body, status=HTTPStatus.SERVICE_UNAVAILABLE if failed else HTTPStatus.OK)
 
 
 def _bad_request(reason: str) -> web.Response:
@@ -324,10 +366,21 @@ async def messages(request: web.Request) -> web.StreamResponse:
     except Exception:  # msrest raises several types for shapes it cannot read
         return _bad_request("the activity could not be read")
     auth_header = request.headers.get("Authorization", "")
-    try:
-        invoke = await runtime.adapter.process_activity(auth_header, activity, runtime.bot.on_turn)
-    except PermissionError:
-        return web.json_response({"error": "Unauthorized"}, status=HTTPStatus.UNAUTHORIZED)
+    # Every line logged while this activity is handled names it and the caller's correlation id.
+    with log_context(activity.id, correlation_id(request.headers)):
+        log.debug("%s activity from tenant %s via %s", activity.type, _tenant(body), activity.service_url)
+        try:
+            invoke = await runtime.adapter.process_activity(auth_header, activity, runtime.bot.on_turn)
+        except PermissionError:
+            return web.json_response({"error": "Unauthorized"}, status=HTTPStatus.UNAUTHORIZED)
     if invoke is not None:
         return web.json_response(serializer_helper(invoke.body), status=invoke.status)
     return web.Response(status=HTTPStatus.CREATED)
+
+
+def _tenant(body: dict[str, object]) -> object:
+    """The tenant an activity names (for the log: not trusted, not validated)."""
+    conversation, data = body.get("conversation"), body.get("channelData")
+    named = conversation.get("tenantId") if isinstance(conversation, dict) else None
+    tenant = data.get("tenant") if isinstance(data, dict) else None
+    return named or (tenant.get("id") if isinstance(tenant, dict) else None)

@@ -1,4 +1,4 @@
-"""`presence-bot serve | simulator | package`."""
+"""`presence-bot serve | simulator | package | audit | forget`."""
 
 from __future__ import annotations
 
@@ -143,17 +143,18 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help=f"a tenant id where the app is registered (repeatable; default {SIM_TENANT_ID})",
     )
+    from bot.admin import add_admin_commands, run_admin
+    from bot.logs import configure_logging
     from bot.package import add_package_command, run_package
 
     add_package_command(sub)
+    add_admin_commands(sub)  # audit, forget: a user's data exported or erased
     args = parser.parse_args(argv)
     if args.command == "package":  # needs no configuration
         raise SystemExit(run_package(args))
-    logging.basicConfig(
-        level=_settings().log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-plugin INFO lines are noise here
+    configure_logging(_settings())
+    if getattr(args, "admin", None) is not None:
+        raise SystemExit(run_admin(args, _settings()))
     if args.command == "serve":
         asyncio.run(_serve(args.host, args.port))
     elif args.command == "simulator":

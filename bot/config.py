@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     notices_per_second: int = Field(
         50, ge=1, le=1000, validation_alias=_env("PRESENCE_BOT_NOTICES_PER_SECOND")
     )
+    # json: one JSON object a line (for a log collector); text: one readable line a record.
+    log_format: Literal["text", "json"] = Field("text", validation_alias=_env("PRESENCE_BOT_LOG_FORMAT"))
+    # Days the audit log (and ended holds) are kept; pruned daily by a durable timer.
+    audit_days: int = Field(90, validation_alias=_env("PRESENCE_BOT_AUDIT_DAYS"))
     # Embedded simulator: the tenants where its dev app is registered and consented, and the TLS port
     # of its identity platform (0: any free port).
     sim_tenants: Annotated[list[str], NoDecode] = Field(
@@ -98,6 +102,27 @@ class Settings(BaseSettings):
     def _duration(cls, value: timedelta) -> timedelta:
         if value < timedelta(minutes=5) or value > timedelta(hours=12):
             raise ValueError("PRESENCE_BOT_DEFAULT_DURATION must be between 5 minutes and 12 hours")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+                raise ValueError("PRESENCE_BOT_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+            return value.strip().upper()
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("audit_days")
+    @classmethod
+    def _audit_days(cls, value: int) -> int:
+        if not 1 <= value <= 3650:
+            raise ValueError("PRESENCE_BOT_AUDIT_DAYS must be between 1 and 3650 days")
         return value
 
     # -- derived ----------------------------------------------------------------------------------

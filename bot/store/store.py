@@ -22,6 +22,7 @@ from bot.core.users import UserRef
 from bot.store.engine import open_engine
 from bot.store.holds import HoldQueries, TimerGap
 from bot.store.people import DEDUP_WINDOW, PeopleQueries
+from bot.store.privacy import PrivacyQueries
 from bot.store.records import (
     AuditEntry,
     AuditRow,
@@ -54,10 +55,11 @@ async def open_store(url: str | None, data_dir: Path, clock: Clock) -> Store:
     return Store(await open_engine(url, data_dir), clock)
 
 
-class Store(PeopleQueries, HoldQueries):
+class Store(PeopleQueries, HoldQueries, PrivacyQueries):
     """Typed access to the bot's durable state. Create with `open_store`; close with `close()`.
 
-    The queries live by topic in `bot.store.people` and `bot.store.holds`; the audit log and counts here.
+    The queries live by topic in `bot.store.people`, `bot.store.holds` and `bot.store.privacy`
+    (retention, privacy requests); the audit log and counts here.
     """
 
     async def mark_done(self, user: UserRef, activity_key: str) -> None:

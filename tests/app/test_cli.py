@@ -46,6 +46,10 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
         ("PRESENCE_BOT_MAX_HOLD", "banana", "PRESENCE_BOT_MAX_HOLD"),
         ("PRESENCE_BOT_DEFAULT_TIMEZONE", "Mars/Base", "unknown IANA time zone 'Mars/Base'"),
         ("PRESENCE_BOT_NOTICES_PER_SECOND", "0", "PRESENCE_BOT_NOTICES_PER_SECOND"),
+        ("PRESENCE_BOT_AUDIT_DAYS", "0", "PRESENCE_BOT_AUDIT_DAYS must be between 1 and 3650"),
+        ("PRESENCE_BOT_AUDIT_DAYS", "forever", "PRESENCE_BOT_AUDIT_DAYS"),
+        ("PRESENCE_BOT_LOG_FORMAT", "xml", "PRESENCE_BOT_LOG_FORMAT"),
+        ("PRESENCE_BOT_LOG_LEVEL", "LOUD", "PRESENCE_BOT_LOG_LEVEL must be DEBUG"),
     ],
 )
 def test_bad_configuration_names_the_variable(tmp_path: Path, variable: str, value: str, says: str) -> None:

@@ -6,10 +6,12 @@ its own layer or anything above):
     0  bot.core, bot.clock                        the shared vocabulary
     1  bot.config                                 settings
     2  bot.commands, bot.graph, bot.store, cards  parser, Graph client, store, card builders
+       bot.logs                                   log format, redaction, the activity's ids
     3  bot.presence, bot.preferences, bot.sim     services; the simulated tenant
+       bot.health                                 readiness checks
     4  bot.turns                                  the per-activity pipeline and the dispatch table
     5  bot.teams                                  botbuilder: activities in, messages out
-    6  bot.app, bot.package                       wiring the app; the Teams app package
+    6  bot.app, bot.package, bot.admin            wiring the app; the Teams app package; privacy commands
     7  bot.server                                 serving the app
     8  bot.cli                                    the command line
 """
@@ -30,13 +32,16 @@ LAYERS: dict[str, int] = {
     "bot.graph": 2,
     "bot.store": 2,
     "cards": 2,
+    "bot.logs": 2,
     "bot.presence": 3,
     "bot.preferences": 3,
     "bot.sim": 3,
+    "bot.health": 3,
     "bot.turns": 4,
     "bot.teams": 5,
     "bot.app": 6,
     "bot.package": 6,
+    "bot.admin": 6,
     "bot.server": 7,
     "bot.cli": 8,
 }

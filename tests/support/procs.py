@@ -58,7 +58,7 @@ class BotProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, *, ready_within: float = 60.0) -> None:
-        """Start the process and wait until /healthz answers 200 (the store is open, timers run)."""
+        """Start the process and wait until /readyz answers 200 (the store answers, timers run)."""
         assert self.process is None or self.process.returncode is not None, "already running"
         self.port = free_port()
         self.starts += 1
@@ -101,7 +101,7 @@ class BotProcess:
                                 f"{self.name} exited with {self.process.returncode}:\n{self.log()}"
                             )
                         try:
-                            response = await http.get(f"{self.url}/healthz")
+                            response = await http.get(f"{self.url}/readyz")
                             if response.status_code == 200:
                                 return
                         except httpx.HTTPError:

@@ -1,0 +1,154 @@
+"""The store's queries for retention and privacy requests: pruning the audit log and ended holds past
+their retention (in bounded batches, so no transaction holds the SQLite writer long), one user's audit
+entries (an export), and removing everything stored about one user (an erasure). Part of `Store`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.store.engine import Database
+from bot.store.records import AuditEntry, HoldStatus, Record
+from bot.store.rows import audit_record
+from bot.store.schema import (
+    audit_log,
+    conversation_references,
+    holds,
+    timers,
+    user_leases,
+    users,
+)
+
+log = logging.getLogger(__name__)
+
+# Rows deleted per transaction when pruning: a few tens of milliseconds of SQLite's single writer.
+PRUNE_BATCH = 5000
+
+
+class PruneReport(Record):
+    """What one retention pass removed."""
+
+    audit_entries: int
+    ended_holds: int
+
+
+class ForgetReport(Record):
+    """What `forget_user` removed, table by table."""
+
+    users: int
+    holds: int
+    active_holds: int
+    timers: int
+    conversation_references: int
+    audit_entries: int
+    user_leases: int
+
+    @property
+    def total(self) -> int:
+        return (
+            self.users
+            + self.holds
+            + self.timers
+            + self.conversation_references
+            + self.audit_entries
+            + self.user_leases
+        )
+
+
+def _whose(table: sa.Table, user_id: str, tenant_id: str | None) -> sa.ColumnElement[bool]:
+    """Rows of `user_id` (in `tenant_id`, or in every tenant when it is None; "" is the Emulator's).
+
+    Both compare without regard to case: an id typed by an admin (a GUID from the Entra admin center)
+    must find every row, whatever case Teams sent it in. A privacy request is rare; the scan is fine.
+    """
+    condition = sa.func.lower(table.c.user_id) == user_id.lower()
+    if tenant_id is not None:
+        condition = sa.and_(condition, sa.func.lower(table.c.tenant_id) == tenant_id.lower())
+    return condition
+
+
+class PrivacyQueries(Database):
+    """Retention and privacy requests (part of `bot.store.store.Store`)."""
+
+    # -- retention ---------------------------------------------------------------------------------
+    async def prune(self, before: datetime, *, batch: int = PRUNE_BATCH) -> PruneReport:
+        """Delete audit entries recorded before `before`, and holds that ended before it (never an
+        active hold), `batch` rows a transaction, until none are left."""
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        old_audit = (
+            sa.select(audit_log.c.id).where(audit_log.c.at < before).order_by(audit_log.c.id).limit(batch)
+        )
+        # In id order: old holds have low ids, so each batch stops early instead of reading the table.
+        old_holds = (
+            sa.select(holds.c.id)
+            .where(holds.c.status != HoldStatus.ACTIVE.value, holds.c.ended_at < before)
+            .order_by(holds.c.id)
+            .limit(batch)
+        )
+        audit = await self._delete_in_batches(
+            sa.delete(audit_log).where(audit_log.c.id.in_(old_audit.scalar_subquery())), batch
+        )
+        ended = await self._delete_in_batches(
+            sa.delete(holds).where(holds.c.id.in_(old_holds.scalar_subquery())), batch
+        )
+        return PruneReport(audit_entries=audit, ended_holds=ended)
+
+    async def _delete_in_batches(self, statement: sa.Delete, batch: int) -> int:
+        total = 0
+        while True:
+            deleted = await self.run(lambda connection: connection.execute(statement).rowcount)
+            total += deleted
+            if deleted < batch:
+                return total
+            await asyncio.sleep(0)  # let a waiting command's transaction in between batches
+
+    # -- privacy requests --------------------------------------------------------------------------
+    async def user_audit(
+        self, user_id: str, tenant_id: str | None = None, *, limit: int | None = None
+    ) -> list[AuditEntry]:
+        """The user's audit entries, newest first (every tenant's when `tenant_id` is None)."""
+        statement = (
+            sa.select(audit_log).where(_whose(audit_log, user_id, tenant_id)).order_by(audit_log.c.id.desc())
+        )
+        if limit is not None:
+            statement = statement.limit(limit)
+        async with self.read() as connection:
+            rows = (await connection.execute(statement)).all()
+        return [audit_record(row) for row in rows]
+
+    async def forget_user(self, user_id: str, tenant_id: str | None = None) -> ForgetReport:
+        """Remove everything stored about the user (in `tenant_id`, or in every tenant), in one
+        transaction: their settings, holds and the holds' timers, conversation references, audit
+        entries and leases."""
+
+        def forget(connection: sa.Connection) -> ForgetReport:
+            their_holds = sa.select(holds.c.id).where(_whose(holds, user_id, tenant_id))
+            active = connection.scalar(
+                sa.select(sa.func.count())
+                .select_from(holds)
+                .where(_whose(holds, user_id, tenant_id), holds.c.status == HoldStatus.ACTIVE.value)
+            )
+            counts: dict[str, Any] = {"active_holds": int(active or 0)}
+            counts["timers"] = connection.execute(
+                sa.delete(timers).where(timers.c.hold_id.in_(their_holds.scalar_subquery()))
+            ).rowcount
+            for name, table in (
+                ("holds", holds),
+                ("conversation_references", conversation_references),
+                ("audit_entries", audit_log),
+                ("user_leases", user_leases),
+                ("users", users),
+            ):
+                counts[name] = connection.execute(
+                    sa.delete(table).where(_whose(table, user_id, tenant_id))
+                ).rowcount
+            return ForgetReport.model_validate(counts)
+
+        report = await self.run(forget)
+        log.info("forgot a user: %d row(s) removed", report.total)
+        return report
