@@ -44,12 +44,14 @@ class TeamsNotifier:
         *,
         app_id: str,
         default_time_zone: str,
+        simulated: bool = False,
     ) -> None:
         self._adapter = adapter
         self._store = store
         self._clock = clock
         self._app_id = app_id or None
         self._default_time_zone = default_time_zone
+        self._simulated = simulated  # Graph is simulated while Teams is real: the notice says so
 
     async def notify(self, user: UserRef, title: str, message: str, presence: Presence | None) -> bool:
         """Send a notice card; False (and a log line) when the user turned notices off or is unreachable."""
@@ -70,7 +72,9 @@ class TeamsNotifier:
             if presence is not None
             else None
         )
-        activity = replies.message(Reply.of(cards.notice_card(title, message, view)))
+        activity = replies.message(
+            Reply.of(cards.notice_card(title, message, view)), simulated=self._simulated
+        )
 
         async def send(turn_context: TurnContext) -> None:
             await turn_context.send_activity(activity)

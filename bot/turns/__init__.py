@@ -12,6 +12,7 @@ from bot.turns.steps import (
     RecordTurn,
     ResolveTimeZone,
     check_body,
+    check_reply_address,
     require_sender,
     skip_redelivered,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "Turn",
     "TurnKind",
     "check_body",
+    "check_reply_address",
     "require_sender",
     "skip_redelivered",
 ]

@@ -5,7 +5,8 @@ its own layer or anything above):
 
     0  bot.core, bot.clock                        the shared vocabulary
     1  bot.config                                 settings
-    2  bot.commands, bot.graph, bot.store, cards  parser, Graph client, store, card builders
+    2  bot.commands, bot.graph, bot.store, cards  parser, Graph client, store, card builders;
+       bot.modes                                  the start-up mode (development, production…)
     3  bot.presence, bot.preferences, bot.sim     services; the simulated tenant
     4  bot.turns                                  the per-activity pipeline and the dispatch table
     5  bot.teams                                  botbuilder: activities in, messages out
@@ -26,6 +27,7 @@ LAYERS: dict[str, int] = {
     "bot.core": 0,
     "bot.clock": 0,
     "bot.config": 1,
+    "bot.modes": 2,
     "bot.commands": 2,
     "bot.graph": 2,
     "bot.store": 2,
