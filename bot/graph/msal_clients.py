@@ -53,6 +53,9 @@ class MsalHttp:
             self.posts += 1
         if isinstance(data, str | bytes):
             return self._client.post(url, params=params, content=data, json=json, headers=_clean(headers))
+        if isinstance(data, Mapping):
+            # msal puts the signed client assertion in the form as bytes; httpx would send str(b"…").
+            data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
         return self._client.post(url, params=params, data=data, json=json, headers=_clean(headers))
 
     def close(self) -> None:
