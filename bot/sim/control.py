@@ -67,13 +67,19 @@ async def control_errors(request: web.Request, handler: Handler) -> web.StreamRe
         return web.json_response(answer.body, status=answer.status, headers=headers)
 
 
+# What a reverse proxy or tunnel (ngrok, dev tunnels…) adds: it connects from loopback, its client does not.
+_FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP")
+
+
 def loopback_only(handler: Handler) -> Handler:
-    """`handler`, answering 403 to a client that is not on this machine (by the TCP peer's address:
-    `request.remote`, which no header can change)."""
+    """`handler`, answering 403 to a client that is not on this machine: by the TCP peer's address
+    (`request.remote`, which no header can change), and refusing a request a proxy or tunnel on this
+    machine forwarded (it says so in a forwarding header)."""
 
     @functools.wraps(handler)
     async def guarded(request: web.Request) -> web.StreamResponse:
-        if not is_loopback_host(request.remote or ""):
+        forwarded = any(name in request.headers for name in _FORWARDED)
+        if forwarded or not is_loopback_host(request.remote or ""):
             log.warning("refused a simulator control request from %s: loopback clients only", request.remote)
             raise SimGraphError(
                 403, "Forbidden", "The simulator's control routes answer clients on this machine only."

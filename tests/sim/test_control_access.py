@@ -49,9 +49,14 @@ def _control_routes(app: web.Application) -> list[tuple[str, str, Any]]:
 
 
 async def _answer(
-    app: web.Application, method: str, path: str, handler: Any, peer: tuple[Any, ...] | None
+    app: web.Application,
+    method: str,
+    path: str,
+    handler: Any,
+    peer: tuple[Any, ...] | None,
+    headers: dict[str, str] | None = None,
 ) -> int:
-    request = make_mocked_request(method, path, app=app, transport=_transport(peer))
+    request = make_mocked_request(method, path, app=app, transport=_transport(peer), headers=headers)
     response = await control_errors(request, handler)
     return response.status
 
@@ -94,6 +99,23 @@ async def test_the_refusal_is_in_graphs_error_shape(sim_app: web.Application) ->
 async def test_control_routes_answer_this_machine(sim_app: web.Application, peer: tuple[Any, ...]) -> None:
     (_, _, handler) = next(r for r in _control_routes(sim_app) if r[:2] == ("GET", "/_sim/users"))
     assert await _answer(sim_app, "GET", "/_sim/users", handler, peer) == 200
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"X-Forwarded-For": "203.0.113.7"},
+        {"Forwarded": "for=203.0.113.7"},
+        {"X-Forwarded-Host": "abc.ngrok.app"},
+        {"X-Real-IP": "203.0.113.7"},
+    ],
+)
+async def test_a_request_a_local_proxy_or_tunnel_forwarded_is_refused(
+    sim_app: web.Application, header: dict[str, str]
+) -> None:
+    """A tunnel on this machine connects from loopback; its forwarding header gives it away."""
+    (_, _, handler) = next(r for r in _control_routes(sim_app) if r[:2] == ("POST", "/_sim/clock"))
+    assert await _answer(sim_app, "POST", "/_sim/clock", handler, ("127.0.0.1", 5), header) == 403
 
 
 async def test_graph_routes_are_not_limited_to_loopback(sim_app: web.Application) -> None:
