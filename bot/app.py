@@ -1,6 +1,6 @@
-"""`create_app(settings) -> web.Application`: the bot endpoint, health, and (with no Graph credentials)
-the embedded simulated tenant under `/sim`. Shared resources live in `web.AppKey`s and are opened and
-closed in `cleanup_ctx`; nothing is module-level."""
+"""`create_app(settings) -> web.Application`: the bot endpoint, health, and (when the mode says Graph is
+simulated: `bot/modes.py`) the embedded simulated tenant under `/sim`. Shared resources live in
+`web.AppKey`s and are opened and closed in `cleanup_ctx`; nothing is module-level."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 from aiohttp import web
 from botbuilder.core import serializer_helper
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 from msrest.exceptions import ClientRequestError
 from pydantic import SecretStr
@@ -28,6 +29,7 @@ from bot.graph.client import GraphClient
 from bot.graph.transport import RetryPolicy
 from bot.health import Readiness
 from bot.logs import correlation_id, log_context
+from bot.modes import Mode, ModeKind, require_mode
 from bot.preferences import PreferencesService
 from bot.presence.holds import HoldKeeper
 from bot.presence.locks import UserLocks, dead_local_owner, lease_owner
@@ -39,6 +41,7 @@ from bot.store.retention import Retention
 from bot.store.store import Store, open_store
 from bot.store.timers import TimerService
 from bot.teams import speedups
+from bot.teams.auth import bot_framework_authentication
 from bot.teams.handler import PresenceBot
 from bot.teams.notices import TeamsNotifier
 from bot.teams.sender import SendPolicy
@@ -50,6 +53,7 @@ from bot.turns import (
     RecordTurn,
     ResolveTimeZone,
     check_body,
+    check_reply_address,
     require_sender,
     skip_redelivered,
 )
@@ -65,6 +69,7 @@ class Runtime:
     """What a running app holds: filled in by `cleanup_ctx`."""
 
     settings: Settings
+    mode: Mode
     clock: Clock
     self_url: str = ""  # where this process listens, known once the site is bound
     http: httpx.AsyncClient | None = None
@@ -85,27 +90,21 @@ class Runtime:
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
-class _AdapterConfig:
-    """The attribute names botbuilder's configuration objects expect."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.APP_ID = settings.microsoft_app_id
-        self.APP_PASSWORD = settings.microsoft_app_password.get_secret_value()
-        self.APP_TYPE = settings.microsoft_app_type
-        self.APP_TENANTID = settings.microsoft_app_tenant_id
-
-
-def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, mode: Mode | None = None
+) -> web.Application:
+    """The app for `mode` (decided from `settings` when not given: raises `ConfigurationError`)."""
     speedups.apply()
+    mode = mode if mode is not None else require_mode(settings)
     if clock is None:
-        clock = AdjustableClock() if settings.uses_simulator else SystemClock()
+        clock = AdjustableClock() if mode.simulated_graph else SystemClock()
     app = web.Application(client_max_size=1024 * 1024)
-    runtime = Runtime(settings=settings, clock=clock)
+    runtime = Runtime(settings=settings, mode=mode, clock=clock)
     app[RUNTIME] = runtime
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    if settings.uses_simulator:
+    if mode.simulated_graph:  # never in production: no /sim routes at all
         _mount_simulator(app, runtime)
     app.cleanup_ctx.append(_resources)
     return app
@@ -114,7 +113,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
 def _mount_simulator(app: web.Application, runtime: Runtime) -> None:
     """The embedded simulated tenant: Graph under /sim, its identity platform on its own TLS port."""
     from bot.sim.caller import PRESENCE_READWRITE_ALL
-    from bot.sim.identity import JwtAuthenticator, RegisteredApp, SimIdentity
+    from bot.sim.identity import ANY_TENANT, JwtAuthenticator, RegisteredApp, SimIdentity
     from bot.sim.routes import create_sim_app
     from bot.sim.tenant import SimTenant
 
@@ -131,7 +130,8 @@ def _mount_simulator(app: web.Application, runtime: Runtime) -> None:
                 roles=frozenset({PRESENCE_READWRITE_ALL}),
                 display_name="Presence Bot (simulated tenant)",
             )
-            for tenant in settings.sim_tenants
+            # By default registered in every tenant: a developer's own Teams tenant works as it is.
+            for tenant in runtime.mode.sim_tenants or (ANY_TENANT,)
         ],
     )
     tenant_state = SimTenant(runtime.clock, settings.data_dir / "sim-state.json")
@@ -142,43 +142,39 @@ def _mount_simulator(app: web.Application, runtime: Runtime) -> None:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME]
-    settings = runtime.settings
+    settings, mode = runtime.settings, runtime.mode
     async with contextlib.AsyncExitStack() as stack:
         http = await stack.enter_async_context(
             httpx.AsyncClient(
                 # GRAPH_CA_BUNDLE: an extra CA for Graph too (a TLS-terminating proxy, a rehearsal tenant).
-                verify=_graph_tls(settings),
+                verify=_graph_tls(mode),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 headers={"User-Agent": "presence-bot/0.1"},
             )
         )
         runtime.http = http
-        if settings.uses_simulator:
+        target = mode.graph
+        ca_bundle: Path | None
+        if target.embedded:
             from bot.sim.identity import start_identity_site
 
             identity = runtime.sim_identity
             assert identity is not None
             site = await start_identity_site(identity, "127.0.0.1", settings.sim_identity_port)
             stack.push_async_callback(site.stop)
-            tokens = MsalTokenProvider(
-                client_id=SIM_APP_ID,
-                client_secret=SecretStr(SIM_APP_SECRET),
-                default_tenant=settings.default_tenant,
-                authority_host=site.base_url,
-                ca_bundle=identity.ca_path,
-                clock=runtime.clock,
-            )
+            authority_host, ca_bundle = site.base_url, identity.ca_path
             base_url: str | Callable[[], str] = lambda: f"{runtime.self_url}/sim/v1.0"  # noqa: E731
         else:
-            tokens = MsalTokenProvider(
-                client_id=settings.graph_app_id,
-                client_secret=settings.graph_secret,
-                default_tenant=settings.default_tenant,
-                authority_host=settings.graph_authority_host,
-                ca_bundle=settings.graph_ca_bundle,
-                clock=runtime.clock,
-            )
-            base_url = settings.graph_base_url
+            authority_host, ca_bundle, base_url = target.authority_host, target.ca_bundle, target.base_url
+        tokens = MsalTokenProvider(
+            client_id=target.client_id,
+            credential=target.credential,
+            default_tenant=target.default_tenant,
+            authority_host=authority_host,
+            ca_bundle=ca_bundle,
+            clock=runtime.clock,
+            scope=target.scope,
+        )
         stack.push_async_callback(tokens.aclose)
         runtime.tokens = tokens
         store = await open_store(settings.database_url, settings.data_dir, runtime.clock)
@@ -188,7 +184,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             http,
             base_url=base_url,
             tokens=tokens,
-            session_id=settings.session_app_id,
+            session_id=mode.session_id,
             audit=StoreAudit(store),
             # Graph's own budget ends a second before the command's, so the user sees why it failed.
             retry=RetryPolicy(budget=max(1.0, settings.command_budget_seconds - 1.0)),
@@ -207,13 +203,14 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             lambda: runtime.adapter,
             store,
             runtime.clock,
-            app_id=settings.microsoft_app_id,
+            app_id=mode.bot.app_id if mode.bot is not None else "",
             default_time_zone=settings.default_time_zone,
             policy=SendPolicy(per_tenant=settings.notices_per_second),
+            simulated=mode.kind is ModeKind.TEAMS_SIMULATED_GRAPH,
         )
         stack.push_async_callback(notifier.close)  # after the timers stop, before the store closes
         keeper = HoldKeeper(
-            store, graph, runtime.clock, session_id=settings.session_app_id, notifier=notifier, locks=locks
+            store, graph, runtime.clock, session_id=mode.session_id, notifier=notifier, locks=locks
         )
         retention = Retention(store, runtime.clock, days=settings.audit_days)
         # One handler per kind of timer: a hold's steps, and the store's own maintenance.
@@ -234,14 +231,14 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         retention.attach(timers)
         runtime.keeper = keeper
         runtime.retention = retention
-        runtime.readiness = _readiness(settings, store, timers, tokens)
+        runtime.readiness = _readiness(mode, store, timers, tokens)
         runtime.timers = timers
         runtime.notifier = notifier
         stack.push_async_callback(timers.stop)  # runs before the store and HTTP client close
         presence = PresenceService(
             graph,
             keeper,
-            session_id=settings.session_app_id,
+            session_id=mode.session_id,
             default_duration=settings.default_duration,
             max_hold=settings.max_hold,
             locks=locks,
@@ -260,8 +257,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             ],
             dispatcher,
         )
-        runtime.bot = PresenceBot(pipeline, runtime.clock, notifier)
-        runtime.adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_AdapterConfig(settings)))
+        runtime.bot = PresenceBot(
+            pipeline, runtime.clock, notifier, simulated=mode.kind is ModeKind.TEAMS_SIMULATED_GRAPH
+        )
+        runtime.adapter = CloudAdapter(bot_framework_authentication(mode))
         runtime.adapter.on_turn_error = _on_turn_error
         runtime.ready = True
         try:
@@ -270,22 +269,20 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             runtime.ready = False
 
 
-def _readiness(
-    settings: Settings, store: Store, timers: TimerService, tokens: MsalTokenProvider
-) -> Readiness:
+def _readiness(mode: Mode, store: Store, timers: TimerService, tokens: MsalTokenProvider) -> Readiness:
     """Readiness checks a Graph token only against real Graph, and only with one tenant to ask in."""
-    if settings.uses_simulator:
+    if mode.graph.embedded:
         return Readiness(store, timers, None)
-    if settings.default_tenant.lower() in {"common", "organizations", "consumers"}:
+    if mode.graph.default_tenant.lower() in {"common", "organizations", "consumers"}:
         return Readiness(store, timers, None, skipped_because="no default tenant: set GRAPH_TENANT_ID")
     return Readiness(store, timers, tokens)
 
 
-def _graph_tls(settings: Settings) -> ssl.SSLContext | bool:
-    if settings.graph_ca_bundle is None or settings.uses_simulator:
+def _graph_tls(mode: Mode) -> ssl.SSLContext | bool:
+    if mode.graph.ca_bundle is None or mode.graph.embedded:
         return True
     context = ssl.create_default_context()
-    context.load_verify_locations(cafile=str(settings.graph_ca_bundle))
+    context.load_verify_locations(cafile=str(mode.graph.ca_bundle))
     return context
 
 
@@ -322,7 +319,9 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "status": "ok",
-            "graph": "simulator" if runtime.settings.uses_simulator else "microsoft-graph",
+            "mode": runtime.mode.kind.value,
+            "graph": "simulator" if runtime.mode.simulated_graph else "microsoft-graph",
+            "authenticated": runtime.mode.authenticated,
             "time": runtime.clock.now().isoformat(),
             "timers": runtime.timers.stats() if runtime.timers is not None else None,
             "notices": runtime.notifier.sender.stats() if runtime.notifier is not None else None,
@@ -358,7 +357,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         body = json.loads(await request.read())
     except (ValueError, UnicodeDecodeError):
         return _bad_request("the body is not valid JSON")
-    problem = check_body(body)
+    problem = check_body(body) or check_reply_address(body, authenticated=runtime.mode.authenticated)
     if problem is not None:
         return _bad_request(problem)
     try:

@@ -14,6 +14,8 @@ from pydantic import AliasChoices, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import SIM_TENANT_ID, Settings
+from bot.core.net import is_loopback_host
+from bot.modes import ConfigurationError, Mode, bind_refusal, decide_mode
 
 log = logging.getLogger("presence_bot")
 
@@ -38,18 +40,39 @@ def _variable(loc: tuple[int | str, ...]) -> str:
     return f"{loc[0]}: " if loc else ""
 
 
+def _mode(settings: Settings, host: str, allow_unauthenticated: bool) -> Mode:
+    """The start-up mode, or one line naming what to fix and exit status 2."""
+    mode = decide_mode(settings)
+    if isinstance(mode, ConfigurationError):
+        print(f"configuration error: {mode}", file=sys.stderr)
+        raise SystemExit(2)
+    refusal = bind_refusal(mode, host, allow_unauthenticated=allow_unauthenticated)
+    if refusal is not None:
+        print(f"configuration error: {refusal}", file=sys.stderr)
+        raise SystemExit(2)
+    if not mode.authenticated and not is_loopback_host(host):
+        log.warning(
+            "listening on %s WITHOUT authentication (--allow-unauthenticated): anyone who reaches this "
+            "port can use the bot; replies go only to a serviceUrl on this machine",
+            host,
+        )
+    return mode
+
+
 def _one_line(error: BaseException) -> str:
     """An exception as one readable line (SQLAlchemy appends its background links on new lines)."""
     text = str(getattr(error, "orig", None) or error).strip().splitlines()
     return text[0] if text else type(error).__name__
 
 
-async def _serve(host: str, port: int) -> None:
+async def _serve(host: str, port: int, allow_unauthenticated: bool) -> None:
     from bot.server import start_bot
 
     settings = _settings()
+    mode = _mode(settings, host, allow_unauthenticated)
+    print(mode.line(), flush=True)
     try:
-        running = await start_bot(settings, host, port)
+        running = await start_bot(settings, host, port, mode=mode)
     except OSError as error:
         if error.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
             print(f"could not listen on {host}:{port}: {error.strerror}", file=sys.stderr)
@@ -61,18 +84,17 @@ async def _serve(host: str, port: int) -> None:
         raise SystemExit(1) from None
     endpoint = f"{running.url}/api/messages"
     print(f"Presence Bot is listening on {endpoint}", flush=True)
-    if settings.uses_simulator:
+    if mode.simulated_graph:
         print(
             f"Graph: the built-in simulated tenant at {running.url}/sim/v1.0 "
-            f"(inspect a user: {running.url}/sim/_sim/users/<id>)",
+            f"(inspect a user: {running.url}/sim/_sim/users/<id>, from this machine)",
             flush=True,
         )
-    else:
-        print(f"Graph: {settings.graph_base_url}", flush=True)
-    print(
-        f"Bot Framework Emulator: open a bot at {endpoint} with no App ID and no password.",
-        flush=True,
-    )
+    if not mode.authenticated:
+        print(
+            f"Bot Framework Emulator: open a bot at {endpoint} with no App ID and no password.",
+            flush=True,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -119,10 +141,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="presence-bot", description="Presence Bot for Microsoft Teams")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser(
-        "serve", help="run the bot (with the simulated tenant when Graph is not configured)"
+        "serve", help="run the bot (development mode, with the simulated tenant, when nothing is configured)"
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3978)
+    serve.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="let development mode (no MicrosoftAppId: nothing is authenticated) listen on a non-loopback "
+        "address; anyone who reaches the port can then use the bot",
+    )
     simulator = sub.add_parser(
         "simulator", help="run the simulated Graph tenant alone, to point a bot at as at a real tenant"
     )
@@ -156,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     if getattr(args, "admin", None) is not None:
         raise SystemExit(run_admin(args, _settings()))
     if args.command == "serve":
-        asyncio.run(_serve(args.host, args.port))
+        asyncio.run(_serve(args.host, args.port, args.allow_unauthenticated))
     elif args.command == "simulator":
         asyncio.run(_simulator(args.host, args.port, args.identity_port, args.data_dir, args.tenant))
 

@@ -22,27 +22,51 @@ def _env(*names: str) -> AliasChoices:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
-    # Bot Framework (inbound authentication and replies). Empty app id: no inbound auth (Emulator).
+    # Bot Framework (inbound authentication and replies). No app id: development mode (bot/modes.py).
     microsoft_app_id: str = Field("", validation_alias=_env("MicrosoftAppId", "MICROSOFT_APP_ID"))
     microsoft_app_password: SecretStr = Field(
         SecretStr(""), validation_alias=_env("MicrosoftAppPassword", "MICROSOFT_APP_PASSWORD")
     )
+    # SingleTenant by default: new multi-tenant Azure Bot resources cannot be created since 31 July 2025.
     microsoft_app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = Field(
-        "MultiTenant", validation_alias=_env("MicrosoftAppType", "MICROSOFT_APP_TYPE")
+        "SingleTenant", validation_alias=_env("MicrosoftAppType", "MICROSOFT_APP_TYPE")
     )
     microsoft_app_tenant_id: str = Field(
         "", validation_alias=_env("MicrosoftAppTenantId", "MICROSOFT_APP_TENANT_ID")
     )
+    # A PEM file with the private key and certificate: the bot's credential instead of a client secret.
+    microsoft_app_certificate_path: Path | None = Field(
+        None, validation_alias=_env("MicrosoftAppCertificatePath", "MICROSOFT_APP_CERTIFICATE_PATH")
+    )
+    microsoft_app_certificate_send_x5c: bool = Field(
+        False, validation_alias=_env("MicrosoftAppCertificateSendX5c", "MICROSOFT_APP_CERTIFICATE_SEND_X5C")
+    )
+    # botbuilder's national-cloud switch: https://botframework.azure.us for Azure US Government.
+    channel_service: str = Field("", validation_alias=_env("ChannelService", "CHANNEL_SERVICE"))
 
     # Microsoft Graph (application permissions). Default: the bot's own app registration.
     graph_client_id: str = Field("", validation_alias=_env("GRAPH_CLIENT_ID"))
     graph_client_secret: SecretStr = Field(SecretStr(""), validation_alias=_env("GRAPH_CLIENT_SECRET"))
+    graph_client_certificate_path: Path | None = Field(
+        None, validation_alias=_env("GRAPH_CLIENT_CERTIFICATE_PATH")
+    )
+    graph_client_certificate_send_x5c: bool = Field(
+        False, validation_alias=_env("GRAPH_CLIENT_CERTIFICATE_SEND_X5C")
+    )
+    graph_managed_identity_client_id: str = Field(
+        "", validation_alias=_env("GRAPH_MANAGED_IDENTITY_CLIENT_ID")
+    )
     graph_tenant_id: str = Field("", validation_alias=_env("GRAPH_TENANT_ID"))
     graph_base_url: str = Field("https://graph.microsoft.com/v1.0", validation_alias=_env("GRAPH_BASE_URL"))
     graph_authority_host: str = Field(
         "https://login.microsoftonline.com", validation_alias=_env("GRAPH_AUTHORITY_HOST")
     )
     graph_ca_bundle: Path | None = Field(None, validation_alias=_env("GRAPH_CA_BUNDLE"))
+    # `simulator`: the embedded simulated tenant even with an app id (Teams before admin consent);
+    # `graph`: Graph credentials are required; `auto`: decided by which credentials are set.
+    graph_target: Literal["auto", "simulator", "graph"] = Field(
+        "auto", validation_alias=_env("PRESENCE_BOT_GRAPH")
+    )
 
     data_dir: Path = Field(Path(".presence-bot"), validation_alias=_env("PRESENCE_BOT_DATA_DIR"))
     default_duration: timedelta = Field(
@@ -66,10 +90,10 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", validation_alias=_env("PRESENCE_BOT_LOG_FORMAT"))
     # Days the audit log (and ended holds) are kept; pruned daily by a durable timer.
     audit_days: int = Field(90, validation_alias=_env("PRESENCE_BOT_AUDIT_DAYS"))
-    # Embedded simulator: the tenants where its dev app is registered and consented, and the TLS port
-    # of its identity platform (0: any free port).
+    # Embedded simulator: the tenants where its dev app is registered and consented (empty: any tenant a
+    # conversation names), and the TLS port of its identity platform (0: any free port).
     sim_tenants: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: [SIM_TENANT_ID], validation_alias=_env("PRESENCE_BOT_SIM_TENANTS")
+        default_factory=list, validation_alias=_env("PRESENCE_BOT_SIM_TENANTS")
     )
     sim_identity_port: int = Field(0, validation_alias=_env("PRESENCE_BOT_SIM_IDENTITY_PORT"))
 
@@ -79,6 +103,14 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator(
+        "microsoft_app_certificate_path", "graph_client_certificate_path", "graph_ca_bundle", mode="before"
+    )
+    @classmethod
+    def _no_path(cls, value: object) -> object:
+        """An empty variable (`NAME=`) means no file, not the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("default_time_zone")
     @classmethod
@@ -124,33 +156,6 @@ class Settings(BaseSettings):
         if not 1 <= value <= 3650:
             raise ValueError("PRESENCE_BOT_AUDIT_DAYS must be between 1 and 3650 days")
         return value
-
-    # -- derived ----------------------------------------------------------------------------------
-    @property
-    def graph_app_id(self) -> str:
-        return self.graph_client_id or self.microsoft_app_id
-
-    @property
-    def graph_secret(self) -> SecretStr:
-        if self.graph_client_secret.get_secret_value():
-            return self.graph_client_secret
-        return self.microsoft_app_password
-
-    @property
-    def uses_simulator(self) -> bool:
-        """No Graph credentials: run against the embedded simulated tenant."""
-        return not (self.graph_app_id and self.graph_secret.get_secret_value())
-
-    @property
-    def session_app_id(self) -> str:
-        """The Graph app id: setPresence's sessionId, always the same."""
-        return SIM_APP_ID if self.uses_simulator else self.graph_app_id
-
-    @property
-    def default_tenant(self) -> str:
-        if self.uses_simulator:
-            return SIM_TENANT_ID
-        return self.graph_tenant_id or self.microsoft_app_tenant_id or "organizations"
 
     def tenant_allowed(self, tenant_id: str | None) -> bool:
         if not self.allowed_tenants:

@@ -9,6 +9,7 @@ from aiohttp import web
 from bot.app import RUNTIME, create_app, start_background
 from bot.clock import Clock
 from bot.config import Settings
+from bot.modes import Mode
 
 
 @dataclass
@@ -22,9 +23,14 @@ class RunningBot:
 
 
 async def start_bot(
-    settings: Settings, host: str = "127.0.0.1", port: int = 3978, *, clock: Clock | None = None
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 3978,
+    *,
+    clock: Clock | None = None,
+    mode: Mode | None = None,
 ) -> RunningBot:
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, mode=mode)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

@@ -10,14 +10,18 @@ from cards.elements import CONTENT_TYPE, Card
 from cards.fallback import text_fallback
 from cards.messages import error_card, help_card, miss_card, welcome_card
 from cards.presence import notice_card, presence_card
+from cards.simulated import SIMULATED_NOTE, SIMULATED_PREFIX, mark_simulated
 from cards.times import UserTimes
 
 __all__ = [
     "CONTENT_TYPE",
+    "SIMULATED_NOTE",
+    "SIMULATED_PREFIX",
     "Card",
     "UserTimes",
     "error_card",
     "help_card",
+    "mark_simulated",
     "miss_card",
     "notice_card",
     "presence_card",

@@ -9,14 +9,18 @@ from urllib.parse import urlsplit
 
 
 def is_loopback_host(host: str) -> bool:
-    """`localhost`, or an IPv4/IPv6 loopback address (brackets allowed: `[::1]`)."""
+    """`localhost`, or an IPv4/IPv6 loopback address (brackets allowed: `[::1]`; an IPv4-mapped
+    `::ffff:127.0.0.1`, as a dual-stack socket reports an IPv4 peer, counts too)."""
     name = host.strip().strip("[]").lower()
     if name == "localhost":
         return True
     try:
-        return ipaddress.ip_address(name).is_loopback
+        address = ipaddress.ip_address(name.split("%", 1)[0])
     except ValueError:
         return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def is_loopback_url(url: str) -> bool:

@@ -1,6 +1,7 @@
 """App-only Graph tokens from the Microsoft identity platform: the same code for Entra ID and the simulator.
 
-`MsalTokenProvider` runs msal's client-credentials flow (`acquire_token_for_client`). msal is
+`MsalTokenProvider` runs msal's client-credentials flow (`acquire_token_for_client`) with a client
+secret or a certificate, or asks the Azure host for a managed identity's token (`msal_clients`). msal is
 synchronous, so every msal call runs in a worker thread; concurrent callers for one tenant share one
 in-flight acquisition; tokens are reused until five minutes before they expire. Expiry is judged on
 the injected `Clock` as well as by msal's own (wall-clock) cache, so when the simulator clock jumps
@@ -31,10 +32,11 @@ from typing import Any, Protocol
 import httpx
 import msal
 from msal.exceptions import MsalServiceError
-from pydantic import SecretStr
 
 from bot.clock import Clock, SystemClock
+from bot.core.credentials import AppCredential, ManagedIdentity
 from bot.core.net import is_loopback_url
+from bot.graph.msal_clients import MsalHttp, TokenClient, build_client
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +95,9 @@ class TokenError(Exception):
 # What a person (usually the admin who set the bot up) can do about each refusal.
 _BY_AADSTS: dict[int, str] = {
     7000215: "the Graph client secret is wrong (use the secret's value, not its ID)",
+    700027: "the Graph certificate is not registered on the app: upload its public certificate",
+    700024: "the certificate's client assertion is outside its valid time: check the server's clock",
+    700021: "the client assertion names another app than the Graph client id",
     7000222: "the Graph client secret has expired: create a new one",
     7000218: "no Graph client secret is configured",
     700016: "the bot's app registration is not known in this tenant: an admin must consent to it",
@@ -112,6 +117,7 @@ _BY_CODE: dict[str, str] = {
     "server_error": "the identity platform had an internal error",
     "invalid_authority": "the identity platform address is not valid",
     "invalid_response": "the identity platform's answer could not be read",
+    "managed_identity_unavailable": "the managed identity is not available on this host",
 }
 
 
@@ -121,48 +127,6 @@ def _user_message(code: str, error_codes: Sequence[int]) -> str:
     )
     suffix = f" ({code}, AADSTS{error_codes[0]})" if error_codes else f" ({code})"
     return f"Could not get a Microsoft Graph token: {reason}{suffix}."
-
-
-class _MsalHttp:
-    """The HTTP client msal uses (its `http_client` interface), on httpx, counting what it sends."""
-
-    def __init__(self, verify: ssl.SSLContext | bool, *, trust_env: bool, timeout: float) -> None:
-        self._client = httpx.Client(
-            verify=verify, trust_env=trust_env, timeout=timeout, follow_redirects=False
-        )
-        self._lock = threading.Lock()
-        self.gets = 0
-        self.posts = 0
-
-    def get(
-        self, url: str, params: Any = None, headers: Mapping[str, str] | None = None, **_: Any
-    ) -> httpx.Response:
-        with self._lock:
-            self.gets += 1
-        return self._client.get(url, params=params, headers=_clean(headers))
-
-    def post(
-        self,
-        url: str,
-        params: Any = None,
-        data: Any = None,
-        headers: Mapping[str, str] | None = None,
-        json: Any = None,
-        **_: Any,
-    ) -> httpx.Response:
-        with self._lock:
-            self.posts += 1
-        if isinstance(data, str | bytes):
-            return self._client.post(url, params=params, content=data, json=json, headers=_clean(headers))
-        return self._client.post(url, params=params, data=data, json=json, headers=_clean(headers))
-
-    def close(self) -> None:
-        self._client.close()
-
-
-def _clean(headers: Mapping[str, Any] | None) -> dict[str, str]:
-    """msal sometimes sends header values of None; httpx wants strings."""
-    return {k: str(v) for k, v in (headers or {}).items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -175,16 +139,18 @@ class _Token:
 
 
 class MsalTokenProvider:
-    """App-only Graph tokens through msal's `ConfidentialClientApplication`, one per tenant.
+    """App-only Graph tokens through msal, one client per tenant.
 
-    `authority_host` is `https://login.microsoftonline.com` for Entra ID or the simulated identity
-    platform's URL (with `ca_bundle` its CA). Secrets and tokens are never logged.
+    `credential` is a client secret, a `ClientCertificate` or a `ManagedIdentity` (which gets tokens
+    for its own tenant, `default_tenant`, only). `authority_host` is `https://login.microsoftonline.com`
+    for Entra ID (another host for a national cloud) or the simulated identity platform's URL (with
+    `ca_bundle` its CA). Secrets, keys and tokens are never logged.
     """
 
     def __init__(
         self,
         client_id: str,
-        client_secret: SecretStr,
+        credential: AppCredential,
         default_tenant: str,
         authority_host: str = ENTRA_AUTHORITY_HOST,
         ca_bundle: Path | None = None,
@@ -194,7 +160,8 @@ class MsalTokenProvider:
         timeout: float = 10.0,
     ) -> None:
         self._client_id = client_id
-        self._secret = client_secret
+        self._credential = credential
+        self._managed = isinstance(credential, ManagedIdentity)
         self._default_tenant = default_tenant
         self._authority_host = authority_host.rstrip("/")
         self._ca_bundle = ca_bundle
@@ -202,9 +169,9 @@ class MsalTokenProvider:
         self._scope = scope
         self._timeout = timeout
         self._loopback = is_loopback_url(self._authority_host)
-        self._http: _MsalHttp | None = None
+        self._http: MsalHttp | None = None
         self._http_lock = threading.Lock()
-        self._apps: dict[str, Any] = {}  # tenant -> msal.ConfidentialClientApplication
+        self._apps: dict[str, TokenClient] = {}
         self._tokens: dict[str, _Token] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._inflight: dict[str, asyncio.Future[str]] = {}
@@ -253,7 +220,7 @@ class MsalTokenProvider:
             self._tokens.pop(tenant, None)
             app = self._apps.get(tenant)
             if app is not None:
-                await asyncio.to_thread(app.remove_tokens_for_client)
+                await asyncio.to_thread(app.drop_tokens)
             log.info("dropped the Graph token for tenant %s", tenant)
 
     async def aclose(self) -> None:
@@ -274,6 +241,12 @@ class MsalTokenProvider:
             )
         if not _TENANT_SHAPE.match(tenant):
             raise TokenError("invalid_tenant", "the tenant id is neither a GUID nor a domain name")
+        if self._managed and tenant != self._default_tenant.strip().lower():
+            raise TokenError(
+                "unauthorized_client",
+                "a managed identity gets tokens in its own tenant only",
+                transient=False,
+            )
         return tenant
 
     def _lock(self, tenant: str) -> asyncio.Lock:
@@ -334,8 +307,8 @@ class MsalTokenProvider:
             if app is None:
                 app = self._apps[tenant] = self._build_app(tenant)
             if drop_cached:
-                app.remove_tokens_for_client()
-            result = app.acquire_token_for_client(scopes=[self._scope])
+                app.drop_tokens()
+            result = app.acquire(self._scope)
         except httpx.TimeoutException as exc:
             raise TokenError("network_error", "the identity platform did not answer in time") from exc
         except httpx.HTTPError as exc:
@@ -344,34 +317,31 @@ class MsalTokenProvider:
             ) from exc
         except MsalServiceError as exc:  # msal raises it for 5xx answers
             raise TokenError("service_unavailable", "the identity platform answered with an error") from exc
+        except msal.ManagedIdentityError as exc:  # no managed identity endpoint on this host
+            raise TokenError(
+                "managed_identity_unavailable", "no managed identity endpoint answered on this host"
+            ) from exc
         except ValueError as exc:  # a token endpoint answer that is not JSON
             raise TokenError("invalid_response", "the identity platform's answer was not JSON") from exc
         return dict(result) if isinstance(result, Mapping) else {"error": "invalid_response"}
 
-    def _build_app(self, tenant: str) -> Any:
+    def _build_app(self, tenant: str) -> TokenClient:
         authority = f"{self._authority_host}/{tenant}"
         try:
-            return msal.ConfidentialClientApplication(
-                self._client_id,
-                client_credential=self._secret.get_secret_value(),
-                authority=authority,
-                http_client=self._http_client(),
-                # No instance discovery: it would ask login.microsoftonline.com about the authority
-                # host, which for the simulator must not happen and for Entra ID adds nothing here.
-                validate_authority=False,
-                instance_discovery=False,
-            )
+            return build_client(self._client_id, self._credential, authority, self._http_client())
         except ValueError as exc:  # OpenID discovery refused: unknown tenant, or not an authority at all
             raise _discovery_error(exc, authority) from exc
 
-    def _http_client(self) -> _MsalHttp:
+    def _http_client(self) -> MsalHttp:
         with self._http_lock:
             if self._http is None:
                 verify: ssl.SSLContext | bool = True
                 if self._ca_bundle is not None:
                     verify = ssl.create_default_context(cafile=str(self._ca_bundle))
                 # Loopback (the simulator): no proxies or environment CA settings, nothing leaves the host.
-                self._http = _MsalHttp(verify, trust_env=not self._loopback, timeout=self._timeout)
+                # A managed identity's endpoint is the host's own (169.254.169.254 or a local port): no proxy.
+                trust_env = not (self._loopback or self._managed)
+                self._http = MsalHttp(verify, trust_env=trust_env, timeout=self._timeout)
             return self._http
 
 

@@ -88,8 +88,8 @@ def token_error_view(error: TokenError) -> ErrorView:
     hint = (
         "Try again in a minute."
         if error.transient
-        else "Ask your admin to check the bot's app registration: its client secret, and that it is "
-        "consented in your organization (see docs/admin-guide.md)."
+        else "Ask your admin to check the bot's app registration: its credential (secret, certificate "
+        "or managed identity), and that it is consented in your organization (see docs/admin-guide.md)."
     )
     if error.code == "tenant_required":  # no tenant in the conversation, and no GRAPH_TENANT_ID
         hint = "Ask your admin to set GRAPH_TENANT_ID: this chat did not say which organization you're in."

@@ -1,10 +1,15 @@
 """The control routes under `/_sim` (not Graph), for people and tests: the tenant's users and their
 simulated Teams clients, the clock, injected faults and request stats. Their errors are answered in
 Graph's shape too (`control_errors`).
+
+They check no token, and they move the clock the bot's timers run on and make Graph fail: so they
+answer loopback clients only (`loopback_only`, on the connection's peer address), whatever address the
+server listens on.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import uuid
@@ -14,6 +19,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.clock import AdjustableClock, Clock
+from bot.core.net import is_loopback_host
 from bot.sim.errors import SimGraphError, bad_request
 from bot.sim.graph import SIM_GRAPH, SimGraph, read_json
 from bot.sim.operations import json_object, optional_str
@@ -31,6 +37,7 @@ __all__ = [
     "get_stats",
     "list_faults",
     "list_users",
+    "loopback_only",
     "remove_client",
     "reset_stats",
 ]
@@ -58,6 +65,28 @@ async def control_errors(request: web.Request, handler: Handler) -> web.StreamRe
         )
         headers = {k: v for k, v in answer.headers.items() if k != "Content-Type"}
         return web.json_response(answer.body, status=answer.status, headers=headers)
+
+
+# What a reverse proxy or tunnel (ngrok, dev tunnels…) adds: it connects from loopback, its client does not.
+_FORWARDED = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-IP")
+
+
+def loopback_only(handler: Handler) -> Handler:
+    """`handler`, answering 403 to a client that is not on this machine: by the TCP peer's address
+    (`request.remote`, which no header can change), and refusing a request a proxy or tunnel on this
+    machine forwarded (it says so in a forwarding header)."""
+
+    @functools.wraps(handler)
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        forwarded = any(name in request.headers for name in _FORWARDED)
+        if forwarded or not is_loopback_host(request.remote or ""):
+            log.warning("refused a simulator control request from %s: loopback clients only", request.remote)
+            raise SimGraphError(
+                403, "Forbidden", "The simulator's control routes answer clients on this machine only."
+            )
+        return await handler(request)
+
+    return guarded
 
 
 async def _control_body(request: web.Request) -> dict[str, Any]:

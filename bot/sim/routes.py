@@ -23,6 +23,7 @@ from bot.sim.control import (
     get_stats,
     list_faults,
     list_users,
+    loopback_only,
     remove_client,
     reset_stats,
 )
@@ -52,15 +53,18 @@ def create_sim_app(
     app[SIM_TENANT] = tenant
     app[SIM_GRAPH] = SimGraph(tenant, authenticator, clock, clock_control=clock_control, limits=limits)
     app.router.add_route("*", GRAPH_ROOT + "/{path:.*}", graph)
-    app.router.add_get("/_sim/users", list_users)
-    app.router.add_get("/_sim/users/{user_id}", describe_user)
-    app.router.add_post("/_sim/users/{user_id}/clients", add_client)
-    app.router.add_delete("/_sim/users/{user_id}/clients/{client_id}", remove_client)
-    app.router.add_get("/_sim/clock", get_clock)
-    app.router.add_post("/_sim/clock", advance_clock)
-    app.router.add_get("/_sim/faults", list_faults)
-    app.router.add_post("/_sim/faults", add_fault)
-    app.router.add_delete("/_sim/faults", clear_faults)
-    app.router.add_get("/_sim/stats", get_stats)
-    app.router.add_delete("/_sim/stats", reset_stats)
+    for method, path, handler in (
+        ("GET", "/_sim/users", list_users),
+        ("GET", "/_sim/users/{user_id}", describe_user),
+        ("POST", "/_sim/users/{user_id}/clients", add_client),
+        ("DELETE", "/_sim/users/{user_id}/clients/{client_id}", remove_client),
+        ("GET", "/_sim/clock", get_clock),
+        ("POST", "/_sim/clock", advance_clock),
+        ("GET", "/_sim/faults", list_faults),
+        ("POST", "/_sim/faults", add_fault),
+        ("DELETE", "/_sim/faults", clear_faults),
+        ("GET", "/_sim/stats", get_stats),
+        ("DELETE", "/_sim/stats", reset_stats),
+    ):
+        app.router.add_route(method, path, loopback_only(handler))  # no token: this machine only
     return app

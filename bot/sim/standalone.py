@@ -97,14 +97,17 @@ async def start_standalone(
     tenant_ids: Sequence[str] = (SIM_TENANT_ID,),
     client_id: str = SIM_APP_ID,
     client_secret: SecretStr | str = SIM_APP_SECRET,
+    client_certificates: Sequence[str] = (),
     limits: SimLimits | None = None,
 ) -> StandaloneSimulator:
     """Start the simulated Graph on `host:port` and its identity platform on `identity_port`.
 
     `identity_port` defaults to `port + 1` (any free port when `port` is 0). The app `client_id` is
     registered, with `Presence.ReadWrite.All` consented, in every tenant of `tenant_ids`; the first is
-    the one `environment()` names. The identity platform's certificate covers loopback names only, so
-    it always listens on loopback, whatever `host` the Graph side is given.
+    the one `environment()` names. Besides its secret, the app accepts client assertions signed by the
+    keys of `client_certificates` (PEM), as an app with uploaded certificates does in Entra ID. The
+    identity platform's certificate covers loopback names only, so it always listens on loopback,
+    whatever `host` the Graph side is given.
     """
     tenants = tuple(t.strip() for t in tenant_ids if t.strip())
     if not tenants:
@@ -122,6 +125,7 @@ async def start_standalone(
                 tenant_id=tenant,
                 roles=frozenset({PRESENCE_READWRITE_ALL}),
                 display_name="Presence Bot (standalone simulated tenant)",
+                certificates=tuple(client_certificates),
             )
             for tenant in tenants
         ],

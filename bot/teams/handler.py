@@ -32,11 +32,14 @@ class ConversationForgetter(Protocol):
 
 
 class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
-    def __init__(self, pipeline: Pipeline, clock: Clock, forgetter: ConversationForgetter) -> None:
+    def __init__(
+        self, pipeline: Pipeline, clock: Clock, forgetter: ConversationForgetter, *, simulated: bool = False
+    ) -> None:
         super().__init__()
         self._pipeline = pipeline
         self._clock = clock
         self._forgetter = forgetter
+        self._simulated = simulated  # Graph is simulated while Teams is real: every card says so
 
     async def _run(self, turn_context: TurnContext, kind: TurnKind, text: str) -> Reply | None:
         facts = inbound(turn_context.activity, kind, text)
@@ -53,7 +56,7 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
             text = str(activity.text) if activity.text is not None else ""
         reply = await self._run(turn_context, TurnKind.MESSAGE, text)
         if reply is not None:
-            await turn_context.send_activity(replies.message(reply))
+            await turn_context.send_activity(replies.message(reply, simulated=self._simulated))
 
     # -- Universal Actions (Action.Execute) ---------------------------------------------------
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
@@ -68,7 +71,7 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
             turn_context, TurnKind.ACTION, command if isinstance(command, str) else "/help"
         )
         assert reply is not None  # an action always gets its answer
-        return replies.invoke_answer(reply)
+        return replies.invoke_answer(reply, simulated=self._simulated)
 
     # -- install / welcome -----------------------------------------------------------------------
     async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
@@ -81,7 +84,7 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
             return  # someone else joined a chat the bot is in, or left it: stay quiet
         who = sender(activity)
         card = cards.welcome_card(WelcomeView(user_name=who.name if who else None, commands=COMMANDS))
-        await turn_context.send_activity(replies.message(Reply.of(card)))
+        await turn_context.send_activity(replies.message(Reply.of(card), simulated=self._simulated))
 
     # -- uninstall -----------------------------------------------------------------------------------
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:

@@ -59,6 +59,7 @@ class TeamsNotifier:
         app_id: str,
         default_time_zone: str,
         policy: SendPolicy | None = None,
+        simulated: bool = False,
     ) -> None:
         self._adapter = adapter
         self._store = store
@@ -66,6 +67,7 @@ class TeamsNotifier:
         self._app_id = app_id or None
         self._default_time_zone = default_time_zone
         self.sender = ProactiveSender(self._deliver, on_gone=self._on_gone, policy=policy)
+        self._simulated = simulated  # Graph is simulated while Teams is real: the notice says so
 
     async def notify(self, user: UserRef, title: str, message: str, presence: Presence | None) -> bool:
         """Queue a notice card (it goes out at the pace Teams allows); False (and a log line) when the
@@ -87,7 +89,9 @@ class TeamsNotifier:
             if presence is not None
             else None
         )
-        activity = replies.message(Reply.of(cards.notice_card(title, message, view)))
+        activity = replies.message(
+            Reply.of(cards.notice_card(title, message, view)), simulated=self._simulated
+        )
         reference = ConversationReference().deserialize(saved.reference)
         self.sender.submit(
             Outbound(

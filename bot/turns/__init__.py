@@ -13,6 +13,7 @@ from bot.turns.steps import (
     RecordTurn,
     ResolveTimeZone,
     check_body,
+    check_reply_address,
     require_sender,
     skip_redelivered,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "Turn",
     "TurnKind",
     "check_body",
+    "check_reply_address",
     "require_sender",
     "skip_redelivered",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import cards
+from bot.core.net import is_loopback_url
 from bot.core.users import UserRef
 from bot.presence.errors import internal_error_view, tenant_refused_view
 from bot.store.effects import activity_scope
@@ -61,6 +62,21 @@ def check_body(body: object) -> str | None:
         if not isinstance(body.get("conversation"), dict) or not body["conversation"].get("id"):
             return "the activity has no conversation to reply in"
     return None
+
+
+def check_reply_address(body: Mapping[str, Any], *, authenticated: bool) -> str | None:
+    """Why the bot must not send anything to this activity's `serviceUrl` (a 400 names it), or None.
+
+    Without inbound authentication anyone who reaches the port could name any URL there and have the
+    bot POST to it, so only a `serviceUrl` on this machine (the Emulator, the Agents Playground) is
+    answered. With authentication, botbuilder checks that the token's `serviceurl` claim matches.
+    """
+    if authenticated or "serviceUrl" not in body:
+        return None
+    url = body["serviceUrl"]
+    if isinstance(url, str) and is_loopback_url(url):
+        return None
+    return "inbound requests are not authenticated, so the bot replies only to a serviceUrl on this machine"
 
 
 # -- steps --------------------------------------------------------------------------------------

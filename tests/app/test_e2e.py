@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import jwt
 import pytest
 
 from bot.config import SIM_APP_ID
@@ -376,18 +377,46 @@ async def test_healthz(http: httpx.AsyncClient, bot: RunningBot) -> None:
 
 
 async def test_a_tenant_where_the_app_is_not_consented_gets_a_clear_card(
+    http: httpx.AsyncClient, connector: Connector, tmp_path: Path
+) -> None:
+    """PRESENCE_BOT_SIM_TENANTS restricts the embedded simulator, to rehearse a tenant without consent."""
+    from tests.support.builders import TENANT
+
+    bot = await start_bot(make_settings(tmp_path / "d", sim_tenants=[TENANT]), "127.0.0.1", 0)
+    try:
+        other = "7a1d2f3e-4b5c-4d6e-8f70-8192a3b4c5d6"
+        body = activity("/busy 30m", service_url=connector.url)
+        body["conversation"]["tenantId"] = other
+        body["channelData"] = {"tenant": {"id": other}}
+        response = await http.post(f"{bot.url}/api/messages", json=body)
+        assert response.status_code in (200, 201)
+        reply = (await connector.wait_for(1))[0]
+        shown = texts(card_of(reply))
+        assert "couldn't sign in" in shown
+        assert app_session(await sim_user(http, bot, ALEX)) is None
+    finally:
+        await bot.stop()
+
+
+async def test_by_default_the_simulator_serves_any_tenant_a_conversation_names(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
-    other = "7a1d2f3e-4b5c-4d6e-8f70-8192a3b4c5d6"
+    """A developer's own Teams tenant works out of the box: the simulated app is consented everywhere,
+    and the token is issued for the conversation's tenant."""
+    from bot.app import RUNTIME
+
+    mine = "2f5e8a41-6c3b-4d7e-9a10-b2c3d4e5f607"
     body = activity("/busy 30m", service_url=connector.url)
-    body["conversation"]["tenantId"] = other
-    body["channelData"] = {"tenant": {"id": other}}
+    body["conversation"]["tenantId"] = mine
+    body["channelData"] = {"tenant": {"id": mine}}
     response = await http.post(f"{bot.url}/api/messages", json=body)
     assert response.status_code in (200, 201)
-    reply = (await connector.wait_for(1))[0]
-    shown = texts(card_of(reply))
-    assert "couldn't sign in" in shown
-    assert app_session(await sim_user(http, bot, ALEX)) is None
+    assert "In a call" in texts(card_of((await connector.wait_for(1))[0]))
+    tokens = bot.app[RUNTIME].tokens
+    assert tokens is not None
+    token = await tokens.token(mine)  # the cached one the command used
+    assert tokens.requests_made == 1
+    assert jwt.decode(token, options={"verify_signature": False})["tid"] == mine
 
 
 async def test_allowed_tenants_refuses_others_without_calling_graph(

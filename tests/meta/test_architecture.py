@@ -5,8 +5,8 @@ its own layer or anything above):
 
     0  bot.core, bot.clock                        the shared vocabulary
     1  bot.config                                 settings
-    2  bot.commands, bot.graph, bot.store, cards  parser, Graph client, store, card builders
-       bot.logs                                   log format, redaction, the activity's ids
+    2  bot.commands, bot.graph, bot.store, cards  parser, Graph client, store, card builders;
+       bot.logs, bot.modes                        log format and redaction; the start-up mode
     3  bot.presence, bot.preferences, bot.sim     services; the simulated tenant
        bot.health                                 readiness checks
     4  bot.turns                                  the per-activity pipeline and the dispatch table
@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "bot.core": 0,
     "bot.clock": 0,
     "bot.config": 1,
+    "bot.modes": 2,
     "bot.commands": 2,
     "bot.graph": 2,
     "bot.store": 2,

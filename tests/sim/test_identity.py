@@ -85,7 +85,7 @@ async def make_provider(
     def make(app: RegisteredApp = WRITER, **overrides: Any) -> MsalTokenProvider:
         values: dict[str, Any] = {
             "client_id": app.client_id,
-            "client_secret": app.client_secret,
+            "credential": app.client_secret,
             "default_tenant": app.tenant_id,
             "authority_host": site.base_url,
             "ca_bundle": identity.ca_path,
@@ -209,7 +209,7 @@ async def test_nothing_leaves_loopback(
 async def test_wrong_secret_is_a_token_error_with_entra_code(
     make_provider: Callable[..., MsalTokenProvider],
 ) -> None:
-    provider = make_provider(client_secret=SecretStr("not-the-secret"))
+    provider = make_provider(credential=SecretStr("not-the-secret"))
 
     with pytest.raises(TokenError) as caught:
         await provider.token()

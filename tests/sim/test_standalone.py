@@ -21,6 +21,7 @@ import pytest
 from bot.app import RUNTIME
 from bot.config import SIM_APP_ID, SIM_TENANT_ID
 from bot.graph.auth import MsalTokenProvider
+from bot.modes import require_mode
 from bot.server import RunningBot, start_bot
 from bot.sim.standalone import StandaloneSimulator, start_standalone
 from tests.support.builders import activity, make_settings
@@ -105,7 +106,9 @@ async def test_busy_lands_in_the_standalone_simulator(
     simulator: StandaloneSimulator, http: httpx.AsyncClient, connector: Connector, tmp_path: Path
 ) -> None:
     settings = real_tenant_settings(tmp_path / "bot", simulator)
-    assert not settings.uses_simulator, "the bot believes it talks to a real tenant"
+    mode = require_mode(settings)
+    assert not mode.simulated_graph, "the bot believes it talks to a real tenant"
+    assert mode.graph.base_url == simulator.graph_base_url
     async with bot_for(settings) as running:
         assert (await http.get(f"{running.url}/sim/_sim/stats")).status_code == 404, "no embedded simulator"
         sim_now = parse_utc((await sim_json(http, simulator, "/_sim/clock"))["now"])
@@ -127,7 +130,7 @@ async def test_the_conversations_tenant_is_used_without_graph_tenant_id(
 ) -> None:
     """A multi-tenant bot has no GRAPH_TENANT_ID: each conversation's tenant gets its own token."""
     settings = real_tenant_settings(tmp_path / "bot", simulator, graph_tenant_id="")
-    assert settings.default_tenant == "organizations"
+    assert require_mode(settings).graph.default_tenant == "organizations"
     async with bot_for(settings) as running:
         reply = await say(http, running, connector, "/dnd 1h")
         assert "Do not disturb" in texts(card_of(reply))

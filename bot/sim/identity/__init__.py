@@ -15,6 +15,7 @@ against wall time.
 One module per job:
 - `material`: the signing key, the local CA and the TLS server certificate on disk;
 - `issuer`: `SimIdentity`, the registered apps and the tokens signed for them;
+- `assertions`: the client assertions an app with a certificate credential signs, checked;
 - `endpoints`: the identity platform's HTTP endpoints and the TLS site serving them;
 - `verifier`: `JwtAuthenticator`, the simulated Graph's check of a bearer token.
 """
@@ -26,6 +27,7 @@ from bot.sim.identity.endpoints import (
     start_identity_site,
 )
 from bot.sim.identity.issuer import (
+    ANY_TENANT,
     GRAPH_APP_ID,
     GRAPH_AUDIENCES,
     GRAPH_RESOURCE,
@@ -38,6 +40,7 @@ from bot.sim.identity.issuer import (
 from bot.sim.identity.verifier import GRAPH_WWW_AUTHENTICATE, JwtAuthenticator, SimAuthError
 
 __all__ = [
+    "ANY_TENANT",
     "GRAPH_APP_ID",
     "GRAPH_AUDIENCES",
     "GRAPH_RESOURCE",

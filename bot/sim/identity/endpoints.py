@@ -19,7 +19,8 @@ from aiohttp import web
 
 from bot.clock import Clock
 from bot.core.net import bound_port
-from bot.sim.identity.issuer import GRAPH_APP_ID, GRAPH_RESOURCE, SimIdentity
+from bot.sim.identity.assertions import JWT_BEARER, AssertionRejected, verify_client_assertion
+from bot.sim.identity.issuer import GRAPH_APP_ID, GRAPH_RESOURCE, RegisteredApp, SimIdentity
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,11 @@ async def _openid_configuration(request: web.Request) -> web.Response:
     issuer_tenant = "{tenantid}" if tenant in MULTI_TENANT_SEGMENTS else tenant
     document = {
         "token_endpoint": f"{base}/{tenant}/oauth2/v2.0/token",
-        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_post",
+            "client_secret_basic",
+            "private_key_jwt",
+        ],
         "jwks_uri": f"{base}/{tenant}/discovery/v2.0/keys",
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["pairwise"],
@@ -230,7 +235,10 @@ async def _token(request: web.Request) -> web.Response:
                 "consented to by any user in the tenant. You may have sent your authentication request to "
                 "the wrong tenant.",
             )
-        if secret is None:
+        assertion = form.get("client_assertion") or None
+        if assertion is not None:
+            _check_assertion(app, assertion, form, f"{_base_url(request)}/{tenant}/oauth2/v2.0/token")
+        elif secret is None:
             raise _AadError(
                 401,
                 "invalid_client",
@@ -238,7 +246,7 @@ async def _token(request: web.Request) -> web.Response:
                 "The request body must contain the following parameter: 'client_assertion' or "
                 "'client_secret'.",
             )
-        if not app.secret_matches(secret):
+        elif not app.secret_matches(secret):
             raise _AadError(
                 401,
                 "invalid_client",
@@ -258,7 +266,7 @@ async def _token(request: web.Request) -> web.Response:
             error.aadsts,
         )
         return _aad_error_response(request, identity.clock, error)
-    issued = identity.issue_token(app, audience=audience)
+    issued = identity.issue_token(app, audience=audience, certificate=assertion is not None)
     identity.tokens_issued += 1
     log.info(
         "issued an app-only token for client %s in tenant %s (roles: %s)",
@@ -279,6 +287,21 @@ async def _token(request: web.Request) -> web.Response:
         "x-ms-request-id": str(uuid.uuid4()),
     }
     return web.json_response(body, headers=headers)
+
+
+def _check_assertion(app: RegisteredApp, assertion: str, form: Mapping[str, str], endpoint: str) -> None:
+    """A certificate credential's client assertion (`private_key_jwt`), checked as Entra ID does."""
+    if form.get("client_assertion_type") != JWT_BEARER:
+        raise _AadError(
+            400,
+            "invalid_request",
+            900144,
+            f"The request body must contain the following parameter: 'client_assertion_type' ({JWT_BEARER}).",
+        )
+    try:
+        verify_client_assertion(app, assertion, token_endpoint=endpoint)
+    except AssertionRejected as rejected:
+        raise _AadError(401, "invalid_client", rejected.aadsts, rejected.description) from None
 
 
 def create_identity_app(identity: SimIdentity) -> web.Application:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import re
 import secrets
 import ssl
 import threading
@@ -33,6 +34,11 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"  # Microsoft Graph's well-
 GRAPH_AUDIENCES = frozenset({GRAPH_RESOURCE, GRAPH_APP_ID})
 TOKEN_LIFETIME = timedelta(hours=1)
 
+# A registration in every tenant: the embedded simulator serves whichever tenant a conversation names.
+ANY_TENANT = "*"
+_TENANT_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$")  # a GUID or a domain name
+_NO_TENANT = frozenset({"common", "organizations", "consumers"})
+
 _MATERIAL_DIR = "sim-identity"
 _OID_NAMESPACE = uuid.UUID("6f1d8a43-3c0e-4b8e-9a51-5a3c1e0b7d21")  # service principal ids (uuid5)
 
@@ -43,18 +49,22 @@ def token_issuer(tenant_id: str) -> str:
 
 
 class RegisteredApp(BaseModel):
-    """An app registration in a simulated tenant, with the application permissions an admin granted."""
+    """An app registration in a simulated tenant (`ANY_TENANT`: in every tenant), with its credentials
+    (a client secret, and the PEM certificates whose keys may sign client assertions) and the
+    application permissions an admin granted."""
 
     model_config = ConfigDict(frozen=True)
 
     client_id: str
-    client_secret: SecretStr
+    client_secret: SecretStr = SecretStr("")
     tenant_id: str
     roles: frozenset[str] = frozenset()
     display_name: str = ""
+    certificates: tuple[str, ...] = ()
 
     def secret_matches(self, candidate: str) -> bool:
-        return hmac.compare_digest(candidate.encode(), self.client_secret.get_secret_value().encode())
+        expected = self.client_secret.get_secret_value()
+        return bool(expected) and hmac.compare_digest(candidate.encode(), expected.encode())
 
 
 @dataclass(frozen=True)
@@ -77,7 +87,8 @@ class SimIdentity:
             if key in self._apps:
                 raise ValueError(f"app {app.client_id} is registered twice in tenant {app.tenant_id}")
             self._apps[key] = app
-        self._tenants = {app.tenant_id.lower(): app.tenant_id for app in apps}
+        self._tenants = {app.tenant_id.lower(): app.tenant_id for app in apps if app.tenant_id != ANY_TENANT}
+        self._any_tenant = any(app.tenant_id == ANY_TENANT for app in apps)
         self._material_lock = threading.Lock()
         self._material: Material | None = None
         self.tokens_issued = 0  # successful token endpoint answers (tests assert on it)
@@ -92,14 +103,28 @@ class SimIdentity:
 
     @property
     def tenants(self) -> frozenset[str]:
+        """The tenants named at registration (with an `ANY_TENANT` registration, every tenant is known)."""
         return frozenset(self._tenants.values())
 
     def tenant(self, segment: str) -> str | None:
-        """The registered tenant id a path segment names (case-insensitive), or None."""
-        return self._tenants.get(segment.lower())
+        """The registered tenant id a path segment names (case-insensitive), or None. With an app
+        registered in `ANY_TENANT`, any tenant-shaped segment names a tenant (as given)."""
+        known = self._tenants.get(segment.lower())
+        if known is not None:
+            return known
+        if self._any_tenant and segment.lower() not in _NO_TENANT and _TENANT_SHAPE.match(segment):
+            return segment
+        return None
 
     def find_app(self, tenant_id: str, client_id: str) -> RegisteredApp | None:
-        return self._apps.get((tenant_id.lower(), client_id.lower()))
+        """The app as registered in `tenant_id` (an `ANY_TENANT` app, placed in that tenant)."""
+        app = self._apps.get((tenant_id.lower(), client_id.lower()))
+        if app is not None:
+            return app
+        anywhere = self._apps.get((ANY_TENANT, client_id.lower()))
+        if anywhere is None or self.tenant(tenant_id) is None:
+            return None
+        return anywhere.model_copy(update={"tenant_id": tenant_id})
 
     # -- key material ------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -153,6 +178,7 @@ class SimIdentity:
         *,
         audience: str = GRAPH_RESOURCE,
         lifetime: timedelta = TOKEN_LIFETIME,
+        certificate: bool = False,
     ) -> IssuedToken:
         """Sign an app-only access token for `app`, shaped like Entra ID's v1.0 tokens for Graph."""
         material = self._load()
@@ -169,7 +195,7 @@ class SimIdentity:
             "exp": expires,
             "appid": app.client_id,
             "azp": app.client_id,
-            "appidacr": "1",  # authenticated with a client secret
+            "appidacr": "2" if certificate else "1",  # 1: a client secret, 2: a certificate
             "idp": token_issuer(tid),
             "idtyp": "app",
             "oid": object_id,
