@@ -133,7 +133,9 @@ def records(output: str, log_format: str) -> list[dict[str, Any]]:
     lines the command line prints for people are left out)."""
     found: list[dict[str, Any]] = []
     for line in output.splitlines():
-        if line.startswith(("Presence Bot is listening", "Graph:", "Bot Framework Emulator:", "Stopping")):
+        if line.startswith(
+            ("Mode:", "Presence Bot is listening", "Graph:", "Bot Framework Emulator:", "Stopping")
+        ):
             continue
         if log_format == "json":
             found.append(json.loads(line))  # a line that is not one whole object fails here
@@ -153,8 +155,15 @@ async def test_a_hostile_tenant_id_cannot_forge_a_line_in_a_real_process(
             "PRESENCE_BOT_LOG_FORMAT": log_format,
             "PRESENCE_BOT_LOG_LEVEL": "DEBUG",
             "ALLOWED_TENANTS": TENANT,
-            "GRAPH_CLIENT_SECRET": SECRET,  # configured (no Graph app id: still the simulated tenant)
+            # A Graph secret configured (Graph on this machine, as a standalone simulated tenant would
+            # be; the hostile tenant is refused before any Graph call): it must never reach the log.
+            "GRAPH_CLIENT_ID": "5ad0b075-0000-4000-8000-0000000000aa",
+            "GRAPH_CLIENT_SECRET": SECRET,
+            "GRAPH_TENANT_ID": TENANT,
+            "GRAPH_BASE_URL": "http://127.0.0.1:9/v1.0",
+            "GRAPH_AUTHORITY_HOST": "https://127.0.0.1:9",
         },
+        ready_path="/healthz",  # no Graph answers on port 9: never "ready", and not needed here
     )
     hostile = f"{SLY}{SECRET}|{JWT}"
     body = activity("/busy 30m", service_url=connector.url)

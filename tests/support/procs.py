@@ -58,13 +58,16 @@ class BotProcess:
     process: asyncio.subprocess.Process | None = None
     log_path: Path | None = None
     starts: int = 0
+    # What "ready" means: /readyz (store, timers, a Graph token against real Graph), or /healthz for a
+    # process whose Graph is deliberately unreachable.
+    ready_path: str = "/readyz"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, *, ready_within: float = 60.0) -> None:
-        """Start the process and wait until /readyz answers 200 (the store answers, timers run)."""
+        """Start the process and wait until `ready_path` answers 200 (the store answers, timers run)."""
         assert self.process is None or self.process.returncode is not None, "already running"
         self.port = free_port()
         self.starts += 1
@@ -107,7 +110,7 @@ class BotProcess:
                                 f"{self.name} exited with {self.process.returncode}:\n{self.log()}"
                             )
                         try:
-                            response = await http.get(f"{self.url}/readyz")
+                            response = await http.get(f"{self.url}{self.ready_path}")
                             if response.status_code == 200:
                                 return
                         except httpx.HTTPError:
