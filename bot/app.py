@@ -5,7 +5,6 @@ closed in `cleanup_ctx`; nothing is module-level."""
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -18,10 +17,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from botbuilder.core import serializer_helper
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
-from msrest.exceptions import ClientRequestError
 from pydantic import SecretStr
 
 from bot.clock import AdjustableClock, Clock, SystemClock
@@ -37,8 +37,16 @@ from bot.store.effects import StoreAudit
 from bot.store.store import Store, open_store
 from bot.store.timers import TimerService
 from bot.teams import speedups
-from bot.teams.handler import PresenceBot
+from bot.teams.handler import CHANNEL_ERRORS, PresenceBot, describe
+from bot.teams.inbound_auth import (
+    InboundAuthentication,
+    KeysUnavailable,
+    TokenValidator,
+    Unauthorized,
+    tenant_issuers,
+)
 from bot.teams.notices import TeamsNotifier
+from bot.teams.signing_keys import KeySource
 from bot.turns import (
     CheckTenant,
     Dispatcher,
@@ -49,6 +57,7 @@ from bot.turns import (
     require_sender,
     skip_redelivered,
 )
+from bot.turns.inputs import BodyError, clean_strings, clean_text, read_json
 
 if TYPE_CHECKING:
     from bot.sim.identity import SimIdentity
@@ -72,11 +81,13 @@ class Runtime:
     notifier: TeamsNotifier | None = None
     bot: PresenceBot | None = None
     adapter: CloudAdapter | None = None
+    authentication: InboundAuthentication | None = None
     ready: bool = False
     sim_identity: SimIdentity | None = None  # the embedded simulated tenant's identity platform
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
+MAX_BODY = 1024 * 1024  # bytes, after decompression
 
 
 class _AdapterConfig:
@@ -93,7 +104,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     speedups.apply()
     if clock is None:
         clock = AdjustableClock() if settings.uses_simulator else SystemClock()
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY)
     runtime = Runtime(settings=settings, clock=clock)
     app[RUNTIME] = runtime
     app.router.add_post("/api/messages", messages)
@@ -230,6 +241,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             [
                 require_sender,
                 CheckTenant(settings.tenant_allowed),
+                clean_text,
                 RecordTurn(store),
                 skip_redelivered,
                 ResolveTimeZone(settings.default_time_zone),
@@ -237,13 +249,32 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             dispatcher,
         )
         runtime.bot = PresenceBot(pipeline, runtime.clock)
-        runtime.adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_AdapterConfig(settings)))
+        runtime.authentication = _inbound_authentication(settings, http)
+        runtime.adapter = CloudAdapter(runtime.authentication)
         runtime.adapter.on_turn_error = _on_turn_error
         runtime.ready = True
         try:
             yield
         finally:
             runtime.ready = False
+
+
+def _inbound_authentication(settings: Settings, http: httpx.AsyncClient) -> InboundAuthentication:
+    """Tokens checked against the app id, with keys fetched asynchronously; none without an app id."""
+    validator = None
+    if settings.microsoft_app_id:
+        tenant = settings.microsoft_app_tenant_id.strip()
+        sources = {
+            url: KeySource(http, url)
+            for url in (settings.openid_metadata_url, settings.emulator_openid_metadata_url)
+        }
+        validator = TokenValidator(
+            settings.microsoft_app_id,
+            channel_keys=sources[settings.openid_metadata_url],
+            emulator_keys=sources[settings.emulator_openid_metadata_url],
+            extra_issuers=tenant_issuers(tenant) if tenant else (),
+        )
+    return InboundAuthentication(_AdapterConfig(settings), validator)
 
 
 def _graph_tls(settings: Settings) -> ssl.SSLContext | bool:
@@ -268,10 +299,10 @@ async def start_background(app: web.Application) -> None:
 
 
 async def _on_turn_error(context: object, error: Exception) -> None:
-    if isinstance(error, ClientRequestError):  # the reply could not reach the channel (serviceUrl)
+    if isinstance(error, CHANNEL_ERRORS):  # the reply could not reach the channel (serviceUrl)
         activity = getattr(context, "activity", None)
-        where = getattr(activity, "service_url", None) or "the channel"
-        log.warning("could not send the reply to %s: %s", where, str(error).splitlines()[0][:300])
+        where = str(getattr(activity, "service_url", None) or "the channel")[:200]
+        log.warning("could not send the reply to %s: %s", where, describe(error))
         return
     log.error("unhandled error in a turn", exc_info=error)
 
@@ -290,35 +321,66 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
+def _error(status: HTTPStatus, reason: str, **headers: str) -> web.Response:
+    return web.json_response({"error": status.phrase, "message": reason}, status=status, headers=headers)
+
+
 def _bad_request(reason: str) -> web.Response:
-    return web.json_response({"error": "BadRequest", "message": reason}, status=HTTPStatus.BAD_REQUEST)
+    return _error(HTTPStatus.BAD_REQUEST, reason)
+
+
+async def _answer_and_close(request: web.Request, response: web.Response) -> web.Response:
+    """Send `response`, then close the connection: after a body that could not be decoded, aiohttp
+    would read on to drain it and log the same error again as an unhandled exception."""
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()
+    return response
+
+
+_ENCODINGS = frozenset({"", "identity", "gzip", "deflate"})
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    """POST /api/messages: validate the body ourselves (400, never 500), then hand it to botbuilder."""
+    """POST /api/messages: read and check the body ourselves (400/413/415, never 500), authenticate
+    (401, or 503 while no signing keys can be had), then hand the activity to botbuilder."""
     runtime = request.app[RUNTIME]
-    assert runtime.adapter is not None and runtime.bot is not None
+    assert runtime.adapter is not None and runtime.bot is not None and runtime.authentication is not None
     if "application/json" not in request.headers.get("Content-Type", ""):
-        return web.json_response(
-            {"error": "UnsupportedMediaType", "message": "send the activity as application/json"},
-            status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-        )
+        return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the activity as application/json")
+    if request.headers.get("Content-Encoding", "").strip().lower() not in _ENCODINGS:
+        return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "the body may be sent plain, gzip or deflate")
     try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        return _bad_request("the body is not valid JSON")
+        raw = await request.read()  # aiohttp decompresses, and stops at client_max_size (decompressed)
+    except web.HTTPRequestEntityTooLarge:
+        return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY} bytes")
+    except (RequestPayloadError, HttpProcessingError):
+        return await _answer_and_close(request, _bad_request("the body could not be read (broken gzip?)"))
+    try:
+        body = read_json(raw)
+    except BodyError as error:
+        return _bad_request(str(error))
     problem = check_body(body)
     if problem is not None:
         return _bad_request(problem)
     try:
-        activity = Activity().deserialize(body)
+        activity = Activity().deserialize(clean_strings(body))
     except Exception:  # msrest raises several types for shapes it cannot read
         return _bad_request("the activity could not be read")
-    auth_header = request.headers.get("Authorization", "")
     try:
-        invoke = await runtime.adapter.process_activity(auth_header, activity, runtime.bot.on_turn)
-    except PermissionError:
-        return web.json_response({"error": "Unauthorized"}, status=HTTPStatus.UNAUTHORIZED)
-    if invoke is not None:
-        return web.json_response(serializer_helper(invoke.body), status=invoke.status)
-    return web.Response(status=HTTPStatus.CREATED)
+        authenticated = await runtime.authentication.authenticate_request(
+            activity, request.headers.get("Authorization", "")
+        )
+    except Unauthorized as refused:
+        log.warning("refused a request from %s: %s", request.remote, refused.reason)
+        return _error(HTTPStatus.UNAUTHORIZED, "the request's token was not accepted")
+    except KeysUnavailable:
+        log.warning("refused a request from %s: no signing keys to check its token with", request.remote)
+        return _error(HTTPStatus.SERVICE_UNAVAILABLE, "cannot check tokens now", **{"Retry-After": "30"})
+    invoke = await runtime.adapter.process_activity(authenticated, activity, runtime.bot.on_turn)
+    if invoke is None:
+        return web.Response(status=HTTPStatus.CREATED)
+    if invoke.body is None:
+        return web.Response(status=invoke.status)
+    body_out = invoke.body if isinstance(invoke.body, dict | list) else serializer_helper(invoke.body)
+    return web.json_response(body_out, status=invoke.status)
