@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-plugin INFO lines are noise here
+    # A reply to an unreachable channel is retried by urllib3, one WARNING per try; the bot logs the
+    # outcome once (bot/teams/handler.py).
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     if args.command == "serve":
         asyncio.run(_serve(args.host, args.port))
     elif args.command == "simulator":
