@@ -332,6 +332,7 @@ def _bad_request(reason: str) -> web.Response:
 async def _answer_and_close(request: web.Request, response: web.Response) -> web.Response:
     """Send `response`, then close the connection: after a body that could not be decoded, aiohttp
     would read on to drain it and log the same error again as an unhandled exception."""
+    response.force_close()  # "Connection: close", so the client does not send its next request on it
     await response.prepare(request)
     await response.write_eof()
     request.protocol.force_close()
