@@ -119,3 +119,26 @@ async def test_a_token_without_a_kid_is_refused(validator: TokenValidator, keys:
     with pytest.raises(Unauthorized, match="kid"):
         await check(validator, token)
     assert keys.requests == 0, "refused before any key was fetched"
+
+
+class _Config:
+    APP_ID = ""
+    APP_PASSWORD = ""
+    APP_TYPE = "MultiTenant"
+    APP_TENANTID = ""
+
+
+async def test_without_a_validator_the_request_is_anonymous_and_replies_are_bounded() -> None:
+    from botbuilder.schema import Activity
+
+    from bot.teams.inbound_auth import CONNECTOR_RETRIES, CONNECTOR_TIMEOUT_SECONDS, InboundAuthentication
+
+    authentication = InboundAuthentication(_Config(), None)
+    result = await authentication.authenticate_request(
+        Activity(channel_id="emulator", service_url="http://127.0.0.1:1"), "Bearer ignored"
+    )
+    assert result.claims_identity.is_authenticated and result.caller_id is None
+    assert result.audience == AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE
+    client = await result.connector_factory.create("http://127.0.0.1:1", result.audience)
+    assert client.config.connection.timeout == CONNECTOR_TIMEOUT_SECONDS
+    assert client.config.retry_policy.retries == CONNECTOR_RETRIES
