@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -20,7 +21,11 @@ class _OneLineBadRequests(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError) and 400 <= (error.code or 400) < 500:
-            reason = " ".join(str(error.message or type(error).__name__).split())[:200]
+            # The message can quote the request (a too-long header: maybe a token): keep the text before it.
+            reason = re.split(r"[:\s]+b['\"]", " ".join(str(error.message or type(error).__name__).split()))[
+                0
+            ]
+            reason = reason[:200]
             record.msg = f"{record.msg} ({error.code}: %s)"
             record.args = (*(record.args if isinstance(record.args, tuple) else ()), reason)
             record.exc_info = None

@@ -134,6 +134,8 @@ async def test_every_bad_token_is_a_401_with_one_log_line(
         assert response.status_code == 401, f"{name}: {response.status_code} {response.text}"
         assert response.json()["error"] == "Unauthorized"
     refusals = [r for r in caplog.records if r.getMessage().startswith("refused a request from")]
+    for (name, _), record in zip(cases.items(), refusals, strict=False):
+        print(f"{name:32} 401  {record.getMessage().split(': ', 1)[1]}")
     assert len(refusals) == len(cases), [r.getMessage() for r in refusals]
     assert all(r.exc_info is None for r in caplog.records)
     assert "Traceback" not in caplog.text
@@ -225,6 +227,10 @@ async def test_a_stalled_key_server_stalls_only_the_requests_that_need_it(
                 assert health.status_code == 200
                 await asyncio.sleep(0.1)
             results = [task.result() for task in pending]
+            print(
+                f"\nstalled key server: 4 requests answered {[status for status, _ in results]} in "
+                f"{[round(seconds, 2) for _, seconds in results]} s; slowest /healthz {slowest_health:.3f} s"
+            )
             assert slowest_health < 0.5, f"/healthz took {slowest_health:.2f} s while keys were fetched"
             assert all(status == 503 for status, _ in results), results
             assert all(seconds < 7.0 for _, seconds in results), results  # the fetch's 5 s timeout
@@ -235,7 +241,9 @@ async def test_a_stalled_key_server_stalls_only_the_requests_that_need_it(
                 f"{running.url}/api/messages", json=body, headers={"Authorization": f"Bearer {token}"}
             )
             assert again.status_code == 503 and again.headers["Retry-After"] == "30"
-            assert time.monotonic() - started < 0.5, "the failure is remembered: no second wait"
+            remembered = time.monotonic() - started
+            print(f"a fifth request within the failure memory: {again.status_code} in {remembered:.3f} s")
+            assert remembered < 0.5, "the failure is remembered: no second wait"
             assert keys.requests == 1
             assert "Traceback" not in caplog.text
             assert (await sim_stats(http, running))["total"] == 0

@@ -73,6 +73,16 @@ async def test_bodies_that_cannot_be_read_are_4xx(
     assert (await http.get(f"{bot.url}/healthz")).status_code == 200
 
 
+async def test_a_header_too_large_is_one_line_without_the_header(
+    http: httpx.AsyncClient, bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await _post(http, bot, b"{}", Authorization="Bearer " + "secret" * 2000)
+    assert response.status_code == 400
+    lines = [r.getMessage() for r in caplog.records if r.name == "aiohttp.server"]
+    assert len(lines) == 1 and "8190 bytes" in lines[0], lines
+    assert "secret" not in caplog.text
+
+
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 async def test_a_compressed_activity_is_read(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector, encoding: str
