@@ -5,7 +5,6 @@ simulated: `bot/modes.py`) the embedded simulated tenant under `/sim`. Shared re
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -16,10 +15,12 @@ from typing import TYPE_CHECKING
 
 import httpx
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from botbuilder.core import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
-from msrest.exceptions import ClientRequestError
+from botframework.connector.auth import GovernmentConstants
 from pydantic import SecretStr
 
 from bot.clock import AdjustableClock, Clock, SystemClock
@@ -42,9 +43,18 @@ from bot.store.store import Store, open_store
 from bot.store.timers import TimerService
 from bot.teams import speedups
 from bot.teams.auth import bot_framework_authentication
-from bot.teams.handler import PresenceBot
+from bot.teams.handler import CHANNEL_ERRORS, PresenceBot, describe
+from bot.teams.inbound_auth import (
+    CHANNEL_ISSUER,
+    InboundAuthentication,
+    KeysUnavailable,
+    TokenValidator,
+    Unauthorized,
+    tenant_issuers,
+)
 from bot.teams.notices import TeamsNotifier
 from bot.teams.sender import SendPolicy
+from bot.teams.signing_keys import KeySource
 from bot.turns import (
     CheckTenant,
     Dispatcher,
@@ -57,6 +67,7 @@ from bot.turns import (
     require_sender,
     skip_redelivered,
 )
+from bot.turns.inputs import BodyError, clean_strings, clean_text, read_json
 
 if TYPE_CHECKING:
     from bot.sim.identity import SimIdentity
@@ -83,11 +94,13 @@ class Runtime:
     notifier: TeamsNotifier | None = None
     bot: PresenceBot | None = None
     adapter: CloudAdapter | None = None
+    authentication: InboundAuthentication | None = None
     ready: bool = False
     sim_identity: SimIdentity | None = None  # the embedded simulated tenant's identity platform
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
+MAX_BODY = 1024 * 1024  # bytes, after decompression
 
 
 def create_app(
@@ -98,7 +111,7 @@ def create_app(
     mode = mode if mode is not None else require_mode(settings)
     if clock is None:
         clock = AdjustableClock() if mode.simulated_graph else SystemClock()
-    app = web.Application(client_max_size=1024 * 1024)
+    app = web.Application(client_max_size=MAX_BODY)
     runtime = Runtime(settings=settings, mode=mode, clock=clock)
     app[RUNTIME] = runtime
     app.router.add_post("/api/messages", messages)
@@ -250,6 +263,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             [
                 require_sender,
                 CheckTenant(settings.tenant_allowed),
+                clean_text,
                 RecordTurn(store),
                 MarkDone(store),
                 skip_redelivered,
@@ -260,7 +274,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         runtime.bot = PresenceBot(
             pipeline, runtime.clock, notifier, simulated=mode.kind is ModeKind.TEAMS_SIMULATED_GRAPH
         )
-        runtime.adapter = CloudAdapter(bot_framework_authentication(mode))
+        runtime.authentication = bot_framework_authentication(mode, _token_validator(settings, mode, http))
+        runtime.adapter = CloudAdapter(runtime.authentication)
         runtime.adapter.on_turn_error = _on_turn_error
         runtime.ready = True
         try:
@@ -276,6 +291,28 @@ def _readiness(mode: Mode, store: Store, timers: TimerService, tokens: MsalToken
     if mode.graph.default_tenant.lower() in {"common", "organizations", "consumers"}:
         return Readiness(store, timers, None, skipped_because="no default tenant: set GRAPH_TENANT_ID")
     return Readiness(store, timers, tokens)
+
+
+def _token_validator(settings: Settings, mode: Mode, http: httpx.AsyncClient) -> TokenValidator | None:
+    """Inbound tokens checked against the app id, with keys fetched asynchronously; none without one.
+
+    In Azure US Government (`ChannelService`), channel tokens come from its own issuer, with its own keys
+    (unless `PRESENCE_BOT_OPENID_METADATA_URL` names others)."""
+    if mode.bot is None:
+        return None
+    tenant = (mode.bot.tenant_id or "").strip()
+    channel_metadata, channel_issuer = settings.openid_metadata_url, CHANNEL_ISSUER
+    if (mode.bot.channel_service or "").rstrip("/") == GovernmentConstants.CHANNEL_SERVICE:
+        channel_issuer = GovernmentConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
+        if channel_metadata == Settings.model_fields["openid_metadata_url"].default:
+            channel_metadata = GovernmentConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+    return TokenValidator(
+        mode.bot.app_id,
+        channel_keys=KeySource(http, channel_metadata),
+        emulator_keys=KeySource(http, settings.emulator_openid_metadata_url),
+        extra_issuers=tenant_issuers(tenant) if tenant else (),
+        channel_issuer=channel_issuer,
+    )
 
 
 def _graph_tls(mode: Mode) -> ssl.SSLContext | bool:
@@ -303,10 +340,10 @@ async def start_background(app: web.Application) -> None:
 
 
 async def _on_turn_error(context: object, error: Exception) -> None:
-    if isinstance(error, ClientRequestError):  # the reply could not reach the channel (serviceUrl)
+    if isinstance(error, CHANNEL_ERRORS):  # the reply could not reach the channel (serviceUrl)
         activity = getattr(context, "activity", None)
-        where = getattr(activity, "service_url", None) or "the channel"
-        log.warning("could not send the reply to %s: %s", where, str(error).splitlines()[0][:300])
+        where = str(getattr(activity, "service_url", None) or "the channel")[:200]
+        log.warning("could not send the reply to %s: %s", where, describe(error))
         return
     log.error("unhandled error in a turn", exc_info=error)
 
@@ -340,41 +377,73 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(body, status=HTTPStatus.SERVICE_UNAVAILABLE if failed else HTTPStatus.OK)
 
 
+def _error(status: HTTPStatus, reason: str, **headers: str) -> web.Response:
+    return web.json_response({"error": status.phrase, "message": reason}, status=status, headers=headers)
+
+
 def _bad_request(reason: str) -> web.Response:
-    return web.json_response({"error": "BadRequest", "message": reason}, status=HTTPStatus.BAD_REQUEST)
+    return _error(HTTPStatus.BAD_REQUEST, reason)
+
+
+async def _answer_and_close(request: web.Request, response: web.Response) -> web.Response:
+    """Send `response`, then close the connection: after a body that could not be decoded, aiohttp
+    would read on to drain it and log the same error again as an unhandled exception."""
+    response.force_close()  # "Connection: close", so the client does not send its next request on it
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()
+    return response
+
+
+_ENCODINGS = frozenset({"", "identity", "gzip", "deflate"})
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
-    """POST /api/messages: validate the body ourselves (400, never 500), then hand it to botbuilder."""
+    """POST /api/messages: read and check the body ourselves (400/413/415, never 500), authenticate
+    (401, or 503 while no signing keys can be had), then hand the activity to botbuilder."""
     runtime = request.app[RUNTIME]
-    assert runtime.adapter is not None and runtime.bot is not None
+    assert runtime.adapter is not None and runtime.bot is not None and runtime.authentication is not None
     if "application/json" not in request.headers.get("Content-Type", ""):
-        return web.json_response(
-            {"error": "UnsupportedMediaType", "message": "send the activity as application/json"},
-            status=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-        )
+        return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the activity as application/json")
+    if request.headers.get("Content-Encoding", "").strip().lower() not in _ENCODINGS:
+        return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "the body may be sent plain, gzip or deflate")
     try:
-        body = json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError):
-        return _bad_request("the body is not valid JSON")
+        raw = await request.read()  # aiohttp decompresses, and stops at client_max_size (decompressed)
+    except web.HTTPRequestEntityTooLarge:
+        return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY} bytes")
+    except (RequestPayloadError, HttpProcessingError):
+        return await _answer_and_close(request, _bad_request("the body could not be read (broken gzip?)"))
+    try:
+        body = read_json(raw)
+    except BodyError as error:
+        return _bad_request(str(error))
     problem = check_body(body) or check_reply_address(body, authenticated=runtime.mode.authenticated)
     if problem is not None:
         return _bad_request(problem)
     try:
-        activity = Activity().deserialize(body)
+        activity = Activity().deserialize(clean_strings(body))
     except Exception:  # msrest raises several types for shapes it cannot read
         return _bad_request("the activity could not be read")
-    auth_header = request.headers.get("Authorization", "")
     # Every line logged while this activity is handled names it and the caller's correlation id.
     with log_context(activity.id, correlation_id(request.headers)):
         log.debug("%s activity from tenant %s via %s", activity.type, _tenant(body), activity.service_url)
         try:
-            invoke = await runtime.adapter.process_activity(auth_header, activity, runtime.bot.on_turn)
-        except PermissionError:
-            return web.json_response({"error": "Unauthorized"}, status=HTTPStatus.UNAUTHORIZED)
-    if invoke is not None:
-        return web.json_response(serializer_helper(invoke.body), status=invoke.status)
-    return web.Response(status=HTTPStatus.CREATED)
+            authenticated = await runtime.authentication.authenticate_request(
+                activity, request.headers.get("Authorization", "")
+            )
+        except Unauthorized as refused:
+            log.warning("refused a request from %s: %s", request.remote, refused.reason)
+            return _error(HTTPStatus.UNAUTHORIZED, "the request's token was not accepted")
+        except KeysUnavailable:
+            log.warning("refused a request from %s: no signing keys to check its token with", request.remote)
+            return _error(HTTPStatus.SERVICE_UNAVAILABLE, "cannot check tokens now", **{"Retry-After": "30"})
+        invoke = await runtime.adapter.process_activity(authenticated, activity, runtime.bot.on_turn)
+    if invoke is None:
+        return web.Response(status=HTTPStatus.CREATED)
+    if invoke.body is None:
+        return web.Response(status=invoke.status)
+    body_out = invoke.body if isinstance(invoke.body, dict | list) else serializer_helper(invoke.body)
+    return web.json_response(body_out, status=invoke.status)
 
 
 def _tenant(body: dict[str, object]) -> object:

@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging(_settings())
     if getattr(args, "admin", None) is not None:
         raise SystemExit(run_admin(args, _settings()))
+    # A reply to an unreachable channel is retried by urllib3, one WARNING per try; the bot logs the
+    # outcome once (bot/teams/handler.py).
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     if args.command == "serve":
         asyncio.run(_serve(args.host, args.port, args.allow_unauthenticated))
     elif args.command == "simulator":

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     )
     # botbuilder's national-cloud switch: https://botframework.azure.us for Azure US Government.
     channel_service: str = Field("", validation_alias=_env("ChannelService", "CHANNEL_SERVICE"))
+    # Where the keys that sign inbound tokens are published (Bot Framework channels; the Emulator and
+    # Azure AD). Changed only to test against a local key server.
+    openid_metadata_url: str = Field(
+        "https://login.botframework.com/v1/.well-known/openidconfiguration",
+        validation_alias=_env("PRESENCE_BOT_OPENID_METADATA_URL"),
+    )
+    emulator_openid_metadata_url: str = Field(
+        "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration",
+        validation_alias=_env("PRESENCE_BOT_EMULATOR_OPENID_METADATA_URL"),
+    )
 
     # Microsoft Graph (application permissions). Default: the bot's own app registration.
     graph_client_id: str = Field("", validation_alias=_env("GRAPH_CLIENT_ID"))

@@ -12,9 +12,6 @@ only, and refuses a SingleTenant configuration without an app id, so the factory
 
 from __future__ import annotations
 
-from typing import Any
-
-from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botframework.connector.auth import (
     CertificateServiceClientCredentialsFactory,
     ManagedIdentityServiceClientCredentialsFactory,
@@ -24,6 +21,7 @@ from botframework.connector.auth import (
 
 from bot.core.credentials import ClientCertificate, ManagedIdentity
 from bot.modes import BotIdentity, Mode
+from bot.teams.inbound_auth import InboundAuthentication, TokenValidator
 
 
 class _Configuration:
@@ -56,8 +54,9 @@ def credentials_factory(bot: BotIdentity | None) -> ServiceClientCredentialsFact
     return PasswordServiceClientCredentialFactory(bot.app_id, credential.get_secret_value(), tenant)
 
 
-def bot_framework_authentication(mode: Mode) -> Any:
-    """botbuilder's `ConfigurationBotFrameworkAuthentication` for `mode`, for the `CloudAdapter`."""
-    return ConfigurationBotFrameworkAuthentication(
-        _Configuration(mode.bot), credentials_factory=credentials_factory(mode.bot)
+def bot_framework_authentication(mode: Mode, validator: TokenValidator | None) -> InboundAuthentication:
+    """The `CloudAdapter`'s authentication for `mode`: inbound tokens checked by `validator` (None: the
+    development mode, nothing checked), replies signed by the factory for the bot's credential."""
+    return InboundAuthentication(
+        _Configuration(mode.bot), validator, credentials_factory=credentials_factory(mode.bot)
     )

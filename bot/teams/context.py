@@ -15,6 +15,8 @@ from bot.core.zones import valid_zone
 from bot.store.records import SavedConversation
 from bot.turns.model import Inbound, TurnKind
 
+MAX_ENTITIES = 64  # Teams sends clientInfo and one per mention; the rest are not looked at
+
 
 def sender(activity: Activity) -> UserRef | None:
     """The target user is always the sender: `from.aadObjectId` (Teams), else `from.id` (Emulator)."""
@@ -69,7 +71,7 @@ def reported_zone(activity: Activity) -> str | None:
     zone = valid_zone(getattr(activity, "local_timezone", None))
     if zone:
         return zone
-    for entity in activity.entities or []:
+    for entity in (activity.entities or [])[:MAX_ENTITIES]:
         props = entity.additional_properties if hasattr(entity, "additional_properties") else {}
         if getattr(entity, "type", None) == "clientInfo":
             zone = valid_zone((props or {}).get("timezone"))

@@ -9,8 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from azure.core.exceptions import DeserializationError  # what msrest raises (msrest.exceptions re-exports it)
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import Activity
+from msrest.exceptions import ClientRequestError, HttpOperationError
 
 import cards
 from bot.clock import Clock
@@ -22,6 +25,11 @@ from bot.teams.context import inbound, sender
 from bot.turns import Pipeline, Reply, Turn, TurnKind
 
 log = logging.getLogger(__name__)
+
+# What a reply to the channel raises when the activity's serviceUrl is malformed, unreachable, or
+# answers something else than the connector's JSON (404, an HTML page).
+CHANNEL_ERRORS = (ClientRequestError, HttpOperationError, DeserializationError)
+MAX_MEMBERS = 1000  # members of a conversationUpdate looked at for the bot itself
 
 
 class ConversationForgetter(Protocol):
@@ -56,13 +64,25 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
             text = str(activity.text) if activity.text is not None else ""
         reply = await self._run(turn_context, TurnKind.MESSAGE, text)
         if reply is not None:
-            await turn_context.send_activity(replies.message(reply, simulated=self._simulated))
+            await self._send(turn_context, replies.message(reply, simulated=self._simulated))
+
+    async def _send(self, turn_context: TurnContext, activity: Activity) -> None:
+        """Send to the channel; a channel that cannot be reached costs one warning, not the turn."""
+        try:
+            await turn_context.send_activity(activity)
+        except (*CHANNEL_ERRORS, ValueError) as error:  # ValueError: a serviceUrl urljoin cannot read
+            log.warning("could not send the reply to %s: %s", _where(turn_context), describe(error))
 
     # -- Universal Actions (Action.Execute) ---------------------------------------------------
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         activity = turn_context.activity
         if activity.name != "adaptiveCard/action":
-            return await super().on_invoke_activity(turn_context)
+            # botbuilder answers 501 to an invoke its handler does not implement, and fails on a value
+            # of the wrong shape for the ones it does (message extensions, task modules, file consent…):
+            # this bot declares none of them, so Teams sends none. A 200 with no body tells the channel
+            # the invoke was received and there is nothing to show.
+            log.info("invoke %s is not handled by this bot", _short(activity.name))
+            return InvokeResponse(status=200)
         value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
         action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
         data: dict[str, Any] = action["data"] if isinstance(action.get("data"), dict) else {}
@@ -80,11 +100,14 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         cost the user their welcome."""
         activity = turn_context.activity
         bot_id = activity.recipient.id if activity.recipient else None
-        if not any(member.id == bot_id for member in activity.members_added or []):
+        members = activity.members_added if isinstance(activity.members_added, list) else []
+        if not bot_id or not any(
+            getattr(member, "id", None) == bot_id for member in members[:MAX_MEMBERS] if member is not None
+        ):
             return  # someone else joined a chat the bot is in, or left it: stay quiet
         who = sender(activity)
         card = cards.welcome_card(WelcomeView(user_name=who.name if who else None, commands=COMMANDS))
-        await turn_context.send_activity(replies.message(Reply.of(card), simulated=self._simulated))
+        await self._send(turn_context, replies.message(Reply.of(card), simulated=self._simulated))
 
     # -- uninstall -----------------------------------------------------------------------------------
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
@@ -100,3 +123,18 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         conversation_type = getattr(conversation, "conversation_type", None) if conversation else None
         conversation_id = str(conversation.id) if conversation is not None and conversation.id else None
         await self._forgetter.forget(who, conversation_id, personal=conversation_type in (None, "personal"))
+
+
+def describe(error: BaseException) -> str:
+    """An exception from the channel in one short line (its type and first line, no traceback)."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first[:300]}" if first else type(error).__name__
+
+
+def _where(turn_context: TurnContext) -> str:
+    return str(getattr(turn_context.activity, "service_url", None) or "the channel")[:200]
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -10,8 +10,10 @@ checks of the body come before any of this, in `check_body`.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import cards
 from bot.core.net import is_loopback_url
@@ -44,6 +46,23 @@ class Pipeline:
 
 
 # -- HTTP body ----------------------------------------------------------------------------------
+MAX_ID = 1024  # Teams ids are under 200 characters ("29:1…", "a:1…", "19:…@thread.v2")
+MAX_URL = 2048
+# Where an activity names someone or something: (object or None for the activity itself, key).
+_IDENTIFIERS = (
+    (None, "id"),
+    (None, "type"),
+    (None, "channelId"),
+    (None, "replyToId"),
+    ("from", "id"),
+    ("from", "aadObjectId"),
+    ("recipient", "id"),
+    ("conversation", "id"),
+    ("conversation", "tenantId"),
+)
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def check_body(body: object) -> str | None:
     """Why a POSTed body is not an activity the bot can act on (a 400 names it), or None."""
     if not isinstance(body, dict):
@@ -53,9 +72,16 @@ def check_body(body: object) -> str | None:
     for key in ("conversation", "from", "recipient"):
         if key in body and not isinstance(body[key], dict):
             return f"the activity's {key} must be an object"
+    problem = _identifiers(body)
+    if problem is not None:
+        return problem
     if body.get("type") in {"message", "invoke"}:
         if not isinstance(body.get("serviceUrl"), str):
             return "the activity has no serviceUrl to reply to"
+        try:
+            urlsplit(body["serviceUrl"])
+        except ValueError:
+            return "the activity's serviceUrl is not a URL"
         sender: Mapping[str, Any] = body.get("from") or {}
         if not (isinstance(sender.get("id"), str) and sender["id"]) and not sender.get("aadObjectId"):
             return "the activity has no sender (from.id): the bot acts only for who is speaking"
@@ -77,6 +103,29 @@ def check_reply_address(body: Mapping[str, Any], *, authenticated: bool) -> str 
     if isinstance(url, str) and is_loopback_url(url):
         return None
     return "inbound requests are not authenticated, so the bot replies only to a serviceUrl on this machine"
+
+
+def _identifiers(body: Mapping[str, Any]) -> str | None:
+    """Identifiers are strings of printable characters, of a bounded length (or absent)."""
+    found: list[tuple[str, object, int]] = [("serviceUrl", body.get("serviceUrl"), MAX_URL)]
+    for parent, key in _IDENTIFIERS:
+        holder = body if parent is None else body.get(parent)
+        if isinstance(holder, Mapping):
+            found.append((key if parent is None else f"{parent}.{key}", holder.get(key), MAX_ID))
+    data = body.get("channelData")
+    tenant = data.get("tenant") if isinstance(data, Mapping) else None
+    if isinstance(tenant, Mapping):
+        found.append(("channelData.tenant.id", tenant.get("id"), MAX_ID))
+    for name, value, limit in found:
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return f"the activity's {name} must be a string"
+        if len(value) > limit:
+            return f"the activity's {name} is longer than {limit} characters"
+        if _UNSAFE.search(value):
+            return f"the activity's {name} holds control characters or broken Unicode"
+    return None
 
 
 # -- steps --------------------------------------------------------------------------------------

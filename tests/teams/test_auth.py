@@ -76,9 +76,9 @@ def _mode(bot: BotIdentity) -> Mode:
 
 
 def test_the_channel_service_picks_the_cloud() -> None:
-    public = bot_framework_authentication(_mode(_bot(SecretStr("s"))))
+    public = bot_framework_authentication(_mode(_bot(SecretStr("s"))), None)
     assert type(public._inner).__name__ == "_PublicCloudBotFrameworkAuthentication"
     government = bot_framework_authentication(
-        _mode(_bot(SecretStr("s"), channel_service="https://botframework.azure.us"))
+        _mode(_bot(SecretStr("s"), channel_service="https://botframework.azure.us")), None
     )
     assert type(government._inner).__name__ == "_GovernmentCloudBotFrameworkAuthentication"
