@@ -306,10 +306,12 @@ def _token_validator(settings: Settings, mode: Mode, http: httpx.AsyncClient) ->
         channel_issuer = GovernmentConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
         if channel_metadata == Settings.model_fields["openid_metadata_url"].default:
             channel_metadata = GovernmentConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+    # One source per URL: the same metadata for both (a test's key server) is fetched once.
+    sources = {url: KeySource(http, url) for url in (channel_metadata, settings.emulator_openid_metadata_url)}
     return TokenValidator(
         mode.bot.app_id,
-        channel_keys=KeySource(http, channel_metadata),
-        emulator_keys=KeySource(http, settings.emulator_openid_metadata_url),
+        channel_keys=sources[channel_metadata],
+        emulator_keys=sources[settings.emulator_openid_metadata_url],
         extra_issuers=tenant_issuers(tenant) if tenant else (),
         channel_issuer=channel_issuer,
     )

@@ -24,8 +24,12 @@ def is_loopback_host(host: str) -> bool:
 
 
 def is_loopback_url(url: str) -> bool:
-    """The URL's host is on this machine."""
-    return is_loopback_host(urlsplit(url).hostname or "")
+    """The URL's host is on this machine (False for a URL that does not parse, e.g. `http://[::1`)."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    return is_loopback_host(host or "")
 
 
 def bound_port(addresses: Iterable[object], asked: int = 0) -> int:

@@ -21,7 +21,8 @@ from bot.core.views import ErrorView
 from bot.turns.model import Reply, Turn
 from bot.turns.steps import Next
 
-MAX_DEPTH = 64  # a Teams activity nests about 6 deep; an Adaptive Card action's data a few more
+MAX_DEPTH = 32  # a Teams activity nests about 6 deep, an Adaptive Card action's data a few more; msrest and
+# the garbage collector recurse over what is kept, so deeper bodies stop here (found by the fuzzer at 60)
 MAX_TEXT = 2_000  # characters: the longest command with a 280-character status message, with room
 MAX_DIGITS = 100  # the longest run of digits a message may hold
 

@@ -16,7 +16,7 @@ import jwt
 import pytest
 
 from bot.server import RunningBot, start_bot
-from tests.support.builders import activity, make_settings
+from tests.support.builders import activity, make_settings, unsigned_replies
 from tests.support.connector import Connector
 from tests.support.e2e import sim_stats, texts
 from tests.support.keyserver import KeyServer, key_server, new_key
@@ -33,14 +33,19 @@ async def keys() -> AsyncIterator[KeyServer]:
 
 
 async def _bot(tmp_path: Path, keys: KeyServer) -> RunningBot:
+    # Teams with a simulated Graph: inbound tokens are checked, Graph is the embedded simulated tenant.
     settings = make_settings(
         tmp_path / "data",
         microsoft_app_id=APP_ID,
+        microsoft_app_password="test-secret-not-used",
         microsoft_app_tenant_id=TENANT,
+        graph_target="simulator",
         openid_metadata_url=keys.metadata_url,
         emulator_openid_metadata_url=keys.metadata_url,
     )
-    return await start_bot(settings, "127.0.0.1", 0)
+    running = await start_bot(settings, "127.0.0.1", 0)
+    unsigned_replies(running)
+    return running
 
 
 @pytest.fixture

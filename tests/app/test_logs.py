@@ -165,11 +165,17 @@ async def test_a_hostile_tenant_id_cannot_forge_a_line_in_a_real_process(
         },
         ready_path="/healthz",  # no Graph answers on port 9: never "ready", and not needed here
     )
-    hostile = f"{SLY}{SECRET}|{JWT}"
+    # Control characters in an id never get past the body check (400, tests/app/test_bad_requests.py);
+    # what does get in and is logged (the tenant an activity names) is still escaped and redacted.
+    refused = activity("/busy 30m", service_url=connector.url)
+    refused["conversation"]["tenantId"] = f"{SLY}{SECRET}|{JWT}"
+    hostile = f'evil {FORGED} {{"level": "CRITICAL"}} {SECRET}|{JWT}'
     body = activity("/busy 30m", service_url=connector.url)
     body["conversation"]["tenantId"] = hostile
     body["channelData"] = {"tenant": {"id": hostile}}
     async with running(bot):
+        response = await http.post(f"{bot.url}/api/messages", json=refused)
+        assert response.status_code == 400 and "conversation.tenantId" in response.text, response.text
         response = await http.post(f"{bot.url}/api/messages", json=body, headers={"MS-CV": "cv-from-teams.1"})
         assert response.status_code in (200, 201), response.text
         await connector.wait_for(1)  # the polite refusal

@@ -72,3 +72,15 @@ def activity(
         body["value"] = value
     body.update(extra)
     return body
+
+
+def unsigned_replies(running: Any) -> None:
+    """Replies from an authenticated test bot go unsigned: they go to a connector stub on this machine,
+    which takes no token, and signing them would fetch one from Entra ID (never contacted in tests).
+    Inbound tokens are still checked. Reaches into botbuilder's authentication object, test-only."""
+    from botframework.connector.auth import PasswordServiceClientCredentialFactory
+
+    from bot.app import RUNTIME
+
+    authentication = running.app[RUNTIME].authentication
+    authentication._inner._credentials_factory = PasswordServiceClientCredentialFactory(None, None, None)
