@@ -33,7 +33,7 @@ from bot.graph.client import clear_presence_write, set_presence_write
 from bot.graph.models import Presence
 from bot.presence.locks import UserLocks
 from bot.presence.service import HeldState, PresenceGraph
-from bot.store.effects import collect
+from bot.store.effects import collect, current_conversation
 from bot.store.records import Effects, Hold, HoldStatus, NewHold, Timer, TimerKind, TimerPlan, hold_timer_key
 from bot.store.store import Store
 from bot.store.timers import TimerService
@@ -49,7 +49,18 @@ AVAILABLE_REFRESH = AVAILABLE_FADE - timedelta(minutes=1)
 class Notifier(Protocol):
     """Sends a proactive notice to a user (in the conversation they last used with the bot)."""
 
-    async def notify(self, user: UserRef, title: str, message: str, presence: Presence | None) -> bool: ...
+    async def notify(
+        self,
+        user: UserRef,
+        title: str,
+        message: str,
+        presence: Presence | None,
+        *,
+        conversation_id: str | None = None,
+    ) -> bool:
+        """Message the user, in `conversation_id` (where the hold was set) when the bot can still post
+        there, else their 1:1 chat."""
+        ...
 
 
 def _pair_text(presence: Presence) -> str:
@@ -123,6 +134,7 @@ class HoldKeeper:
                 requested_end=requested_end,
                 graph_expires_at=graph_expires_at,
                 timers=tuple(plans),
+                conversation_id=current_conversation(),
             )
             effects.end_hold = None
 
@@ -220,6 +232,7 @@ class HoldKeeper:
             f"Microsoft Graph kept failing, so I stopped holding {label}.{when} Send the command again "
             "to retry.",
             None,
+            conversation_id=ended.conversation_id,
         )
 
     # -- steps ---------------------------------------------------------------------------------------
@@ -269,6 +282,7 @@ class HoldKeeper:
             f"Your {spec.label} has ended",
             f"You asked to be {spec.label} until now. Teams shows you as {now_label}.",
             presence,
+            conversation_id=ended.conversation_id,
         )
 
     async def _overridden(self, hold: Hold, user: UserRef, spec: StateSpec, presence: Presence) -> None:
@@ -286,6 +300,7 @@ class HoldKeeper:
             f"Your {spec.label} was overridden",
             f"Teams now shows you as {label}, set somewhere else, so I stopped holding {spec.label}.",
             shown,
+            conversation_id=ended.conversation_id,
         )
 
     @staticmethod

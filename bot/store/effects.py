@@ -32,7 +32,8 @@ class TurnMark:
     """The activity being handled: its key is marked processed with the first unit it commits (`done`),
     or at the end of the turn when no unit did (`bot.turns.steps.MarkDone`)."""
 
-    key: str
+    key: str | None  # None: an activity without an id (nothing to mark)
+    conversation_id: str | None = None  # where the activity came from: a hold set now notifies there
     done: bool = False
 
 
@@ -40,9 +41,10 @@ _TURN: ContextVar[TurnMark | None] = ContextVar("presence_bot_turn", default=Non
 
 
 @contextmanager
-def activity_scope(activity_key: str) -> Iterator[TurnMark]:
-    """While the block runs, the first unit committed (`collect`) also marks `activity_key` processed."""
-    mark = TurnMark(activity_key)
+def activity_scope(activity_key: str | None, conversation_id: str | None = None) -> Iterator[TurnMark]:
+    """While the block runs, the first unit committed (`collect`) also marks `activity_key` processed,
+    and a hold started records `conversation_id` as where its notices go."""
+    mark = TurnMark(activity_key, conversation_id)
     token = _TURN.set(mark)
     try:
         yield mark
@@ -81,6 +83,12 @@ async def collect(
     _done(turn, effects)
     if on_commit is not None:
         on_commit(effects, hold)
+
+
+def current_conversation() -> str | None:
+    """The conversation of the activity being handled (None outside one: a timer firing)."""
+    turn = _TURN.get()
+    return turn.conversation_id if turn is not None else None
 
 
 def _done(turn: TurnMark | None, effects: Effects) -> None:

@@ -176,6 +176,7 @@ class HoldQueries(Database):
                     status=HoldStatus.ACTIVE.value,
                     last_refresh_at=now if new.graph_expires_at else None,
                     graph_expires_at=new.graph_expires_at,
+                    conversation_id=new.conversation_id[:512] if new.conversation_id else None,
                 )
                 .returning(*holds.c)
             )

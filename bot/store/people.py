@@ -182,6 +182,19 @@ class PeopleQueries(Database):
             row = (await connection.execute(statement)).first()
         return reference_record(row) if row else None
 
+    async def conversation_reference(
+        self, user: UserRef, conversation_id: str
+    ) -> ConversationReferenceRecord | None:
+        """How to reach `user` in one conversation, if the bot still may (None once it was forgotten)."""
+        statement = sa.select(conversation_references).where(
+            conversation_references.c.tenant_id == tenant_key(user),
+            conversation_references.c.user_id == user.user_id,
+            conversation_references.c.conversation_id == conversation_id,
+        )
+        async with self.read() as connection:
+            row = (await connection.execute(statement)).first()
+        return reference_record(row) if row else None
+
     def _mark_done(self, connection: sa.Connection, activity_key: str, now: datetime) -> None:
         """Mark an activity processed (inside `Store.commit`'s transaction): a redelivery within the
         dedup window is then skipped. A key older than the window is taken over."""

@@ -49,6 +49,7 @@ class Hold(Record):
     ended_reason: str | None
     last_refresh_at: datetime | None
     graph_expires_at: datetime | None
+    conversation_id: str | None = None  # where it was set from: its notices go there
 
     @property
     def is_active(self) -> bool:
@@ -169,6 +170,7 @@ class NewHold(NamedTuple):
     graph_expires_at: datetime | None
     timers: tuple[TimerPlan, ...]
     reason: str = "replaced by a newer command"
+    conversation_id: str | None = None  # the conversation the command came from
 
 
 @dataclass

@@ -83,6 +83,8 @@ holds = sa.Table(
     sa.Column("ended_reason", sa.String(200), nullable=True),
     sa.Column("last_refresh_at", UtcDateTime, nullable=True),
     sa.Column("graph_expires_at", UtcDateTime, nullable=True),
+    # The conversation the hold was set from: its notices go there (None: the user's latest chat).
+    sa.Column("conversation_id", sa.String(512), nullable=True),
     sa.CheckConstraint("status IN ('active', 'ended', 'cancelled', 'failed')", name="status"),
     # At most one active hold per user: a partial unique index, enforced by the database.
     sa.Index(

@@ -40,7 +40,13 @@ class NoticeStore(Protocol):
 
     async def get_user(self, user: UserRef) -> UserSettings | None: ...
 
-    async def latest_conversation_reference(self, user: UserRef) -> ConversationReferenceRecord | None: ...
+    async def latest_conversation_reference(
+        self, user: UserRef, *, conversation_type: str | None = None
+    ) -> ConversationReferenceRecord | None: ...
+
+    async def conversation_reference(
+        self, user: UserRef, conversation_id: str
+    ) -> ConversationReferenceRecord | None: ...
 
     async def forget_conversation(
         self, user: UserRef, conversation_id: str | None, *, personal: bool = False, everyone: bool = False
@@ -69,15 +75,24 @@ class TeamsNotifier:
         self.sender = ProactiveSender(self._deliver, on_gone=self._on_gone, policy=policy)
         self._simulated = simulated  # Graph is simulated while Teams is real: the notice says so
 
-    async def notify(self, user: UserRef, title: str, message: str, presence: Presence | None) -> bool:
-        """Queue a notice card (it goes out at the pace Teams allows); False (and a log line) when the
-        user turned notices off or is unreachable."""
+    async def notify(
+        self,
+        user: UserRef,
+        title: str,
+        message: str,
+        presence: Presence | None,
+        *,
+        conversation_id: str | None = None,
+    ) -> bool:
+        """Queue a notice card (it goes out at the pace Teams allows) in `conversation_id`, where the hold
+        was set, else the user's 1:1 chat, else their latest; False (and a log line) when the user
+        turned notices off or is unreachable."""
         prefs = await self._store.get_user(user)
         if prefs is not None and not prefs.notices_enabled:
             log.info("notice not sent: the user turned notices off")
             return False
         epoch = self.sender.epoch  # before the read: a conversation forgotten after it is not sent to
-        saved = await self._store.latest_conversation_reference(user)
+        saved = await self._where(user, conversation_id)
         if saved is None or self._adapter() is None:
             log.warning("notice not sent: no conversation to reach the user in")
             return False
@@ -104,6 +119,14 @@ class TeamsNotifier:
             )
         )
         return True
+
+    async def _where(self, user: UserRef, conversation_id: str | None) -> ConversationReferenceRecord | None:
+        if conversation_id is not None:
+            there = await self._store.conversation_reference(user, conversation_id)
+            if there is not None:
+                return there
+        personal = await self._store.latest_conversation_reference(user, conversation_type="personal")
+        return personal or await self._store.latest_conversation_reference(user)
 
     async def forget(self, user: UserRef, conversation_id: str | None, *, personal: bool) -> None:
         """The app was removed from a conversation (`installationUpdate`): forget how to reach anyone

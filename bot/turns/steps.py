@@ -215,14 +215,16 @@ class MarkDone:
 
     async def __call__(self, turn: Turn, call_next: Next) -> Reply | None:
         key = turn.inbound.activity_key
+        conversation = turn.inbound.conversation.conversation_id if turn.inbound.conversation else None
         if key is None or turn.redelivered:
-            return await call_next(turn)
+            with activity_scope(None, conversation):
+                return await call_next(turn)
         if key in self._in_flight:  # delivered again while this process still works on it
             turn.redelivered = True
             return await call_next(turn)
         self._in_flight.add(key)
         try:
-            with activity_scope(key) as mark:
+            with activity_scope(key, conversation) as mark:
                 reply = await call_next(turn)
             if not mark.done:
                 await self._ledger.mark_done(turn.user, key)

@@ -264,3 +264,40 @@ async def test_no_refresh_is_scheduled_once_the_session_lasts_to_the_end(
     assert runtime.keeper is not None
     assert await runtime.keeper.repair() == 0, "a session in its last stretch needs no refresh"
     assert await runtime.timers.get(hold_timer_key(hold.id, "refresh")) is None
+
+
+async def test_the_notice_goes_to_the_conversation_the_hold_was_set_from(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    """Set in the 1:1 chat, then a message in a group chat: the end notice still goes to the 1:1 chat."""
+    await say(http, bot, connector, "/busy 10m", conversation_id="a:one-to-one")
+    await say(
+        http,
+        bot,
+        connector,
+        "<at>Test Bot</at> /presence",
+        conversation_type="groupChat",
+        conversation_id="19:group@thread.v2",
+    )
+    await advance(http, bot, minutes=11)
+    await settle(bot)
+    await eventually(lambda: asyncio.sleep(0, result=len(notices(connector)) == 1))
+    assert notices(connector)[0]["_conversation_id"] == "a:one-to-one"
+
+
+async def test_a_hold_set_in_a_group_chat_notifies_there(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    await say(http, bot, connector, "/presence", conversation_id="a:one-to-one")
+    await say(
+        http,
+        bot,
+        connector,
+        "<at>Test Bot</at> /busy 10m",
+        conversation_type="groupChat",
+        conversation_id="19:group@thread.v2",
+    )
+    await advance(http, bot, minutes=11)
+    await settle(bot)
+    await eventually(lambda: asyncio.sleep(0, result=len(notices(connector)) == 1))
+    assert notices(connector)[0]["_conversation_id"] == "19:group@thread.v2"

@@ -38,7 +38,15 @@ class FakeStore:
     async def get_user(self, user: UserRef) -> UserSettings | None:
         return None
 
-    async def latest_conversation_reference(self, user: UserRef) -> ConversationReferenceRecord | None:
+    async def conversation_reference(
+        self, user: UserRef, conversation_id: str
+    ) -> ConversationReferenceRecord | None:
+        found = await self.latest_conversation_reference(user)
+        return found if found is not None and found.conversation_id == conversation_id else None
+
+    async def latest_conversation_reference(
+        self, user: UserRef, *, conversation_type: str | None = None
+    ) -> ConversationReferenceRecord | None:
         reference: dict[str, Any] = {
             "serviceUrl": self.service_url,
             "channelId": "msteams",
