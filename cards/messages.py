@@ -112,9 +112,15 @@ def welcome_fallback(view: WelcomeView) -> str:
     return f"{greeting}: I set your Teams presence and status message.\n{tries}"
 
 
+def teams_safe(usage: str) -> str:
+    """Usage text Teams shows as written: it reads `<text>` in a card as an HTML tag and drops it, so
+    placeholders are written with single angle quotation marks (`/status ‹text›`)."""
+    return usage.replace("<", "‹").replace(">", "›")
+
+
 def _command_entry(doc: CommandDoc) -> Element:
     items = [
-        text(doc.usage, monospace=True, bold=True),
+        text(teams_safe(doc.usage), monospace=True, bold=True),
         text(doc.description, spacing="none"),
     ]
     if doc.examples:

@@ -33,12 +33,12 @@ def command_error_view(error: CommandError) -> ErrorView:
 def graph_error_view(error: GraphError) -> ErrorView:
     ref = f" (Graph request id {error.request_id})" if error.request_id else ""
     if isinstance(error, GraphPermissionDenied):
+        # Spoken to the person in the chat; the admin detail (the permission, the consent) is in the
+        # bot's log line and the admin guide's troubleshooting table.
         return ErrorView(
-            title="The bot isn't allowed to change presence",
-            message="Microsoft Graph refused: this app has not been granted the Presence.ReadWrite.All "
-            "application permission, or an admin has not consented to it." + ref,
-            hint="Ask your Teams admin to grant Presence.ReadWrite.All (application) to the bot's app "
-            "registration in Entra ID and click “Grant admin consent”. See docs/admin-guide.md.",
+            title="I'm not allowed to change your presence yet",
+            message="Your organization hasn't given Presence Bot permission to set presence in Teams." + ref,
+            hint="Ask your Teams admin to finish setting up Presence Bot (it needs admin consent).",
         )
     if isinstance(error, GraphUnauthorized):
         return ErrorView(

@@ -34,7 +34,7 @@ from bot.core.catalog import COMMANDS, most_used
 from bot.core.users import UserRef
 from bot.core.views import HelpView, MissView, Notice, PresenceView
 from bot.graph.auth import TokenError
-from bot.graph.errors import GraphError, GraphTimeout
+from bot.graph.errors import GraphError, GraphPermissionDenied, GraphTimeout
 from bot.preferences import PreferencesService
 from bot.presence.errors import (
     command_error_view,
@@ -102,7 +102,13 @@ class Dispatcher:
         except CommandError as error:  # refused by Graph's rules or the bot's limits, before any write
             return Reply.of(cards.error_card(command_error_view(error)))
         except GraphError as error:
-            log.warning("Graph refused %s for a user: %r", type(command).__name__, error)
+            admin = (
+                " (the app needs the Presence.ReadWrite.All application permission, with admin consent in "
+                "this tenant)"
+                if isinstance(error, GraphPermissionDenied)
+                else ""
+            )
+            log.warning("Graph refused %s for a user: %r%s", type(command).__name__, error, admin)
             return Reply.of(cards.error_card(graph_error_view(error)))
         except TokenError as error:
             log.warning("no Graph token for tenant %r: %r", turn.user.tenant_id, error)

@@ -35,6 +35,7 @@ from bot.graph.errors import (
 )
 from bot.presence.errors import command_error_view, graph_error_view, internal_error_view, tenant_refused_view
 from cards import UserTimes
+from cards.messages import teams_safe
 from tests.support.cardschema import assert_valid_card, card_errors
 
 # Friday 20 Nov 2026, 13:00 UTC: 2:00 PM in Berlin (UTC+1), 10:00 PM in Tokyo (UTC+9).
@@ -493,7 +494,9 @@ def test_error_card_without_hint_or_example_is_just_title_and_message() -> None:
 def test_help_lists_every_catalog_command_with_usage_description_and_examples() -> None:
     card = cards.help_card(HelpView(commands=COMMANDS))
     usages = [b["text"] for b in walk(card["body"]) if b.get("fontType") == "monospace" and b.get("weight")]
-    assert usages == [doc.usage for doc in COMMANDS]
+    assert usages == [teams_safe(doc.usage) for doc in COMMANDS]
+    assert "/status ‹text›" in usages[[doc.name for doc in COMMANDS].index("status")]
+    assert "<" not in json.dumps(card["body"]), "Teams would read <text> as an HTML tag and drop it"
     shown = texts(card)
     for doc in COMMANDS:
         assert doc.description in shown
