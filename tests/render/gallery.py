@@ -13,9 +13,9 @@ from typing import Any
 
 import cards
 from bot.commands import CommandError, Help, parse
-from bot.core.catalog import COMMANDS
+from bot.core.catalog import COMMANDS, most_used
 from bot.core.states import STATES, State
-from bot.core.views import HelpView, Outcome, PresenceView, WelcomeView
+from bot.core.views import HelpView, MissView, Outcome, PresenceView, WelcomeView
 from bot.graph.auth import TokenError
 from bot.graph.errors import (
     GraphBadRequest,
@@ -283,7 +283,10 @@ def gallery() -> dict[str, Card]:
     result["presence-busy-refresh"] = cards.presence_card(views["presence-busy"], refresh_user_ids=["29:ada"])
     result.update(error_views())
     result["help"] = cards.help_card(HelpView(commands=COMMANDS))
-    result["help-unknown-command"] = cards.help_card(HelpView(intro=help_intro("lunch"), commands=COMMANDS))
+    result["help-unknown-command"] = cards.miss_card(MissView(unknown="lunch", commands=most_used()))
+    result["help-did-you-mean"] = cards.miss_card(
+        MissView(unknown="bsy", suggestion="/busy 30m", commands=most_used())
+    )
     result["welcome"] = cards.welcome_card(WelcomeView(user_name=USER, commands=COMMANDS))
     result["welcome-anonymous"] = cards.welcome_card(WelcomeView(commands=COMMANDS))
     result.update(notices())
