@@ -14,9 +14,9 @@ import pytest
 from bot.app import RUNTIME
 from bot.health import Readiness
 from bot.server import RunningBot, start_bot
-from bot.sim.standalone import StandaloneSimulator, start_standalone
+from bot.sim.standalone import StandaloneSimulator
 from bot.store import Store, TimerService
-from tests.support.builders import make_settings
+from tests.support.builders import real_tenant_settings
 
 
 async def test_a_started_bot_is_live_and_ready(http: httpx.AsyncClient, bot: RunningBot) -> None:
@@ -112,25 +112,6 @@ async def test_graph_is_asked_for_a_token_at_most_once_a_minute(store: Store) ->
 
 
 # -- against a real tenant: the standalone simulated tenant, reached as Entra ID and Graph would be ---------
-@pytest.fixture
-async def simulator(tmp_path: Path) -> AsyncIterator[StandaloneSimulator]:
-    sim = await start_standalone(tmp_path / "simulator", port=0)
-    yield sim
-    await sim.stop()
-
-
-def real_tenant(data_dir: Path, sim: StandaloneSimulator, **overrides: Any) -> Any:
-    env = sim.environment()
-    values: dict[str, Any] = {
-        "graph_client_id": env["GRAPH_CLIENT_ID"],
-        "graph_client_secret": env["GRAPH_CLIENT_SECRET"],
-        "graph_base_url": env["GRAPH_BASE_URL"],
-        "graph_authority_host": env["GRAPH_AUTHORITY_HOST"],
-        "graph_ca_bundle": Path(env["GRAPH_CA_BUNDLE"]),
-        "graph_tenant_id": env["GRAPH_TENANT_ID"],
-        **overrides,
-    }
-    return make_settings(data_dir, **values)
 
 
 @pytest.mark.parametrize(
@@ -150,7 +131,7 @@ async def test_readiness_against_real_graph_needs_a_token(
     status: int,
     graph: str,
 ) -> None:
-    running = await start_bot(real_tenant(tmp_path / "data", simulator, **overrides), "127.0.0.1", 0)
+    running = await start_bot(real_tenant_settings(tmp_path / "data", simulator, **overrides), "127.0.0.1", 0)
     try:
         ready = await http.get(f"{running.url}/readyz")
         assert ready.status_code == status, ready.text

@@ -266,38 +266,30 @@ async def test_no_refresh_is_scheduled_once_the_session_lasts_to_the_end(
     assert await runtime.timers.get(hold_timer_key(hold.id, "refresh")) is None
 
 
+@pytest.mark.parametrize(
+    ("set_in", "shown_in", "notice_in"),
+    [
+        # Set in the 1:1 chat, then a message in a group chat: the end notice still goes to the 1:1 chat.
+        ("a:one-to-one", "19:group@thread.v2", "a:one-to-one"),
+        # Set in a group chat, then a 1:1 message: it goes to the group chat, where it was asked for.
+        ("19:group@thread.v2", "a:one-to-one", "19:group@thread.v2"),
+    ],
+)
 async def test_the_notice_goes_to_the_conversation_the_hold_was_set_from(
-    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector, set_in: str, shown_in: str, notice_in: str
 ) -> None:
-    """Set in the 1:1 chat, then a message in a group chat: the end notice still goes to the 1:1 chat."""
-    await say(http, bot, connector, "/busy 10m", conversation_id="a:one-to-one")
+    def where(conversation_id: str) -> dict[str, str]:
+        group = conversation_id.startswith("19:")
+        return {"conversation_id": conversation_id, "conversation_type": "groupChat" if group else "personal"}
+
+    mention = "<at>Test Bot</at> "
     await say(
-        http,
-        bot,
-        connector,
-        "<at>Test Bot</at> /presence",
-        conversation_type="groupChat",
-        conversation_id="19:group@thread.v2",
+        http, bot, connector, f"{mention if set_in.startswith('19:') else ''}/busy 10m", **where(set_in)
+    )
+    await say(
+        http, bot, connector, f"{mention if shown_in.startswith('19:') else ''}/presence", **where(shown_in)
     )
     await advance(http, bot, minutes=11)
     await settle(bot)
     await eventually(lambda: asyncio.sleep(0, result=len(notices(connector)) == 1))
-    assert notices(connector)[0]["_conversation_id"] == "a:one-to-one"
-
-
-async def test_a_hold_set_in_a_group_chat_notifies_there(
-    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
-) -> None:
-    await say(http, bot, connector, "/presence", conversation_id="a:one-to-one")
-    await say(
-        http,
-        bot,
-        connector,
-        "<at>Test Bot</at> /busy 10m",
-        conversation_type="groupChat",
-        conversation_id="19:group@thread.v2",
-    )
-    await advance(http, bot, minutes=11)
-    await settle(bot)
-    await eventually(lambda: asyncio.sleep(0, result=len(notices(connector)) == 1))
-    assert notices(connector)[0]["_conversation_id"] == "19:group@thread.v2"
+    assert notices(connector)[0]["_conversation_id"] == notice_in

@@ -24,34 +24,12 @@ from bot.graph.auth import MsalTokenProvider
 from bot.modes import require_mode
 from bot.server import RunningBot, start_bot
 from bot.sim.standalone import StandaloneSimulator, start_standalone
-from tests.support.builders import activity, make_settings
+from tests.support.builders import activity, real_tenant_settings
 from tests.support.connector import Connector
 from tests.support.e2e import app_session, card_of, parse_utc, say, texts
 
 ALEX = "00000000-0000-0000-0000-0000000000020"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-async def simulator(tmp_path: Path) -> AsyncIterator[StandaloneSimulator]:
-    sim = await start_standalone(tmp_path / "simulator", port=0)
-    yield sim
-    await sim.stop()
-
-
-def real_tenant_settings(data_dir: Path, sim: StandaloneSimulator, **overrides: Any) -> Any:
-    """The bot's settings for a real tenant, filled from what the simulator prints."""
-    env = sim.environment()
-    values: dict[str, Any] = {
-        "graph_client_id": env["GRAPH_CLIENT_ID"],
-        "graph_client_secret": env["GRAPH_CLIENT_SECRET"],
-        "graph_base_url": env["GRAPH_BASE_URL"],
-        "graph_authority_host": env["GRAPH_AUTHORITY_HOST"],
-        "graph_ca_bundle": Path(env["GRAPH_CA_BUNDLE"]),
-        "graph_tenant_id": env["GRAPH_TENANT_ID"],
-    }
-    values.update(overrides)
-    return make_settings(data_dir, **values)
 
 
 @contextlib.asynccontextmanager

@@ -84,3 +84,19 @@ def unsigned_replies(running: Any) -> None:
 
     authentication = running.app[RUNTIME].authentication
     authentication._inner._credentials_factory = PasswordServiceClientCredentialFactory(None, None, None)
+
+
+def real_tenant_settings(data_dir: Path, sim: Any, **overrides: Any) -> Settings:
+    """The bot's settings for a real tenant, filled from what a standalone simulated tenant prints
+    (`presence-bot simulator`), as an admin would fill them from Entra ID."""
+    env = sim.environment()
+    values: dict[str, Any] = {
+        "graph_client_id": env["GRAPH_CLIENT_ID"],
+        "graph_client_secret": env["GRAPH_CLIENT_SECRET"],
+        "graph_base_url": env["GRAPH_BASE_URL"],
+        "graph_authority_host": env["GRAPH_AUTHORITY_HOST"],
+        "graph_ca_bundle": Path(env["GRAPH_CA_BUNDLE"]),
+        "graph_tenant_id": env["GRAPH_TENANT_ID"],
+        **overrides,
+    }
+    return make_settings(data_dir, **values)

@@ -6,6 +6,7 @@
 - `http`: an httpx client for talking to them.
 - `store_url`: a database URL for `open_store`, once on SQLite and once on PostgreSQL (tests/support/dbs.py).
 - `store_clock` and `store`: an open store on `store_url`, on an `AdjustableClock` the test can move.
+- `simulator`: a standalone simulated tenant (Graph and its identity platform over TLS) on free ports.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from aiohttp import web
 from bot.clock import AdjustableClock
 from bot.core.net import bound_port
 from bot.server import RunningBot, start_bot
+from bot.sim.standalone import StandaloneSimulator, start_standalone
 from bot.store import Store, open_store
 from tests.support.builders import make_settings
 from tests.support.connector import Connector
@@ -71,3 +73,10 @@ async def store(store_url: str, tmp_path: Path, store_clock: AdjustableClock) ->
     opened = await open_store(store_url, tmp_path, store_clock)
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+async def simulator(tmp_path: Path) -> AsyncIterator[StandaloneSimulator]:
+    sim = await start_standalone(tmp_path / "simulator", port=0)
+    yield sim
+    await sim.stop()
