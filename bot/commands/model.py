@@ -32,6 +32,8 @@ class SetState(_Command):
     kind: Literal["set_state"] = "set_state"
     state: State
     when: When | None = None
+    # A status message set with the state, ending with it (`/busy 2h Focus time`).
+    message: Annotated[str, Field(min_length=1, max_length=STATUS_MESSAGE_MAX)] | None = None
 
 
 class ClearSession(_Command):

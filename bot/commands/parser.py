@@ -105,8 +105,50 @@ def parse(text: str, *, now: datetime, tz: ZoneInfo | str | None, bot_names: Seq
     if isinstance(meaning, Unsettable):
         raise CommandError(meaning.message, meaning.example)
     if isinstance(meaning, State):
-        return SetState(state=meaning, when=_state_when(meaning, rest, now, zone))
+        return _set_state(meaning, rest, now, zone)
     return _verb(meaning, rest, now, zone)
+
+
+def _set_state(state: State, rest: str, now: datetime, zone: ZoneInfo) -> SetState:
+    """A state with its optional [when], and optionally a status message that ends with it: a length or
+    end time first (`/busy 2h Focus time`) or last (`/dnd Deep work until 3pm`)."""
+    tail = _tail(rest)
+    try:
+        whole = parse_when(tail, now=now, zone=zone) if tail else None
+    except WhenError:
+        whole = None  # a time we refuse (in the past, too far): `_state_when` says why
+    else:
+        if tail and whole is None and not is_bare_number(re.sub(r"^for\s+", "", tail, flags=re.IGNORECASE)):
+            with_message = _state_with_message(state, tail, now, zone)
+            if with_message is not None:
+                return with_message
+    return SetState(state=state, when=_state_when(state, rest, now, zone))
+
+
+def _state_with_message(state: State, tail: str, now: datetime, zone: ZoneInfo) -> SetState | None:
+    words = tail.split()
+    for cut in range(len(words) - 1, 0, -1):  # the longest leading length or end time
+        try:
+            when = parse_when(" ".join(words[:cut]), now=now, zone=zone)
+        except WhenError:
+            continue
+        if when is not None:
+            return _with_message(state, when, " ".join(words[cut:]))
+    text, when = _plain_status(tail, now, zone)
+    return _with_message(state, when, text) if when is not None else None
+
+
+def _with_message(state: State, when: When, message: str) -> SetState:
+    message = message.strip().strip('"“”')
+    if not message:
+        raise CommandError("Say the status message after the time.", f"/{state.value} 2h Focus time")
+    if len(message) > STATUS_MAX_LENGTH:
+        raise CommandError(
+            f"That status message is {len(message)} characters long; Teams allows at most "
+            f"{STATUS_MAX_LENGTH}.",
+            f"/{state.value} 2h Focus time",
+        )
+    return SetState(state=state, when=when, message=message)
 
 
 def _others_mentioned(text: str, bot_names: Sequence[str]) -> list[str]:

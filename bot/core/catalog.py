@@ -16,7 +16,7 @@ COMMANDS: tuple[CommandDoc, ...] = (
         name="busy",
         usage="/busy [when]",
         description="Show as Busy, in a call (also /call); /busy picked sets Teams' own Busy instead.",
-        examples=("/busy 30m", "/busy until 17:30"),
+        examples=("/busy 30m", "/busy until 17:30", "/busy 2h Focus time"),
     ),
     CommandDoc(
         name="conference",

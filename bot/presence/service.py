@@ -176,6 +176,10 @@ class PresenceService:
         """`/busy 30m`, `/dnd until 5pm`…: set the state on its layer and hold it until the end asked."""
         asked = STATES[command.state]
         writes, outcome, hold = self._plan_state(command, now, time_zone)
+        if command.message is not None:  # the status message ends when the state does
+            status = StatusPlan(text=command.message, expires=hold.requested_end)
+            writes = [*writes, status_message_write(status.text, status.expires)]
+            outcome = outcome.model_copy(update={"summary": f"{outcome.summary} Status message set."})
         async with self._command(user):
             writes = await self._replacing(user, hold.spec.layer) + writes
             result = await self._graph.apply(user.user_id, writes, tenant_id=user.tenant_id)

@@ -523,3 +523,17 @@ async def test_the_allow_list_applies_to_the_conversations_tenant_too(
         assert (await sim_stats(http, running))["total"] == 0
     finally:
         await running.stop()
+
+
+async def test_a_state_and_a_status_message_in_one_command_end_together(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    now = await bot_now(http, bot)
+    card = card_of(await say(http, bot, connector, "/busy 2h Focus time"))
+    state = await sim_user(http, bot, ALEX)
+    assert (state["presence"]["availability"], state["presence"]["activity"]) == ("Busy", "InACall")
+    status = state["statusMessage"]
+    assert status["message"]["content"] == "Focus time"
+    expiry = parse_utc(status["expiryDateTime"]["dateTime"] + "+00:00")
+    assert abs((expiry - (now + timedelta(hours=2))).total_seconds()) < 5, "it ends when the state does"
+    assert "Focus time" in texts(card) and "Status message set." in texts(card)

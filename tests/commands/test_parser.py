@@ -544,7 +544,6 @@ def test_the_second_2_30_in_the_autumn_is_not_chosen() -> None:
     ("text", "says"),
     [
         ("/busy banana", "banana"),
-        ("/busy 30m banana", "30m banana"),
         ("/busy for lunch", "for lunch"),
         ("/dnd until the release", "until the release"),
         ("/busy in 30m", "in 30m"),
@@ -865,3 +864,27 @@ def test_zone_abbreviations_are_refused_with_the_zones_they_may_mean(
 def test_utc_and_full_zone_names_are_still_zones() -> None:
     assert run("/timezone UTC") == SetTimeZone(zone="UTC")
     assert run("/timezone america/new_york") == SetTimeZone(zone="America/New_York")
+
+
+@pytest.mark.parametrize(
+    ("text", "state", "minutes", "message"),
+    [
+        ("/busy 2h Focus time", State.BUSY, 120, "Focus time"),
+        ("/busy 45 minutes Design review", State.BUSY, 45, "Design review"),
+        ("/away 20m back soon", State.AWAY, 20, "back soon"),
+        ("/dnd Deep work for 1h", State.DND, 60, "Deep work"),
+        ('/brb 10m "Coffee"', State.BRB, 10, "Coffee"),
+    ],
+)
+def test_a_state_may_carry_a_status_message_that_ends_with_it(
+    text: str, state: State, minutes: int, message: str
+) -> None:
+    command = run(text)
+    assert isinstance(command, SetState) and command.state is state and command.message == message
+    assert command.when is not None and command.when.end == NOW + timedelta(minutes=minutes)
+
+
+def test_a_message_needs_a_time_to_end_with_else_the_time_is_what_is_asked_for() -> None:
+    assert "length or an end time" in refused("/busy banana").message
+    assert "needs a unit" in refused("/busy 30").message
+    assert run("/busy 1h30m") == SetState(state=State.BUSY, when=when_of(run("/busy 1h30m")))
