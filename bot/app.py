@@ -58,6 +58,7 @@ from bot.teams.signing_keys import KeySource
 from bot.turns import (
     CheckTenant,
     Dispatcher,
+    KeepCardOwner,
     MarkDone,
     Pipeline,
     RecordTurn,
@@ -268,6 +269,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 MarkDone(store),
                 skip_redelivered,
                 ResolveTimeZone(settings.default_time_zone),
+                KeepCardOwner(dispatcher.card_of),
             ],
             dispatcher,
         )

@@ -7,7 +7,7 @@ unknown top-level keys, so there is no `msteams` block.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from bot.core.states import Tone
@@ -107,15 +107,17 @@ def execute(command: str) -> Element:
     return {"type": "Action.Execute", "verb": COMMAND_VERB, "data": {"command": command}}
 
 
-def command_action(title: str, command: str) -> Element:
+def command_action(title: str, command: str, extra: Mapping[str, str] | None = None) -> Element:
     """A button that runs `command`: Action.Execute, falling back to Action.Submit with the same data
-    for clients without Universal Actions (they post `{"command": …}` as the message's value)."""
+    for clients without Universal Actions (they post `{"command": …}` as the message's value). `extra`
+    rides along in the data (a shared card's owner)."""
+    data = {"command": command, **(extra or {})}
     return {
         "type": "Action.Execute",
         "title": title,
         "verb": COMMAND_VERB,
-        "data": {"command": command},
-        "fallback": {"type": "Action.Submit", "title": title, "data": {"command": command}},
+        "data": data,
+        "fallback": {"type": "Action.Submit", "title": title, "data": dict(data)},
     }
 
 

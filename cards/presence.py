@@ -37,16 +37,20 @@ _LAYER_WORDS: dict[Layer, str] = {
 }
 
 
-def presence_card(view: PresenceView, *, refresh_user_ids: Sequence[str] | None = None) -> Card:
+def presence_card(
+    view: PresenceView, *, refresh_user_ids: Sequence[str] | None = None, owner: str | None = None
+) -> Card:
     """The user's presence as Teams shows it, what the command did and until when, and quick actions.
 
     `refresh_user_ids` (Teams user ids, "29:…") makes Teams re-run /presence when those users open the
     card, so it never shows a stale state; without it (or with an empty list) there is no `refresh`.
+    `owner` (the user's id, in group chats and channels) goes with every button, so a press by someone
+    else changes the presser's presence and leaves this card showing its owner.
     """
     return card(
         _presence_body(view),
         fallback_text=presence_fallback(view),
-        actions=quick_actions(),
+        actions=quick_actions(owner, view.user_name),
         refresh=refresh(REFRESH_COMMAND, refresh_user_ids or ()),
     )
 
@@ -66,8 +70,9 @@ def notice_card(title: str, message: str, view: PresenceView | None = None) -> C
     return card(body, fallback_text="\n".join(lines), actions=quick_actions())
 
 
-def quick_actions() -> list[Element]:
-    return [command_action(title, command) for title, command in QUICK_ACTIONS]
+def quick_actions(owner: str | None = None, owner_name: str | None = None) -> list[Element]:
+    extra = {"owner": owner, **({"owner_name": owner_name} if owner_name else {})} if owner else None
+    return [command_action(title, command, extra) for title, command in QUICK_ACTIONS]
 
 
 def presence_fallback(view: PresenceView) -> str:

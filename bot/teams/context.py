@@ -6,6 +6,7 @@ Kept free of botbuilder types where it can be, so it is easy to test with the Pl
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
@@ -101,6 +102,24 @@ def inbound(activity: Activity, kind: TurnKind, text: str) -> Inbound:
         personal=conversation_type == "personal",
         viewer_id=activity.from_property.id if activity.from_property else None,
         bot_names=tuple(bot_names(activity)),
+        card_owner=card_owner(activity) if kind is TurnKind.ACTION else None,
+    )
+
+
+def card_owner(activity: Activity) -> UserRef | None:
+    """Whose presence card a button was pressed on: the `owner` a shared card's buttons carry (in the
+    sender's tenant: a card never speaks for another organization)."""
+    value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
+    action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
+    data: dict[str, Any] = action["data"] if isinstance(action.get("data"), dict) else {}
+    owner = data.get("owner")
+    if not isinstance(owner, str) or not owner.strip() or len(owner) > 256:
+        return None
+    name = data.get("owner_name")
+    return UserRef(
+        user_id=owner.strip(),
+        tenant_id=tenant_of(activity),
+        name=name[:200] if isinstance(name, str) and name.strip() else None,
     )
 
 

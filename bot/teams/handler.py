@@ -91,6 +91,8 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
             turn_context, TurnKind.ACTION, command if isinstance(command, str) else "/help"
         )
         assert reply is not None  # an action always gets its answer
+        for own in reply.also:  # a press on someone else's card: the presser's result, as a message
+            await self._send(turn_context, replies.message(own, simulated=self._simulated))
         return replies.invoke_answer(reply, simulated=self._simulated)
 
     # -- install / welcome -----------------------------------------------------------------------

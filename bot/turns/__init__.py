@@ -8,6 +8,7 @@ from bot.turns.dispatch import Dispatcher
 from bot.turns.model import Inbound, Reply, Turn, TurnKind
 from bot.turns.steps import (
     CheckTenant,
+    KeepCardOwner,
     MarkDone,
     Pipeline,
     RecordTurn,
@@ -22,6 +23,7 @@ __all__ = [
     "CheckTenant",
     "Dispatcher",
     "Inbound",
+    "KeepCardOwner",
     "MarkDone",
     "Pipeline",
     "RecordTurn",

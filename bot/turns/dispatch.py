@@ -69,6 +69,7 @@ class Dispatcher:
     ) -> None:
         self._budget = budget_seconds
         self._preferences = preferences
+        self._presence = presence
         self._table: dict[type, Handler] = {
             SetState: _presence_card(presence.set_state),
             ClearSession: _presence_card(presence.clear_session),
@@ -115,6 +116,11 @@ class Dispatcher:
             return Reply.of(cards.error_card(token_error_view(error)))
         return Reply.of(card)
 
+    async def card_of(self, turn: Turn, owner: UserRef) -> Reply:
+        """`owner`'s presence card as the others in a shared chat see it (a read, never a write)."""
+        view = await self._presence.show(owner, ShowPresence(), now=turn.now, time_zone=turn.time_zone)
+        return Reply.of(cards.presence_card(view, owner=owner.user_id))
+
     async def _set_time_zone(self, turn: Turn, command: SetTimeZone) -> Card:
         teams_zone = turn.inbound.teams_zone or turn.time_zone
         return _notice(await self._preferences.set_time_zone(turn.user, command, teams_zone=teams_zone))
@@ -124,14 +130,16 @@ class Dispatcher:
 
 
 def _presence_card(method: PresenceMethod[Any]) -> Handler:
-    """A presence command: the service's view as the presence card (per-user refresh in 1:1 chats)."""
+    """A presence command: the service's view as the presence card (per-user refresh in 1:1 chats; in
+    shared chats its buttons carry the owner, see `bot.turns.steps.KeepCardOwner`)."""
 
     async def handle(turn: Turn, command: Any) -> Card:
         view = await method(turn.user, command, now=turn.now, time_zone=turn.time_zone)
         # Teams identifies refresh users by their channel id (29:…), not the AAD object id.
         viewer = turn.inbound.viewer_id
         refresh = [viewer] if viewer and turn.inbound.personal else None
-        return cards.presence_card(view, refresh_user_ids=refresh)
+        owner = None if turn.inbound.personal else turn.user.user_id
+        return cards.presence_card(view, refresh_user_ids=refresh, owner=owner)
 
     return handle
 

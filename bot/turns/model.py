@@ -34,6 +34,7 @@ class Inbound:
     viewer_id: str | None  # the sender's channel id (29:…), which Teams' `refresh.userIds` wants
     bot_names: tuple[str, ...] = ()
     tenant_ids: tuple[str, ...] = ()  # every tenant the activity names (conversation, channel data)
+    card_owner: UserRef | None = None  # whose card a button was pressed on (shared chats), if it says
 
 
 @dataclass
@@ -61,6 +62,7 @@ class Reply:
 
     card: Card
     text: str
+    also: tuple[Reply, ...] = ()  # messages to send before this answer (the presser's own result)
 
     @classmethod
     def of(cls, card: Card) -> Reply:

@@ -248,3 +248,31 @@ class ResolveTimeZone:
             remembered = settings.time_zone if settings is not None else None
             turn.time_zone = turn.inbound.teams_zone or remembered or self._default
         return await call_next(turn)
+
+
+class KeepCardOwner:
+    """In a group chat or a channel a presence card is its owner's. Anyone may press its buttons, and a
+    press changes only the presser's own presence: the presser's result goes to the chat as a message of
+    their own, and the shared card is answered with its owner's presence, refreshed, so it never turns
+    into someone else's."""
+
+    def __init__(self, card_of: Callable[[Turn, UserRef], Awaitable[Reply]]) -> None:
+        self._card_of = card_of
+
+    async def __call__(self, turn: Turn, call_next: Next) -> Reply | None:
+        reply = await call_next(turn)
+        owner = turn.inbound.card_owner
+        if (
+            reply is None
+            or turn.inbound.kind is not TurnKind.ACTION
+            or turn.inbound.personal
+            or owner is None
+            or owner.key == turn.user.key
+        ):
+            return reply
+        try:
+            shared = await self._card_of(turn, owner)
+        except Exception:  # the owner's presence could not be read: their card stays as it was
+            log.warning("could not refresh a shared card's owner's presence", exc_info=True)
+            return reply
+        return Reply(shared.card, shared.text, also=(reply,))

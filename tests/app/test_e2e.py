@@ -537,3 +537,40 @@ async def test_a_state_and_a_status_message_in_one_command_end_together(
     expiry = parse_utc(status["expiryDateTime"]["dateTime"] + "+00:00")
     assert abs((expiry - (now + timedelta(hours=2))).total_seconds()) < 5, "it ends when the state does"
     assert "Focus time" in texts(card) and "Status message set." in texts(card)
+
+
+async def test_in_a_group_chat_a_press_changes_only_the_pressers_presence_and_the_card_keeps_its_owner(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    group = {"conversation_type": "groupChat", "conversation_id": "19:team-chat@thread.v2"}
+    megan = "00000000-0000-0000-0000-0000000000777"
+    # Alex sets In a call in the group chat; the card's buttons carry Alex as its owner.
+    card = card_of(await say(http, bot, connector, "<at>Test Bot</at> /busy 30m", **group))
+    dnd = next(a for a in card["actions"] if a["data"]["command"] == "/dnd 1h")
+    assert dnd["data"]["owner"] == ALEX and "refresh" not in card
+    # Megan presses "Do not disturb 1h" on Alex's card.
+    before = len(connector.received)
+    press = activity(
+        None,
+        service_url=connector.url,
+        kind="invoke",
+        name="adaptiveCard/action",
+        aad=megan,
+        user_id="29:megan",
+        user_name="Megan Bowen",
+        value={"action": {"type": "Action.Execute", "verb": "command", "data": dnd["data"]}},
+        **group,
+    )
+    response = await http.post(f"{bot.url}/api/messages", json=press)
+    assert response.status_code == 200, response.text
+    shared = response.json()["value"]
+    # The shared card still shows Alex, In a call: everyone in the chat keeps seeing its owner.
+    assert "Alex" in texts(shared) and "In a call" in texts(shared)
+    assert "Do not disturb" not in texts(shared).split("\n")[1]
+    # Megan's own result came as a message of her own.
+    mine = card_of((await connector.wait_for(before + 1))[before])
+    assert "Megan Bowen" in texts(mine) and "Do not disturb" in texts(mine)
+    # Only Megan's presence changed.
+    assert (await sim_user(http, bot, megan))["presence"]["availability"] == "DoNotDisturb"
+    assert (app_session(await sim_user(http, bot, ALEX)) or {})["activity"] == "InACall"
+    assert (await sim_user(http, bot, ALEX))["presence"]["availability"] == "Busy"
