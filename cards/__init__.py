@@ -9,6 +9,7 @@ it for the activity's `summary`. Buttons are Universal Actions (`Action.Execute`
 from cards.elements import CONTENT_TYPE, Card
 from cards.fallback import text_fallback
 from cards.messages import error_card, help_card, miss_card, welcome_card
+from cards.picker import picker_card
 from cards.presence import notice_card, presence_card
 from cards.simulated import SIMULATED_NOTE, SIMULATED_PREFIX, mark_simulated
 from cards.times import UserTimes
@@ -24,6 +25,7 @@ __all__ = [
     "mark_simulated",
     "miss_card",
     "notice_card",
+    "picker_card",
     "presence_card",
     "text_fallback",
     "welcome_card",

@@ -80,7 +80,11 @@ def welcome_card(view: WelcomeView) -> Card:
         text("Try:", bold=True, spacing="medium"),
         *(text(example, monospace=True, spacing="small") for example in welcome_examples(view.commands)),
     ]
-    actions = [command_action("Show my presence", "/presence"), command_action("Help", "/help")]
+    actions = [
+        command_action("Set status", "/set"),
+        command_action("Show my presence", "/presence"),
+        command_action("Help", "/help"),
+    ]
     return card(body, fallback_text=welcome_fallback(view), actions=actions)
 
 

@@ -1,11 +1,13 @@
 """Chat text in, a `Command` out. Pure: no I/O, no clock reads."""
 
 from bot.commands.model import (
+    ApplyPicker,
     ClearSession,
     ClearStatusMessage,
     Command,
     CommandError,
     Help,
+    OpenPicker,
     Reset,
     SetNotices,
     SetState,
@@ -17,11 +19,13 @@ from bot.commands.model import (
 from bot.commands.parser import parse
 
 __all__ = [
+    "ApplyPicker",
     "ClearSession",
     "ClearStatusMessage",
     "Command",
     "CommandError",
     "Help",
+    "OpenPicker",
     "Reset",
     "SetNotices",
     "SetState",

@@ -82,6 +82,18 @@ class SetNotices(_Command):
     enabled: bool
 
 
+class OpenPicker(_Command):
+    """`/set`, `/status` alone: the status picker card, like Teams' own."""
+
+    kind: Literal["picker"] = "picker"
+
+
+class ApplyPicker(_Command):
+    """The picker card's Apply: what was picked comes with the card's inputs (`Inbound.form`)."""
+
+    kind: Literal["picker_apply"] = "picker_apply"
+
+
 class Help(_Command):
     """`/help`, or anything the parser did not recognise (then `unknown` holds the word)."""
 
@@ -99,6 +111,8 @@ Command = Annotated[
     | ShowPresence
     | SetTimeZone
     | SetNotices
+    | OpenPicker
+    | ApplyPicker
     | Help,
     Field(discriminator="kind"),
 ]

@@ -17,11 +17,13 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from bot.commands.model import (
+    ApplyPicker,
     ClearSession,
     ClearStatusMessage,
     Command,
     CommandError,
     Help,
+    OpenPicker,
     Reset,
     SetNotices,
     SetState,
@@ -168,7 +170,7 @@ def _others_mentioned(text: str, bot_names: Sequence[str]) -> list[str]:
 def _names_a_state(body: str, found: tuple[State | Verb | Unsettable, str] | None) -> bool:
     """The message sets a presence: it starts with a state or /clear or /reset, or names a state
     anywhere ("set Megan to away")."""
-    if found is not None:
+    if found is not None and found[0] is not Verb.PICKER:  # "set <someone> to away" names a state later
         return isinstance(found[0], State) or found[0] in {Verb.CLEAR, Verb.RESET}
     return any(
         isinstance(meaning, State) and re.search(rf"(?<!\w){pattern.pattern}", body, re.IGNORECASE)
@@ -320,8 +322,10 @@ def _verb(verb: Verb, rest: str, now: datetime, zone: ZoneInfo) -> Command:
     if verb is Verb.HELP:
         return Help()
     if verb is Verb.STATUS:
-        return _status(rest, now, zone)
+        return OpenPicker() if not _tail(rest) else _status(rest, now, zone)
     tail = _tail(rest)
+    if verb is Verb.PICKER and tail.lower() in {"", "apply"}:
+        return ApplyPicker() if tail else OpenPicker()
     if verb is Verb.TIMEZONE:
         return _time_zone(tail)
     if verb is Verb.NOTIFY:

@@ -21,6 +21,7 @@ class Verb(StrEnum):
     HELP = "help"
     TIMEZONE = "timezone"
     NOTIFY = "notify"
+    PICKER = "set"
 
 
 class Unsettable(NamedTuple):
@@ -110,6 +111,11 @@ ALIASES: Final[Mapping[str, State | Verb]] = {
     "notifications": Verb.NOTIFY,
     "notices": Verb.NOTIFY,
     "commands": Verb.HELP,
+    # The status picker card
+    "set": Verb.PICKER,
+    "set status": Verb.PICKER,
+    "picker": Verb.PICKER,
+    "status picker": Verb.PICKER,
     "?": Verb.HELP,
 }
 

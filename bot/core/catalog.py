@@ -73,6 +73,12 @@ COMMANDS: tuple[CommandDoc, ...] = (
         examples=("/status Out for lunch for 1h", '/status "back in 5 minutes"', "/status clear"),
     ),
     CommandDoc(
+        name="set",
+        usage="/set",
+        description="Open a status picker card, like Teams' own (also /status alone).",
+        examples=("/set",),
+    ),
+    CommandDoc(
         name="presence",
         usage="/presence",
         description="Show your current presence (also /whoami, /show).",

@@ -103,7 +103,25 @@ def inbound(activity: Activity, kind: TurnKind, text: str) -> Inbound:
         viewer_id=activity.from_property.id if activity.from_property else None,
         bot_names=tuple(bot_names(activity)),
         card_owner=card_owner(activity) if kind is TurnKind.ACTION else None,
+        form=card_form(activity) if kind is TurnKind.ACTION else {},
     )
+
+
+_NOT_INPUTS = frozenset({"command", "owner", "owner_name"})
+
+
+def card_form(activity: Activity) -> dict[str, str]:
+    """The input values a card's button brought (Teams merges them into the action's data); strings
+    only, at most 20 of at most 1,000 characters."""
+    value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
+    action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
+    data: dict[str, Any] = action["data"] if isinstance(action.get("data"), dict) else {}
+    form = {
+        key: item[:1000]
+        for key, item in data.items()
+        if isinstance(key, str) and key not in _NOT_INPUTS and isinstance(item, str)
+    }
+    return dict(list(form.items())[:20])
 
 
 def card_owner(activity: Activity) -> UserRef | None:

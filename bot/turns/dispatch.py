@@ -17,11 +17,13 @@ from typing import Any, Protocol, TypeVar
 
 import cards
 from bot.commands import (
+    ApplyPicker,
     ClearSession,
     ClearStatusMessage,
     Command,
     CommandError,
     Help,
+    OpenPicker,
     Reset,
     SetNotices,
     SetState,
@@ -45,6 +47,7 @@ from bot.presence.errors import (
 from bot.presence.locks import UserBusy
 from bot.presence.service import PresenceService
 from bot.turns.model import Card, Reply, Turn
+from bot.turns.picker import WITH_STATE, read_picker
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,8 @@ class Dispatcher:
             ShowPresence: _presence_card(presence.show),
             SetTimeZone: self._set_time_zone,
             SetNotices: self._set_notices,
+            OpenPicker: _picker,
+            ApplyPicker: self._apply_picker,
             Help: _help,
         }
         missing = set(_command_types()) - set(self._table)
@@ -121,6 +126,23 @@ class Dispatcher:
         view = await self._presence.show(owner, ShowPresence(), now=turn.now, time_zone=turn.time_zone)
         return Reply.of(cards.presence_card(view, owner=owner.user_id))
 
+    async def _apply_picker(self, turn: Turn, command: ApplyPicker) -> Card:
+        """The picker's Apply: the state for the length picked, and the status message with it, or with
+        its own "clear after"; the answer is the presence card."""
+        picked = read_picker(turn.inbound.form, now=turn.now, time_zone=turn.time_zone)
+        if picked.message is not None and picked.message_when is not WITH_STATE:
+            await self._presence.set_status_message(
+                turn.user,
+                SetStatusMessage(text=picked.message, when=picked.message_when),
+                now=turn.now,
+                time_zone=turn.time_zone,
+            )
+        message = picked.message if picked.message_when is WITH_STATE else None
+        state = SetState(state=picked.state, when=picked.when, message=message)
+        view = await self._presence.set_state(turn.user, state, now=turn.now, time_zone=turn.time_zone)
+        owner = None if turn.inbound.personal else turn.user.user_id
+        return cards.presence_card(view, owner=owner)
+
     async def _set_time_zone(self, turn: Turn, command: SetTimeZone) -> Card:
         teams_zone = turn.inbound.teams_zone or turn.time_zone
         return _notice(await self._preferences.set_time_zone(turn.user, command, teams_zone=teams_zone))
@@ -142,6 +164,10 @@ def _presence_card(method: PresenceMethod[Any]) -> Handler:
         return cards.presence_card(view, refresh_user_ids=refresh, owner=owner)
 
     return handle
+
+
+async def _picker(turn: Turn, command: OpenPicker) -> Card:
+    return cards.picker_card()
 
 
 async def _help(turn: Turn, command: Help) -> Card:

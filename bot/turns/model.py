@@ -35,6 +35,7 @@ class Inbound:
     bot_names: tuple[str, ...] = ()
     tenant_ids: tuple[str, ...] = ()  # every tenant the activity names (conversation, channel data)
     card_owner: UserRef | None = None  # whose card a button was pressed on (shared chats), if it says
+    form: dict[str, str] = field(default_factory=dict)  # a card's input values sent with a button
 
 
 @dataclass

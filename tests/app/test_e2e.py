@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -201,7 +202,6 @@ async def test_presence_shows_without_writing(
     [
         "/busy banana",
         "/status " + "x" * 281,
-        "/status",
         "/busy for -5m",
         "/dnd until yesterday 5pm",
     ],
@@ -574,3 +574,74 @@ async def test_in_a_group_chat_a_press_changes_only_the_pressers_presence_and_th
     assert (await sim_user(http, bot, megan))["presence"]["availability"] == "DoNotDisturb"
     assert (app_session(await sim_user(http, bot, ALEX)) or {})["activity"] == "InACall"
     assert (await sim_user(http, bot, ALEX))["presence"]["availability"] == "Busy"
+
+
+def _apply(connector: Connector, form: dict[str, str], **kwargs: Any) -> dict[str, Any]:
+    data = {"command": "/set apply", **form}
+    return activity(
+        None,
+        service_url=connector.url,
+        kind="invoke",
+        name="adaptiveCard/action",
+        value={"action": {"type": "Action.Execute", "verb": "command", "data": data}},
+        **kwargs,
+    )
+
+
+async def test_the_status_picker_opens_and_applies_like_teams_own(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    picker = card_of(await say(http, bot, connector, "/set"))
+    ids = {element.get("id") for element in picker["body"]}
+    assert {"availability", "duration", "custom", "message", "clear"} <= ids
+    assert [action["data"]["command"] for action in picker["actions"]] == ["/set apply"]
+    now = await bot_now(http, bot)
+    form = {"availability": "busy picked", "duration": "2h", "message": "Focus time", "clear": "same"}
+    response = await http.post(f"{bot.url}/api/messages", json=_apply(connector, form))
+    assert response.status_code == 200, response.text
+    shown = texts(response.json()["value"])
+    assert "Busy" in shown and "Focus time" in shown  # it ends on the presence card
+    state = await sim_user(http, bot, ALEX)
+    assert (state["preferred"]["availability"], state["preferred"]["activity"]) == ("Busy", "Busy")
+    assert close_to(state["preferred"]["expiresAt"], now + timedelta(hours=2))
+    expiry = parse_utc(state["statusMessage"]["expiryDateTime"]["dateTime"] + "+00:00")
+    assert abs((expiry - (now + timedelta(hours=2))).total_seconds()) < 5
+
+
+async def test_the_pickers_custom_length_and_its_own_clear_after(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    now = await bot_now(http, bot)
+    form = {
+        "availability": "dnd",
+        "duration": "custom",
+        "custom": "45m",
+        "message": "Heads down",
+        "clear": "never",
+    }
+    response = await http.post(f"{bot.url}/api/messages", json=_apply(connector, form))
+    assert response.status_code == 200, response.text
+    state = await sim_user(http, bot, ALEX)
+    assert state["preferred"]["availability"] == "DoNotDisturb"
+    assert close_to(state["preferred"]["expiresAt"], now + timedelta(minutes=45))
+    assert state["statusMessage"]["message"]["content"] == "Heads down"
+    assert not state["statusMessage"].get("expiryDateTime"), "never clears"
+
+
+@pytest.mark.parametrize(
+    ("form", "says"),
+    [
+        ({"availability": "banana", "duration": "1h"}, "Pick an availability"),
+        ({"availability": "dnd", "duration": "custom", "custom": ""}, "needs a length"),
+        ({"availability": "dnd", "duration": "custom", "custom": "soonish"}, "couldn't read"),
+        ({"availability": "dnd", "duration": "1h", "message": "x" * 300}, "280"),
+    ],
+)
+async def test_a_picker_that_cannot_be_applied_says_what_to_fix_and_changes_nothing(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector, form: dict[str, str], says: str
+) -> None:
+    await http.delete(f"{bot.url}/sim/_sim/stats")
+    response = await http.post(f"{bot.url}/api/messages", json=_apply(connector, form))
+    assert response.status_code == 200, response.text
+    assert says in texts(response.json()["value"])
+    assert (await sim_stats(http, bot))["total"] == 0

@@ -46,6 +46,8 @@ FIVE_THIRTY_PM_BERLIN = datetime(2026, 11, 20, 16, 30, tzinfo=UTC)
 
 # What Teams renders in cards from 1.5; anything else risks "This card can't be displayed".
 TEAMS_SAFE = {
+    "Input.ChoiceSet",  # the picker card's inputs: Teams renders Adaptive Card 1.5 inputs
+    "Input.Text",
     "AdaptiveCard",
     "TextBlock",
     "FactSet",
@@ -200,6 +202,7 @@ def every_card() -> Iterator[tuple[str, dict[str, Any]]]:
         "did-you-mean",
         cards.miss_card(MissView(unknown="bsy", suggestion="/busy 30m", commands=most_used())),
     )
+    yield "picker", cards.picker_card()
     yield "welcome", cards.welcome_card(WelcomeView(user_name="Ada Lovelace", commands=COMMANDS))
     yield "welcome-anonymous", cards.welcome_card(WelcomeView(commands=COMMANDS))
     yield "notice", cards.notice_card("Your hold ended", "In a call ended at 5:30 PM.", busy_view())
@@ -519,6 +522,7 @@ def test_welcome_greets_by_name_explains_and_offers_three_commands_and_two_butto
     examples = [b["text"] for b in walk(card["body"]) if b.get("fontType") == "monospace"]
     assert examples == ["/busy 30m", "/dnd 1h", "/status Out for lunch for 1h"]
     assert {title: action["data"]["command"] for title, action in buttons(card).items()} == {
+        "Set status": "/set",
         "Show my presence": "/presence",
         "Help": "/help",
     }

@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.commands import (
+    ApplyPicker,
     ClearSession,
     ClearStatusMessage,
     Command,
     CommandError,
     Help,
+    OpenPicker,
     Reset,
     SetNotices,
     SetState,
@@ -208,6 +210,7 @@ def test_alias_table_means_what_it_says() -> None:
         Verb.STATUS_CLEAR: ClearStatusMessage,
         Verb.SHOW: ShowPresence,
         Verb.HELP: Help,
+        Verb.PICKER: OpenPicker,
     }
     assert not set(ALIASES) & set(UNSETTABLE), "an alias means one thing"
     for alias, meaning in ALIASES.items():
@@ -599,7 +602,7 @@ def test_states_only_the_calendar_can_set_are_explained(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["/busy banana", "/status " + "x" * 281, "/status", "/busy for -5m", "/dnd until yesterday 5pm"],
+    ["/busy banana", "/status " + "x" * 281, "/busy for -5m", "/dnd until yesterday 5pm"],
 )
 def test_what_the_end_to_end_tests_refuse(text: str) -> None:
     refused(text)
@@ -677,8 +680,6 @@ def test_status_until_a_time(text: str, message: str, local_end: datetime) -> No
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("/status", "/status Out for lunch"),
-        ("/status   ", "/status Out for lunch"),
         ("/status for 1h", "not only when it ends"),
         ('/status ""', "status message should be"),
         ("/status " + "x" * 281, "281"),
@@ -888,3 +889,13 @@ def test_a_message_needs_a_time_to_end_with_else_the_time_is_what_is_asked_for()
     assert "length or an end time" in refused("/busy banana").message
     assert "needs a unit" in refused("/busy 30").message
     assert run("/busy 1h30m") == SetState(state=State.BUSY, when=when_of(run("/busy 1h30m")))
+
+
+@pytest.mark.parametrize("text", ["/set", "/status", "/status   ", "set status", "/picker", "status picker"])
+def test_the_status_picker_opens(text: str) -> None:
+    assert run(text) == OpenPicker()
+
+
+def test_the_pickers_apply_and_what_set_does_not_take() -> None:
+    assert run("/set apply") == ApplyPicker()
+    assert "takes nothing after it" in refused("/set banana").message

@@ -283,6 +283,7 @@ def gallery() -> dict[str, Card]:
     result["presence-busy-refresh"] = cards.presence_card(views["presence-busy"], refresh_user_ids=["29:ada"])
     result.update(error_views())
     result["help"] = cards.help_card(HelpView(commands=COMMANDS))
+    result["picker"] = cards.picker_card()
     result["help-unknown-command"] = cards.miss_card(MissView(unknown="lunch", commands=most_used()))
     result["help-did-you-mean"] = cards.miss_card(
         MissView(unknown="bsy", suggestion="/busy 30m", commands=most_used())

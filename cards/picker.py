@@ -1,0 +1,78 @@
+"""The status picker card: Teams' own picker in a card (`/set`, `/status` alone, the welcome's "Set
+status"). One Apply (`Action.Execute`, `/set apply`); Teams sends the inputs' values with it."""
+
+from __future__ import annotations
+
+from cards.elements import Card, Element, card, command_action, text
+
+PICKER_APPLY = "/set apply"
+
+# (title, value): the value is a state's command word (`bot.core.states.State`).
+AVAILABILITY_CHOICES: tuple[tuple[str, str], ...] = (
+    ("Available", "available"),
+    ("Busy", "busy picked"),
+    ("Do not disturb", "dnd"),
+    ("Be right back", "brb"),
+    ("Appear away", "away"),
+    ("Appear offline", "offline"),
+    ("In a call", "busy"),
+    ("Presenting", "presenting"),
+)
+DURATION_CHOICES: tuple[tuple[str, str], ...] = (
+    ("30 minutes", "30m"),
+    ("1 hour", "1h"),
+    ("2 hours", "2h"),
+    ("Today", "today"),
+    ("This week", "this week"),
+    ("Custom (below)", "custom"),
+)
+CLEAR_CHOICES: tuple[tuple[str, str], ...] = (
+    ("With my status", "same"),
+    ("Never", "never"),
+    ("1 hour", "1h"),
+    ("4 hours", "4h"),
+    ("Today", "today"),
+    ("This week", "this week"),
+)
+
+
+def _choices(id_: str, label: str, choices: tuple[tuple[str, str], ...], value: str) -> Element:
+    return {
+        "type": "Input.ChoiceSet",
+        "id": id_,
+        "label": label,
+        "style": "compact",
+        "isRequired": True,
+        "errorMessage": f"Pick {label.lower()}.",
+        "value": value,
+        "choices": [{"title": title, "value": choice} for title, choice in choices],
+    }
+
+
+def picker_card() -> Card:
+    """Availability, for how long, an optional status message and when it clears, and one Apply."""
+    body: list[Element] = [
+        text("Set your status", size="medium", bold=True),
+        _choices("availability", "Availability", AVAILABILITY_CHOICES, "busy picked"),
+        _choices("duration", "For", DURATION_CHOICES, "1h"),
+        {
+            "type": "Input.Text",
+            "id": "custom",
+            "label": "Custom length or end (when “Custom” is picked)",
+            "placeholder": "45m, until 5pm, until Monday",
+            "maxLength": 100,
+        },
+        {
+            "type": "Input.Text",
+            "id": "message",
+            "label": "Status message (optional)",
+            "placeholder": "Focus time",
+            "maxLength": 280,
+        },
+        _choices("clear", "Clear the message", CLEAR_CHOICES, "same"),
+    ]
+    return card(
+        body,
+        fallback_text="Set your status: pick an availability, for how long, and a status message.",
+        actions=[command_action("Apply", PICKER_APPLY)],
+    )
