@@ -233,3 +233,22 @@ def test_make_playground_stopped_with_sigterm_stops_the_bot_and_the_playground(t
         if runner.poll() is None:
             runner.kill()
             runner.wait()
+
+
+def test_the_status_picker_works_end_to_end_in_the_playground_web_ui(playground: Playground) -> None:
+    """The picker card, driven in Microsoft's local Teams client: pick Appear away for 30 minutes with a
+    status message, Apply, and the simulated tenant shows it."""
+    ensure_chromium()
+    picker, applied = DOCS / "playground-picker.png", DOCS / "playground-picker-applied.png"
+    failure = playground.work / "picker-ui-failure.png"
+    result = run_node("picker-ui.mjs", playground.url, str(picker), str(applied), str(failure), timeout=150)
+    assert result.returncode == 0, f"{result.stderr}\n{playground.logs()}"
+    seen = json.loads(result.stdout)
+    assert "Set your status" in seen["pickerText"] and "Availability" in seen["pickerText"]
+    assert "Away" in seen["appliedText"] and "Out for lunch" in seen["appliedText"]
+    assert seen["pageErrors"] == []
+
+    me = httpx.get(f"{playground.url}/_internal/v1/config", timeout=20).json()["config"]["currentUser"]
+    state = httpx.get(f"{playground.bot_url}/sim/_sim/users/{me['aadObjectId']}", timeout=10).json()
+    assert pair(state["presence"]) == {"availability": "Away", "activity": "Away"}
+    assert state["statusMessage"]["message"]["content"] == "Out for lunch"
