@@ -13,7 +13,8 @@ _WELCOME_PICKS = ("busy", "dnd", "status")
 
 
 def error_card(view: ErrorView) -> Card:
-    """What went wrong (in attention colour), what to do, and an example to copy."""
+    """What went wrong (in attention colour), what to do, and an example to copy, also as a button that
+    runs it (when it is a whole command)."""
     body: list[Element] = [
         text(view.title, color="attention", size="medium", bold=True),
         text(view.message, spacing="small"),
@@ -28,7 +29,9 @@ def error_card(view: ErrorView) -> Card:
                 spacing="medium",
             )
         )
-    return card(body, fallback_text=error_fallback(view))
+    runnable = view.example is not None and view.example.startswith("/") and "<" not in view.example
+    actions = [command_action(f"Try {view.example}", view.example)] if runnable and view.example else []
+    return card(body, fallback_text=error_fallback(view), actions=actions)
 
 
 def help_card(view: HelpView) -> Card:

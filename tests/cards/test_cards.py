@@ -595,3 +595,11 @@ def test_fallback_names_the_zone_with_the_first_time_it_shows() -> None:
         "Status message set. Teams shows you as In a call. "
         "Status: Out for lunch, until 3:00 PM (Europe/Berlin)."
     )
+
+
+def test_an_error_cards_example_is_also_a_button_that_runs_it() -> None:
+    card = cards.error_card(
+        ErrorView(title="I couldn't do that", message="“30” needs a unit.", example="/busy 30m")
+    )
+    assert [(a["title"], a["data"]["command"]) for a in card["actions"]] == [("Try /busy 30m", "/busy 30m")]
+    assert "actions" not in cards.error_card(ErrorView(title="Graph is busy", message="Try again."))
