@@ -31,10 +31,14 @@ QUICK_ACTIONS: tuple[tuple[str, str], ...] = (
     ("Refresh", REFRESH_COMMAND),
 )
 
+# Behind the card's "Why?": how the state was set, in a sentence a person can follow.
 _LAYER_WORDS: dict[Layer, str] = {
-    Layer.SESSION: "on the bot's own presence session",
-    Layer.PREFERRED: "as your picked status, like choosing it in Teams",
+    Layer.SESSION: "The bot set this on its own presence session, which Teams ranks with your other "
+    "sessions (Do not disturb > Busy > Available > Away).",
+    Layer.PREFERRED: "The bot set this as your picked status, like choosing it in Teams: it shows over "
+    "anything apps set while you're signed in to Teams.",
 }
+WHY_ID = "why"
 
 
 def presence_card(
@@ -134,18 +138,27 @@ def _headline(presence: PresenceSnapshot, user_name: str | None, times: UserTime
 def _outcome(outcome: Outcome, times: UserTimes) -> list[Element]:
     """The command's summary, until when and on which layer, when it really lapses, and its caveats."""
     items: list[Element] = [text(outcome.summary, bold=True)]
-    details: list[str] = []
     if outcome.requested_end and not is_open_ended(outcome.requested_end):
-        details.append(times.until(outcome.requested_end))
-    if outcome.layer is not None:
-        details.append(_LAYER_WORDS[outcome.layer])
-    if details:
-        items.append(text(_capitalize(", ".join(details)) + ".", spacing="small"))
+        items.append(text(_capitalize(times.until(outcome.requested_end)) + ".", spacing="small"))
     lapse = _lapse_sentence(outcome, times)
     if lapse:
         # A warning box, not warning-coloured text: Teams' yellow text is hard to read on white.
         items.append(container([text(lapse)], style="warning", spacing="small"))
-    items.extend(text(f"• {note}", size="small", subtle=True, spacing="small") for note in outcome.notes)
+    layer = [_LAYER_WORDS[outcome.layer]] if outcome.layer is not None else []
+    why = layer + [f"• {note}" for note in outcome.notes]
+    if why:
+        # The explanations (layers, Graph's limits, fades) folded behind "Why?": one plain line above.
+        items.append(
+            {
+                "type": "ActionSet",
+                "spacing": "small",
+                "actions": [{"type": "Action.ToggleVisibility", "title": "Why?", "targetElements": [WHY_ID]}],
+            }
+        )
+        hidden = container(
+            [text(line, size="small", subtle=True, spacing="small") for line in why], spacing="small"
+        )
+        items.append({**hidden, "id": WHY_ID, "isVisible": False})
     return items
 
 

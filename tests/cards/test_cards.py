@@ -44,8 +44,19 @@ BERLIN = "Europe/Berlin"
 TOKYO = "Asia/Tokyo"
 FIVE_THIRTY_PM_BERLIN = datetime(2026, 11, 20, 16, 30, tzinfo=UTC)
 
+
 # What Teams renders in cards from 1.5; anything else risks "This card can't be displayed".
+def why_text(card: dict[str, Any]) -> str:
+    """What the card folds behind its "Why?" toggle (hidden until pressed)."""
+    hidden = [node for node in walk(card["body"]) if node.get("id") == "why"]
+    assert len(hidden) == 1 and hidden[0]["isVisible"] is False
+    toggles = [a for a in walk(card["body"]) if a.get("type") == "Action.ToggleVisibility"]
+    assert [t["targetElements"] for t in toggles] == [["why"]] and toggles[0]["title"] == "Why?"
+    return "\n".join(item["text"] for item in hidden[0]["items"])
+
+
 TEAMS_SAFE = {
+    "Action.ToggleVisibility",
     "Input.ChoiceSet",  # the picker card's inputs: Teams renders Adaptive Card 1.5 inputs
     "Input.Text",
     "AdaptiveCard",
@@ -303,7 +314,8 @@ def test_presence_card_shows_status_message_and_times_in_the_users_zone() -> Non
     card = cards.presence_card(busy_view(BERLIN))
     assert block(card, "Out for lunch")["text"] == "“Out for lunch”"
     assert block(card, "Status message until")["text"] == "Status message until 3:00 PM"
-    assert block(card, "Until ")["text"] == "Until 5:30 PM, on the bot's own presence session."
+    assert block(card, "Until ")["text"] == "Until 5:30 PM."
+    assert "presence session" in why_text(card), "how it was set: behind Why?"
     assert block(card, "Times in")["text"] == "Times in Europe/Berlin"
     assert "Set to In a call." in texts(card)
 
@@ -324,7 +336,7 @@ def test_an_unknown_zone_name_is_shown_as_utc_not_as_given() -> None:
 
 def test_available_says_plainly_that_graph_lets_it_lapse_before_the_time_asked() -> None:
     card = cards.presence_card(available_view())
-    assert block(card, "Until ")["text"] == "Until 3:00 PM, on the bot's own presence session."
+    assert block(card, "Until ")["text"] == "Until 3:00 PM."
     lapse = block(card, "lapse")
     assert lapse["text"] == "Graph will let this lapse at 2:05 PM unless the bot refreshes it."
     boxes = [node for node in walk(card["body"]) if node.get("style") == "warning"]
@@ -343,10 +355,7 @@ def test_dnd_explains_why_teams_shows_something_else_as_a_warning() -> None:
     warnings = [node for node in walk(card["body"]) if node.get("style") == "warning"]
     assert len(warnings) == 1
     assert texts({"body": warnings}) == [DND_EXPLANATION]
-    assert (
-        block(card, "Until ")["text"]
-        == "Until tomorrow 9:00 AM, as your picked status, like choosing it in Teams."
-    )
+    assert block(card, "Until ")["text"] == "Until tomorrow 9:00 AM."
     assert block(card, "A picked status shows over")["text"].startswith("• ")
     assert card["fallbackText"] == (
         "Set to Do not disturb until tomorrow 9:00 AM (Europe/Berlin); Teams shows you as Offline.\n"
