@@ -58,6 +58,9 @@ SCRIPT: tuple[str, ...] = (
     '/status "back in 5 minutes"',
     "/status clear",
     "/busy until 23:59",
+    "/set",  # opens the picker card: no Graph call
+    "/busy picked 1h",
+    "/busy 2h Focus time",  # a state and a status message in one $batch
 )
 NO_GRAPH = frozenset({"timezone", "notify"})  # the bot's own settings for the user: no Graph call
 
