@@ -22,14 +22,20 @@ from cards.times import UserTimes, is_open_ended
 
 REFRESH_COMMAND = "/presence"
 
-# (button title, chat command): the commands a user reaches for most, one tap away.
-QUICK_ACTIONS: tuple[tuple[str, str], ...] = (
-    ("Busy 30m", "/busy 30m"),
-    ("Do not disturb 1h", "/dnd 1h"),
-    ("Available", "/available"),
-    ("Reset", "/reset"),
-    ("Refresh", REFRESH_COMMAND),
-)
+# (button title, chat command). A card offers what fits the state it shows: the two likeliest next states,
+# then, for a state the bot holds, Extend and End now, Clear status message when there is one, Refresh.
+BUSY = ("Busy 30m", "/busy 30m")
+DND = ("Do not disturb 1h", "/dnd 1h")
+AVAILABLE = ("Available", "/available")
+NEXT_STATES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "available": (BUSY, DND),
+    "availableidle": (BUSY, DND),
+    "busy": (DND, AVAILABLE),
+    "busyidle": (DND, AVAILABLE),
+    "donotdisturb": (BUSY, AVAILABLE),
+}
+OTHERWISE = (AVAILABLE, BUSY)  # Away, Be right back, Offline, unknown
+MAX_BUTTONS = 6  # what Teams shows on one card without folding them
 
 # Behind the card's "Why?": how the state was set, in a sentence a person can follow.
 _LAYER_WORDS: dict[Layer, str] = {
@@ -54,7 +60,7 @@ def presence_card(
     return card(
         _presence_body(view),
         fallback_text=presence_fallback(view),
-        actions=quick_actions(owner, view.user_name),
+        actions=quick_actions(view, owner, view.user_name),
         refresh=refresh(REFRESH_COMMAND, refresh_user_ids or ()),
     )
 
@@ -71,12 +77,25 @@ def notice_card(title: str, message: str, view: PresenceView | None = None) -> C
         return card(body, fallback_text="\n".join(lines))
     body.append(container(_presence_body(view), spacing="medium", separator=True))
     lines.append(_presence_line(view, _ZoneOnce(UserTimes(view.now, view.time_zone))))
-    return card(body, fallback_text="\n".join(lines), actions=quick_actions())
+    return card(body, fallback_text="\n".join(lines), actions=quick_actions(view))
 
 
-def quick_actions(owner: str | None = None, owner_name: str | None = None) -> list[Element]:
+def quick_actions(
+    view: PresenceView, owner: str | None = None, owner_name: str | None = None
+) -> list[Element]:
+    """The buttons for the state the card shows (see `NEXT_STATES`)."""
+    buttons = list(NEXT_STATES.get(view.presence.availability.lower(), OTHERWISE))
+    outcome = view.outcome
+    if outcome is not None and outcome.layer is not None and outcome.requested_end is not None:
+        end_now = "/clear" if outcome.layer is Layer.SESSION else "/reset"
+        buttons += [("Extend 30 min", "/extend 30m"), ("End now", end_now)]
+    if view.presence.status_message:
+        buttons.append(("Clear status message", "/status clear"))
+    buttons.append(("Refresh", REFRESH_COMMAND))
+    if len(buttons) > MAX_BUTTONS:  # Refresh stays, last
+        buttons = [*buttons[: MAX_BUTTONS - 1], buttons[-1]]
     extra = {"owner": owner, **({"owner_name": owner_name} if owner_name else {})} if owner else None
-    return [command_action(title, command, extra) for title, command in QUICK_ACTIONS]
+    return [command_action(title, command, extra) for title, command in buttons]
 
 
 def presence_fallback(view: PresenceView) -> str:

@@ -82,6 +82,13 @@ class SetNotices(_Command):
     enabled: bool
 
 
+class Extend(_Command):
+    """`/extend 30m`: the state the bot holds lasts this much longer."""
+
+    kind: Literal["extend"] = "extend"
+    by: timedelta
+
+
 class OpenPicker(_Command):
     """`/set`, `/status` alone: the status picker card, like Teams' own."""
 
@@ -111,6 +118,7 @@ Command = Annotated[
     | ShowPresence
     | SetTimeZone
     | SetNotices
+    | Extend
     | OpenPicker
     | ApplyPicker
     | Help,

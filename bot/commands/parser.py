@@ -12,7 +12,7 @@ import functools
 import html
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -22,6 +22,7 @@ from bot.commands.model import (
     ClearStatusMessage,
     Command,
     CommandError,
+    Extend,
     Help,
     OpenPicker,
     Reset,
@@ -32,7 +33,7 @@ from bot.commands.model import (
     ShowPresence,
     When,
 )
-from bot.commands.timeexpr import WhenError, is_bare_number, parse_when, resolve_zone
+from bot.commands.timeexpr import WhenError, is_bare_number, parse_duration, parse_when, resolve_zone
 from bot.commands.vocabulary import (
     ALIASES,
     STATUS_CLEAR_WORDS,
@@ -324,6 +325,8 @@ def _verb(verb: Verb, rest: str, now: datetime, zone: ZoneInfo) -> Command:
     if verb is Verb.STATUS:
         return OpenPicker() if not _tail(rest) else _status(rest, now, zone)
     tail = _tail(rest)
+    if verb is Verb.EXTEND:
+        return _extend(tail)
     if verb is Verb.PICKER and tail.lower() in {"", "apply"}:
         return ApplyPicker() if tail else OpenPicker()
     if verb is Verb.TIMEZONE:
@@ -378,6 +381,15 @@ def _time_zone(tail: str) -> SetTimeZone:
             _ZONE_EXAMPLE,
         )
     return SetTimeZone(zone=name)
+
+
+def _extend(tail: str) -> Extend:
+    """`/extend` (30 minutes), `/extend 1h`, `/extend by 45 minutes`."""
+    amount = re.sub(r"^(?:by|for)\s+", "", tail, flags=re.IGNORECASE) or "30m"
+    by = parse_duration(amount)
+    if by is None or by <= timedelta(0):
+        raise CommandError(f"I couldn't read “{tail}” as a length to add, like 30m or 1h.", "/extend 30m")
+    return Extend(by=by)
 
 
 def _notify(tail: str) -> SetNotices:

@@ -22,6 +22,7 @@ class Verb(StrEnum):
     TIMEZONE = "timezone"
     NOTIFY = "notify"
     PICKER = "set"
+    EXTEND = "extend"
 
 
 class Unsettable(NamedTuple):
@@ -111,6 +112,8 @@ ALIASES: Final[Mapping[str, State | Verb]] = {
     "notifications": Verb.NOTIFY,
     "notices": Verb.NOTIFY,
     "commands": Verb.HELP,
+    # Longer, for the state the bot holds
+    "extend": Verb.EXTEND,
     # The status picker card
     "set": Verb.PICKER,
     "set status": Verb.PICKER,

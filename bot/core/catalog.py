@@ -55,6 +55,12 @@ COMMANDS: tuple[CommandDoc, ...] = (
         examples=("/offline until 6pm",),
     ),
     CommandDoc(
+        name="extend",
+        usage="/extend [length]",
+        description="Keep the status the bot holds for you longer (30 minutes unless you say).",
+        examples=("/extend", "/extend 1h"),
+    ),
+    CommandDoc(
         name="clear",
         usage="/clear",
         description="End the bot's presence session (your status picker choice stays).",

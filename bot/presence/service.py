@@ -20,10 +20,12 @@ from bot.commands.model import (
     ClearSession,
     ClearStatusMessage,
     CommandError,
+    Extend,
     Reset,
     SetState,
     SetStatusMessage,
     ShowPresence,
+    When,
 )
 from bot.core.states import (
     PREFERRED_MAX,
@@ -249,6 +251,22 @@ class PresenceService:
             )
             presence = await self._presence(user, result)
         return self._view(user, presence, Outcome(summary="Status message cleared."), None, now, time_zone)
+
+    async def extend(self, user: UserRef, command: Extend, *, now: datetime, time_zone: str) -> PresenceView:
+        """`/extend 30m`: the held state again, ending that much later (from its end, or from now if it
+        has passed), under Graph's and the bot's limits as any state command."""
+        held = await self._holds.active(user)
+        if held is None or held.requested_end is None:
+            raise CommandError(
+                "I'm not holding a status for you, so there's nothing to extend. Set one first.", "/busy 30m"
+            )
+        end = max(held.requested_end, now) + command.by
+        when = When(end=end, duration=None, text=f"extended by {_human(command.by)}")
+        view = await self.set_state(user, SetState(state=held.state, when=when), now=now, time_zone=time_zone)
+        if view.outcome is None:
+            return view
+        summary = f"Extended by {_human(command.by)}: {STATES[held.state].label}."
+        return view.model_copy(update={"outcome": view.outcome.model_copy(update={"summary": summary})})
 
     async def show(
         self, user: UserRef, command: ShowPresence, *, now: datetime, time_zone: str

@@ -645,3 +645,19 @@ async def test_a_picker_that_cannot_be_applied_says_what_to_fix_and_changes_noth
     assert response.status_code == 200, response.text
     assert says in texts(response.json()["value"])
     assert (await sim_stats(http, bot))["total"] == 0
+
+
+async def test_extend_keeps_the_held_state_longer_and_says_so_when_there_is_none(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector
+) -> None:
+    refused = texts(card_of(await say(http, bot, connector, "/extend 30m")))
+    assert "nothing to extend" in refused
+    now = await bot_now(http, bot)
+    card = card_of(await say(http, bot, connector, "/busy 30m"))
+    assert {a["title"]: a["data"]["command"] for a in card["actions"]}["Extend 30 min"] == "/extend 30m"
+    shown = texts(card_of(await say(http, bot, connector, "/extend 30m")))
+    assert "Extended by 30 minutes: In a call." in shown
+    held = texts(card_of(await say(http, bot, connector, "/presence")))
+    assert "keeping you In a call" in held
+    session = app_session(await sim_user(http, bot, ALEX))
+    assert session is not None and close_to(session["expiresAt"], now + timedelta(hours=1))

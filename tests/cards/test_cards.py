@@ -70,11 +70,13 @@ TEAMS_SAFE = {
     "Action.Execute",
     "Action.Submit",
 }
+# The buttons on busy_view's card: In a call, held by the bot on its session, with a status message.
 QUICK = {
-    "Busy 30m": "/busy 30m",
     "Do not disturb 1h": "/dnd 1h",
     "Available": "/available",
-    "Reset": "/reset",
+    "Extend 30 min": "/extend 30m",
+    "End now": "/clear",
+    "Clear status message": "/status clear",
     "Refresh": "/presence",
 }
 
@@ -612,3 +614,38 @@ def test_an_error_cards_example_is_also_a_button_that_runs_it() -> None:
     )
     assert [(a["title"], a["data"]["command"]) for a in card["actions"]] == [("Try /busy 30m", "/busy 30m")]
     assert "actions" not in cards.error_card(ErrorView(title="Graph is busy", message="Try again."))
+
+
+@pytest.mark.parametrize(
+    ("availability", "activity", "held", "status", "expected"),
+    [
+        ("Available", "Available", None, None, ["Busy 30m", "Do not disturb 1h", "Refresh"]),
+        (
+            "DoNotDisturb",
+            "DoNotDisturb",
+            Layer.PREFERRED,
+            None,
+            ["Busy 30m", "Available", "Extend 30 min", "End now", "Refresh"],
+        ),
+        ("Away", "Away", None, "Lunch", ["Available", "Busy 30m", "Clear status message", "Refresh"]),
+        ("Offline", "OffWork", None, None, ["Available", "Busy 30m", "Refresh"]),
+    ],
+)
+def test_the_buttons_fit_the_state_the_card_shows(
+    availability: str, activity: str, held: Layer | None, status: str | None, expected: list[str]
+) -> None:
+    outcome = None
+    if held is not None:
+        outcome = Outcome(summary="Set.", label="x", layer=held, requested_end=NOW + timedelta(hours=1))
+    view = PresenceView(
+        presence=PresenceSnapshot(
+            availability=availability, activity=activity, label="x", tone=Tone.NEUTRAL, status_message=status
+        ),
+        outcome=outcome,
+        time_zone=BERLIN,
+        now=NOW,
+    )
+    actions = cards.presence_card(view)["actions"]
+    assert [a["title"] for a in actions] == expected
+    if held is Layer.PREFERRED:
+        assert {a["title"]: a["data"]["command"] for a in actions}["End now"] == "/reset"

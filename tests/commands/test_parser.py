@@ -14,6 +14,7 @@ from bot.commands import (
     ClearStatusMessage,
     Command,
     CommandError,
+    Extend,
     Help,
     OpenPicker,
     Reset,
@@ -211,6 +212,7 @@ def test_alias_table_means_what_it_says() -> None:
         Verb.SHOW: ShowPresence,
         Verb.HELP: Help,
         Verb.PICKER: OpenPicker,
+        Verb.EXTEND: Extend,
     }
     assert not set(ALIASES) & set(UNSETTABLE), "an alias means one thing"
     for alias, meaning in ALIASES.items():
@@ -899,3 +901,15 @@ def test_the_status_picker_opens(text: str) -> None:
 def test_the_pickers_apply_and_what_set_does_not_take() -> None:
     assert run("/set apply") == ApplyPicker()
     assert "takes nothing after it" in refused("/set banana").message
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [("/extend", 30), ("/extend 1h", 60), ("extend by 45 minutes", 45), ("/extend for 2h", 120)],
+)
+def test_extend_reads_a_length_and_defaults_to_half_an_hour(text: str, minutes: int) -> None:
+    assert run(text) == Extend(by=timedelta(minutes=minutes))
+
+
+def test_extend_refuses_what_is_not_a_length() -> None:
+    assert "length to add" in refused("/extend banana").message

@@ -61,6 +61,7 @@ SCRIPT: tuple[str, ...] = (
     "/set",  # opens the picker card: no Graph call
     "/busy picked 1h",
     "/busy 2h Focus time",  # a state and a status message in one $batch
+    "/extend 30m",  # the held state again, later
 )
 NO_GRAPH = frozenset({"timezone", "notify"})  # the bot's own settings for the user: no Graph call
 

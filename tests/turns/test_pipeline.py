@@ -316,7 +316,7 @@ def dispatcher(
 def test_every_command_kind_has_exactly_one_handler() -> None:
     table = dispatcher()._table
     assert set(table) == set(_command_types())
-    assert len(_command_types()) == 11
+    assert len(_command_types()) == 12
 
 
 async def test_preferences_are_a_service_of_their_own() -> None:
