@@ -110,12 +110,18 @@ def inbound(activity: Activity, kind: TurnKind, text: str) -> Inbound:
 _NOT_INPUTS = frozenset({"command", "owner", "owner_name"})
 
 
-def card_form(activity: Activity) -> dict[str, str]:
-    """The input values a card's button brought (Teams merges them into the action's data); strings
-    only, at most 20 of at most 1,000 characters."""
+def invoked_action(activity: Activity) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Universal Action invoke's `value.action` and its `data` (empty where the shape is wrong)."""
     value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
     action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
     data: dict[str, Any] = action["data"] if isinstance(action.get("data"), dict) else {}
+    return action, data
+
+
+def card_form(activity: Activity) -> dict[str, str]:
+    """The input values a card's button brought (Teams merges them into the action's data); strings
+    only, at most 20 of at most 1,000 characters."""
+    _, data = invoked_action(activity)
     form = {
         key: item[:1000]
         for key, item in data.items()
@@ -127,9 +133,7 @@ def card_form(activity: Activity) -> dict[str, str]:
 def card_owner(activity: Activity) -> UserRef | None:
     """Whose presence card a button was pressed on: the `owner` a shared card's buttons carry (in the
     sender's tenant: a card never speaks for another organization)."""
-    value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
-    action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
-    data: dict[str, Any] = action["data"] if isinstance(action.get("data"), dict) else {}
+    _, data = invoked_action(activity)
     owner = data.get("owner")
     if not isinstance(owner, str) or not owner.strip() or len(owner) > 256:
         return None

@@ -7,7 +7,7 @@ activity ──► context.inbound ──► Pipeline (tenant, bookkeeping, rede
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Protocol
 
 from azure.core.exceptions import DeserializationError  # what msrest raises (msrest.exceptions re-exports it)
 from botbuilder.core import InvokeResponse, TurnContext
@@ -21,7 +21,7 @@ from bot.core.catalog import COMMANDS
 from bot.core.users import UserRef
 from bot.core.views import WelcomeView
 from bot.teams import replies
-from bot.teams.context import inbound, sender
+from bot.teams.context import inbound, invoked_action, sender
 from bot.turns import Pipeline, Reply, Turn, TurnKind
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,7 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
             # the invoke was received and there is nothing to show.
             log.info("invoke %s is not handled by this bot", _short(activity.name))
             return InvokeResponse(status=200)
-        value: dict[str, Any] = activity.value if isinstance(activity.value, dict) else {}
-        action: dict[str, Any] = value["action"] if isinstance(value.get("action"), dict) else {}
-        data: dict[str, Any] = action["data"] if isinstance(action.get("data"), dict) else {}
+        action, data = invoked_action(activity)
         command = data.get("command") if action.get("verb") == "command" else None
         reply = await self._run(
             turn_context, TurnKind.ACTION, command if isinstance(command, str) else "/help"
