@@ -8,6 +8,7 @@ its own layer or anything above):
     2  bot.commands, bot.graph, bot.store, cards  parser, Graph client, store, card builders;
        bot.logs, bot.modes                        log format and redaction; the start-up mode
     3  bot.presence, bot.preferences, bot.sim     services; the simulated tenant
+       bot.colleagues                             /who and /watch: reading and watching colleagues
        bot.health                                 readiness checks
     4  bot.turns                                  the per-activity pipeline and the dispatch table
     5  bot.teams                                  botbuilder: activities in, messages out
@@ -36,6 +37,7 @@ LAYERS: dict[str, int] = {
     "bot.logs": 2,
     "bot.presence": 3,
     "bot.preferences": 3,
+    "bot.colleagues": 3,
     "bot.sim": 3,
     "bot.health": 3,
     "bot.turns": 4,
