@@ -12,6 +12,8 @@ bearer token, and one fresh token on a 401).
   each HTTP exchange's timeout shrinks to what is left.
 - A `$batch` entry is only sent again when its answer says it did not run (429, 5xx other than 504,
   424); 400, 403 and 404 are never retried.
+- Colleagues' presence is read in bulk (`get_presences`: getPresencesByUserId, 650 ids a call; what it
+  sends and how it reads the answers is bot.graph.reads'), under the same retries and budget.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
+from bot.core.colleagues import PRESENCES_PER_CALL
 from bot.graph.auth import GraphAuth, TokenSource
 from bot.graph.errors import (
     GraphError,
@@ -51,6 +54,7 @@ from bot.graph.models import (
     StatusMessage,
     iso_duration,
 )
+from bot.graph.reads import chunked, distinct_ids, in_request_order, presences_in
 from bot.graph.transport import GraphTransport, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -78,11 +82,13 @@ class AuditSink(Protocol):
 class Endpoint(NamedTuple):
     method: str
     path: str  # relative to the version root, with {user_id}
+    read: bool = False  # changes nothing: may be sent again after its answer was lost, even as a POST
 
 
 # Every Graph call the bot makes, in one table.
 ENDPOINTS: dict[str, Endpoint] = {
-    "get_presence": Endpoint("GET", "/users/{user_id}/presence"),
+    "get_presence": Endpoint("GET", "/users/{user_id}/presence", read=True),
+    "get_presences": Endpoint("POST", "/communications/getPresencesByUserId", read=True),
     "set_presence": Endpoint("POST", "/users/{user_id}/presence/setPresence"),
     "clear_presence": Endpoint("POST", "/users/{user_id}/presence/clearPresence"),
     "set_preferred_presence": Endpoint("POST", "/users/{user_id}/presence/setUserPreferredPresence"),
@@ -229,6 +235,20 @@ class GraphClient:
             response = await self._call("get_presence", user_id, None, tenant_id=tenant_id)
         return Presence.model_validate(_json(response))
 
+    async def get_presences(self, user_ids: Sequence[str], *, tenant_id: str | None = None) -> list[Presence]:
+        """Many users' presence: one getPresencesByUserId call per 650 distinct ids, all within one budget.
+
+        In the order the ids were asked in (a user Graph leaves out is missing); no ids, no call. A
+        `Retry-After` that does not fit the budget raises `GraphThrottled` with its `retry_after`.
+        """
+        ids = distinct_ids(user_ids)
+        found: list[Presence] = []
+        with self.budget():
+            for chunk in chunked(ids, PRESENCES_PER_CALL):
+                response = await self._call("get_presences", "", {"ids": chunk}, tenant_id=tenant_id)
+                found.extend(presences_in(_json(response), status=response.status_code))
+        return in_request_order(found, ids)
+
     async def apply(
         self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None = None, read: bool = True
     ) -> WriteOutcome:
@@ -290,11 +310,11 @@ class GraphClient:
         them in order. Entries that did not run are sent again alone; answers are matched by id."""
         requests: list[dict[str, Any]] = []
         for index, write in enumerate(writes):
-            method, path = ENDPOINTS[write.op]
+            endpoint = ENDPOINTS[write.op]
             entry: dict[str, Any] = {
                 "id": str(index + 1),
-                "method": method,
-                "url": path.format(user_id=_quote(user_id)),
+                "method": endpoint.method,
+                "url": endpoint.path.format(user_id=_quote(user_id)),
             }
             if write.body is not None:  # a body needs its Content-Type (FACTS §4)
                 entry["headers"] = {"Content-Type": "application/json"}
@@ -401,16 +421,17 @@ class GraphClient:
         self, op: str, user_id: str, body: GraphModel | dict[str, Any] | None, *, tenant_id: str | None
     ) -> httpx.Response:
         """One Graph call, retried as bot.graph.transport says, within the current budget."""
-        method, path = ENDPOINTS[op]
+        endpoint = ENDPOINTS[op]
         return await self._transport.send(
-            method,
-            self.base_url + path.format(user_id=_quote(user_id)),
+            endpoint.method,
+            self.base_url + endpoint.path.format(user_id=_quote(user_id)),
             body.wire() if isinstance(body, GraphModel) else body,
-            path=path,
+            path=endpoint.path,
             tenant_id=tenant_id,
             deadline=self._current_deadline(),
             # A refused $batch (501 included) is not retried: the caller sends the calls one by one.
             final_statuses=BATCH_REFUSED_STATUSES if op == "batch" else frozenset(),
+            idempotent=endpoint.read,
         )
 
 

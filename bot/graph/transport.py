@@ -99,11 +99,15 @@ class GraphTransport:
         tenant_id: str | None,
         deadline: float,
         final_statuses: frozenset[int] = frozenset(),
+        idempotent: bool | None = None,
     ) -> httpx.Response:
         """A 2xx answer to `method url`, retried as the module docstring says, by `deadline` (on the
-        `monotonic` clock). `path` names the call in the logs; `final_statuses` are never retried."""
-        # Only a GET may be sent again after its answer was lost; a $batch carries writes.
-        idempotent = method == "GET"
+        `monotonic` clock). `path` names the call in the logs; `final_statuses` are never retried.
+        `idempotent` says the request may be sent again after its answer was lost (default: a GET; a
+        read sent as a POST, such as getPresencesByUserId, says so itself)."""
+        # Only a read may be sent again after its answer was lost; a $batch carries writes.
+        if idempotent is None:
+            idempotent = method == "GET"
         policy = self._policy
         limits = _CallLimits(policy, deadline, self._monotonic)
 

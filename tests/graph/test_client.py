@@ -807,3 +807,102 @@ async def test_a_clear_preferred_sent_alone_has_no_body() -> None:
     await s.client.apply(ALEX, [clear_preferred_write()])
     assert s.graph.requests[0].content == b""
     assert s.graph.requests[0].headers["Content-Length"] == "0"
+
+
+# -- getPresencesByUserId ------------------------------------------------------------------------------------
+BULK = "POST /v1.0/communications/getPresencesByUserId"
+
+
+def colleague(index: int) -> str:
+    return f"00000000-0000-4000-8000-{index:012d}"
+
+
+def bulk_answer(request: httpx.Request, *, reverse: bool = False) -> httpx.Response:
+    """What Graph answers getPresencesByUserId: a presence for every id asked (in any order)."""
+    ids = json.loads(request.content)["ids"]
+    values = [{**presence("Available", "Available"), "id": user_id} for user_id in ids]
+    return ok({"value": values[::-1] if reverse else values})
+
+
+async def test_presences_are_read_in_calls_of_650_ids_in_the_order_asked() -> None:
+    """FACTS §2: at most 650 ids a call: 1,301 colleagues are three calls, one budget, no waiting."""
+    ids = [colleague(i) for i in range(1301)]
+    s = make(bulk_answer, bulk_answer, bulk_answer)
+    found = await s.client.get_presences(ids, tenant_id=TENANT)
+    assert s.graph.sent() == [BULK] * 3
+    assert [len(s.graph.body(i)["ids"]) for i in range(3)] == [650, 650, 1]
+    assert [p.id for p in found] == ids
+    assert [r.extensions[TENANT_EXTENSION] for r in s.graph.requests] == [TENANT] * 3
+
+
+async def test_each_colleague_is_asked_for_once() -> None:
+    """The same person mentioned twice (or their id in another case) is one id in the call."""
+    alex_upper = ALEX.upper()
+    megan = colleague(7)
+    s = make(bulk_answer)
+    found = await s.client.get_presences([ALEX, megan, alex_upper, megan])
+    assert s.graph.body(0) == {"ids": [ALEX, megan]}
+    assert [p.id for p in found] == [ALEX, megan]
+
+
+async def test_no_colleagues_is_no_call() -> None:
+    s = make()
+    assert await s.client.get_presences([]) == []
+    assert s.graph.requests == []
+
+
+async def test_presences_come_back_in_the_order_asked_whatever_order_graph_answers_in() -> None:
+    ids = [colleague(i) for i in range(5)]
+    s = make(lambda request: bulk_answer(request, reverse=True))
+    assert [p.id for p in await s.client.get_presences(ids)] == ids
+
+
+async def test_a_colleague_graph_leaves_out_is_missing_from_the_result() -> None:
+    s = make(ok({"value": [{**presence(), "id": colleague(2)}]}))
+    found = await s.client.get_presences([colleague(1), colleague(2)])
+    assert [(p.id, p.availability) for p in found] == [(colleague(2), "Busy")]
+
+
+async def test_a_throttled_bulk_read_waits_retry_after_then_reads() -> None:
+    """FACTS §4: getPresencesByUserId has its own window; a 429 says how long to wait."""
+    s = make(failure(429, "TooManyRequests", retry_after="3"), bulk_answer)
+    found = await s.client.get_presences([ALEX])
+    assert [p.availability for p in found] == ["Available"]
+    assert s.time.sleeps == [3.0]
+    assert s.graph.sent() == [BULK, BULK]
+
+
+async def test_a_bulk_read_throttled_past_the_budget_raises_with_retry_after() -> None:
+    """A watcher waits what Graph asked: the error carries it, and nothing was slept on."""
+    s = make(failure(429, "TooManyRequests", retry_after="20"))
+    with pytest.raises(GraphThrottled) as caught:
+        await s.client.get_presences([ALEX, colleague(1)])
+    assert caught.value.retry_after == 20.0
+    assert s.time.sleeps == []
+    assert len(s.graph.requests) == 1
+
+
+async def test_the_calls_of_one_bulk_read_share_one_budget() -> None:
+    """Past the first 650, a second call throttled for longer than what is left fails at once."""
+    ids = [colleague(i) for i in range(651)]
+    s = make(bulk_answer, failure(429, "TooManyRequests", retry_after="6"), spend=5.0)
+    with pytest.raises(GraphThrottled):
+        await s.client.get_presences(ids)
+    assert s.time.sleeps == [], "5 s + 5 s spent: a 6 s wait would end past the 11 s budget"
+
+
+async def test_a_bulk_read_whose_answer_timed_out_is_asked_again() -> None:
+    """getPresencesByUserId is a POST that changes nothing: a lost answer is asked for again."""
+    s = make(httpx.ReadTimeout("slow"), bulk_answer)
+    assert [p.id for p in await s.client.get_presences([ALEX])] == [ALEX]
+    assert s.graph.sent() == [BULK, BULK]
+
+
+@pytest.mark.parametrize(
+    "body", [{"value": "Available"}, {"values": []}, [], {"value": [{"availability": 5}]}]
+)
+async def test_a_bulk_answer_without_presences_is_an_invalid_response(body: Any) -> None:
+    s = make(ok(body))
+    with pytest.raises(GraphError) as caught:
+        await s.client.get_presences([ALEX])
+    assert (caught.value.code, caught.value.status) == ("InvalidResponse", 200)

@@ -1,5 +1,6 @@
-"""One contract for the presence service's Graph port (`PresenceGraph`: `apply`, `get_presence`), run
-against every implementation the tests use, so the hand-written fake cannot drift from the real thing:
+"""One contract for the Graph client's ports (the presence service's `PresenceGraph`: `apply`,
+`get_presence`; and colleagues' bulk read, `get_presences`), run against every implementation the tests
+use, so the hand-written fake cannot drift from the real thing:
 
 - `FakeGraph` (tests/support/fakes.py), which the service tests run on;
 - the real `GraphClient` over HTTP against the simulated tenant (`create_sim_app` on a loopback port),
@@ -11,9 +12,10 @@ Each case states what the presence service relies on. A suite class per implemen
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 import httpx
 import pytest
@@ -40,15 +42,24 @@ from tests.support.fakes import FakeGraph
 APP = "5ad0b075-0000-4000-8000-00000000b075"  # the app's id: its presence session id
 TENANT = "00000000-0000-0000-0000-0000000000001"
 ALEX = "00000000-0000-0000-0000-0000000000020"
+MEGAN = "00000000-0000-0000-0000-0000000000021"
 NOBODY = "0badc0de-0000-4000-8000-00000000dead"  # a user Graph does not know
 HOUR = timedelta(hours=1)
+
+
+class ColleagueGraph(PresenceGraph, Protocol):
+    """The presence service's port and the bulk read of colleagues' presence."""
+
+    async def get_presences(
+        self, user_ids: Sequence[str], *, tenant_id: str | None = None
+    ) -> list[Presence]: ...
 
 
 @dataclass
 class Port:
     """One implementation of the port, and how to make a user unknown to it."""
 
-    graph: PresenceGraph
+    graph: ColleagueGraph
     forget: Callable[[str], Awaitable[None]]
 
 
@@ -177,6 +188,45 @@ class PortContract:
             )
         assert pair(await port.graph.get_presence(ALEX, tenant_id=TENANT)) == ("Available", "Available")
 
+    # -- colleagues, read in bulk ------------------------------------------------------------------------
+    async def test_a_bulk_read_shows_each_colleague_as_a_single_read_does(self, port: Port) -> None:
+        """getPresencesByUserId follows the same rules as GET presence: precedence, status message."""
+        await port.graph.apply(
+            ALEX,
+            [
+                set_presence_write(APP, "Away", "Away", HOUR),
+                set_preferred_write("DoNotDisturb", "DoNotDisturb", HOUR),
+                status_message_write("Heads down", None),
+            ],
+            tenant_id=TENANT,
+        )
+        await port.graph.apply(MEGAN, [set_presence_write(APP, "Away", "Away", HOUR)], tenant_id=TENANT)
+        bulk = await port.graph.get_presences([MEGAN, ALEX], tenant_id=TENANT)
+        assert [p.id for p in bulk] == [MEGAN, ALEX], "in the order asked"
+        assert [pair(p) for p in bulk] == [("Available", "Available"), ("DoNotDisturb", "DoNotDisturb")]
+        for one in bulk:
+            assert one.id is not None
+            single = await port.graph.get_presence(one.id, tenant_id=TENANT)
+            assert pair(single) == pair(one)
+            assert single.status_message == one.status_message
+        alex = bulk[1]
+        assert alex.status_message is not None and alex.status_message.message is not None
+        assert alex.status_message.message.content == "Heads down"
+
+    async def test_a_bulk_read_asks_for_each_colleague_once(self, port: Port) -> None:
+        bulk = await port.graph.get_presences([ALEX, MEGAN, ALEX.upper(), MEGAN], tenant_id=TENANT)
+        assert [p.id for p in bulk] == [ALEX, MEGAN]
+
+    async def test_a_bulk_read_of_nobody_is_empty(self, port: Port) -> None:
+        assert await port.graph.get_presences([], tenant_id=TENANT) == []
+
+    async def test_more_colleagues_than_one_call_takes_are_all_answered(self, port: Port) -> None:
+        """651 colleagues are more than one getPresencesByUserId call takes: all are answered, in order."""
+        ids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(651)]
+        bulk = await port.graph.get_presences(ids, tenant_id=TENANT)
+        assert [p.id for p in bulk] == ids
+        assert {pair(p) for p in bulk} == {("Available", "Available")}
+
 
 # -- the implementations -----------------------------------------------------------------------------------
 class TestFakeGraph(PortContract):
@@ -204,8 +254,23 @@ class TestFakeGraph(PortContract):
         with pytest.raises(GraphThrottled):
             await graph.get_presence(ALEX)
         with pytest.raises(GraphThrottled):
+            await graph.get_presences([ALEX])
+        with pytest.raises(GraphThrottled):
             await graph.apply(ALEX, [clear_preferred_write()])
-        assert graph.writes == [] and graph.reads == 0
+        assert graph.writes == [] and graph.reads == 0 and graph.bulk_reads == []
+
+    async def test_a_colleague_can_be_scripted_and_bulk_calls_are_recorded(self) -> None:
+        in_a_meeting = Presence(availability="Busy", activity="InAMeeting")
+        graph = FakeGraph(scripted={MEGAN: in_a_meeting}, unknown_users={NOBODY})
+        bulk = await graph.get_presences([ALEX, MEGAN, NOBODY])
+        assert [(p.id, *pair(p)) for p in bulk] == [
+            (ALEX, "Available", "Available"),
+            (MEGAN, "Busy", "InAMeeting"),
+        ], "a user Graph does not know is left out"
+        assert await graph.get_presence(MEGAN) is in_a_meeting
+        assert graph.bulk_reads == [[ALEX, MEGAN, NOBODY]]
+        await graph.get_presences([f"u{i}" for i in range(651)])
+        assert [len(ids) for ids in graph.bulk_reads[1:]] == [650, 1], "one record per call Graph would get"
 
 
 class TestGraphClientOnSimulator(PortContract):

@@ -1,4 +1,5 @@
-"""A hand-written fake of the presence service's Graph port (`PresenceGraph`: `apply`, `get_presence`).
+"""A hand-written fake of the Graph client's ports: the presence service's (`PresenceGraph`: `apply`,
+`get_presence`) and colleagues' bulk read (`get_presences`).
 
 It is held to the same contract as the real `GraphClient` talking to the simulated tenant
 (tests/graph/test_port_contract.py), so it cannot drift from it. Like Graph (FACTS §2–§3) it keeps, per
@@ -6,7 +7,11 @@ user, the app's presence sessions, a preferred presence and a status message, an
 
 - the preferred presence, if set; else the best of the user's sessions (a Teams client reporting
   Available/Available, and each app session), ranked as Graph ranks them, the newest winning a tie;
-- the status message last set (an empty one clears it).
+- the status message last set (an empty one clears it);
+- for `get_presences`, one such presence per distinct id (compared without case), in the order asked,
+  like getPresencesByUserId; a user in `unknown_users` is left out of the answer (what real Graph does
+  for an id it does not know is unverified, so callers must cope with a missing entry). Each call
+  getPresencesByUserId would get (650 ids at most) is recorded in `bulk_reads`.
 
 Writes fail as Graph's do: `clearPresence` without a session is `GraphNotFound` (tolerated when the write
 says so), and every call about a user in `unknown_users` is `GraphNotFound`. Time is not modelled (no
@@ -14,8 +19,9 @@ expiry, no fade of an idle Available).
 
 A test that needs Graph to show something the writes do not explain (a status picked in Teams, a client
 in a call) scripts it: `FakeGraph(Presence(...))` answers every read with that presence, whatever was
-written. Every write is recorded in `writes`, every read counted in `reads`; `fail_with` makes every call
-raise that error.
+written; `scripted[user_id] = Presence(...)` does it for one user (a colleague in a meeting, out of
+office), bulk reads included. Every write is recorded in `writes`, every read counted in `reads`;
+`fail_with` makes every call raise that error.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bot.core.colleagues import PRESENCES_PER_CALL
 from bot.core.states import SESSION_RANK
 from bot.graph.client import GraphWrite, WriteOutcome
 from bot.graph.errors import GraphError, GraphNotFound
@@ -61,6 +68,8 @@ class FakeGraph:
     reads: int = 0
     fail_with: GraphError | None = None
     unknown_users: set[str] = field(default_factory=set)
+    scripted: dict[str, Presence] = field(default_factory=dict)  # by user id: what reads of them answer
+    bulk_reads: list[list[str]] = field(default_factory=list)  # the ids of each getPresencesByUserId call
     _users: dict[str, _User] = field(default_factory=dict, repr=False)
     _order: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
@@ -86,6 +95,25 @@ class FakeGraph:
         if self.fail_with is not None:
             raise self.fail_with
         return self._read(user_id)
+
+    async def get_presences(self, user_ids: Sequence[str], *, tenant_id: str | None = None) -> list[Presence]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        ids: list[str] = []
+        seen: set[str] = set()
+        for user_id in user_ids:
+            if user_id.lower() not in seen:
+                seen.add(user_id.lower())
+                ids.append(user_id)
+        for start in range(0, len(ids), PRESENCES_PER_CALL):
+            self.bulk_reads.append(ids[start : start + PRESENCES_PER_CALL])
+        found = []
+        for user_id in ids:
+            if user_id in self.unknown_users:
+                continue
+            answer = self._answer(user_id, self._user(user_id))
+            found.append(answer if answer.id else answer.model_copy(update={"id": user_id}))
+        return found
 
     def bodies(self) -> list[dict[str, object]]:
         return [w.body.wire() if w.body is not None else {} for _, w in self.writes]
@@ -117,6 +145,11 @@ class FakeGraph:
     def _read(self, user_id: str) -> Presence:
         user = self._user(user_id)
         self.reads += 1
+        return self._answer(user_id, user)
+
+    def _answer(self, user_id: str, user: _User) -> Presence:
+        if user_id in self.scripted:
+            return self.scripted[user_id]
         if self.presence is not None:
             return self.presence
         if user.preferred is not None:
