@@ -1,5 +1,6 @@
-"""The control routes under `/_sim` (not Graph), for people and tests: the tenant's users and their
-simulated Teams clients, the clock, injected faults and request stats. Their errors are answered in
+"""The control routes under `/_sim` (not Graph), for people and tests: the tenant's users, their
+simulated Teams clients and what they set by hand in Teams and Outlook (a status message, out of office),
+the clock, injected faults and request stats. Their errors are answered in
 Graph's shape too (`control_errors`).
 
 They check no token, and they move the clock the bot's timers run on and make Graph fail: so they
@@ -20,6 +21,7 @@ from aiohttp.typedefs import Handler
 
 from bot.clock import AdjustableClock, Clock
 from bot.core.net import is_loopback_host
+from bot.graph.models import DateTimeTimeZone
 from bot.sim.errors import SimGraphError, bad_request
 from bot.sim.graph import SIM_GRAPH, SimGraph, read_json
 from bot.sim.operations import json_object, optional_str
@@ -31,6 +33,8 @@ __all__ = [
     "add_fault",
     "advance_clock",
     "clear_faults",
+    "clear_out_of_office",
+    "clear_status_message",
     "control_errors",
     "describe_user",
     "get_clock",
@@ -40,6 +44,9 @@ __all__ = [
     "loopback_only",
     "remove_client",
     "reset_stats",
+    "set_client",
+    "set_out_of_office",
+    "set_status_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -115,6 +122,61 @@ async def add_client(request: web.Request) -> web.Response:
 async def remove_client(request: web.Request) -> web.Response:
     """DELETE /_sim/users/{user_id}/clients/{client_id}: sign a Teams client out."""
     await _sim(request).tenant.remove_client(request.match_info["user_id"], request.match_info["client_id"])
+    return web.Response(status=204)
+
+
+async def set_client(request: web.Request) -> web.Response:
+    """PATCH /_sim/users/{user_id}/clients/{client_id} {"availability", "activity"}: the client now reports
+    this state (a meeting started, a call ended)."""
+    body = await _control_body(request)
+    await _sim(request).tenant.set_client(
+        request.match_info["user_id"],
+        request.match_info["client_id"],
+        optional_str(body, "availability"),
+        optional_str(body, "activity"),
+    )
+    return web.Response(status=204)
+
+
+def _message(body: dict[str, Any]) -> str | None:
+    if "message" not in body:
+        raise bad_request('message is required: {"message": "text"}, or {"message": null} to clear.')
+    return optional_str(body, "message")
+
+
+async def set_out_of_office(request: web.Request) -> web.Response:
+    """POST /_sim/users/{user_id}/outOfOffice {"message": "On leave until Monday"}: automatic replies on
+    ({"message": ""}: on, without a message; {"message": null}: off)."""
+    message = _message(await _control_body(request))
+    tenant = _sim(request).tenant
+    user_id = request.match_info["user_id"]
+    if message is None:
+        await tenant.clear_out_of_office(user_id)
+    else:
+        await tenant.set_out_of_office(user_id, message)
+    return web.Response(status=204)
+
+
+async def clear_out_of_office(request: web.Request) -> web.Response:
+    """DELETE /_sim/users/{user_id}/outOfOffice: automatic replies off."""
+    await _sim(request).tenant.clear_out_of_office(request.match_info["user_id"])
+    return web.Response(status=204)
+
+
+async def set_status_message(request: web.Request) -> web.Response:
+    """POST /_sim/users/{user_id}/statusMessage {"message": "text", "expiresAt"?: ISO 8601}: the status
+    message the user typed in Teams, under setStatusMessage's rules ({"message": "" or null}: cleared)."""
+    body = await _control_body(request)
+    message = _message(body)
+    expires = optional_str(body, "expiresAt")
+    expiry = DateTimeTimeZone(date_time=expires, time_zone="UTC") if expires and message else None
+    await _sim(request).tenant.set_status_message(request.match_info["user_id"], message, "text", expiry)
+    return web.Response(status=204)
+
+
+async def clear_status_message(request: web.Request) -> web.Response:
+    """DELETE /_sim/users/{user_id}/statusMessage."""
+    await _sim(request).tenant.set_status_message(request.match_info["user_id"], "", "text", None)
     return web.Response(status=204)
 
 

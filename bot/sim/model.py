@@ -1,6 +1,6 @@
 """The simulated tenant's state, as plain data: a user (`SimUser`) with their Teams client sessions,
-application presence sessions, preferred presence and status message; and a live session as
-aggregation sees it (`SessionView`). The rules that act on it are in `bot.sim.tenant`.
+application presence sessions, preferred presence, status message and out-of-office message; and a live
+session as aggregation sees it (`SessionView`). The rules that act on it are in `bot.sim.tenant`.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from bot.core.states import SESSION_RANK, Pair
 __all__ = [
     "AppSession",
     "ClientSession",
+    "OutOfOffice",
     "PreferredPresence",
     "SessionView",
     "SimUser",
@@ -59,6 +60,14 @@ class StoredStatusMessage:
 
 
 @dataclass
+class OutOfOffice:
+    """Out of office (automatic replies on): the stand-in for the calendar and Outlook, set by hand."""
+
+    message: str | None  # the automatic reply; None: out of office without one
+    since: datetime
+
+
+@dataclass
 class SimUser:
     user_id: str
     changed_at: datetime  # latest change to anything the presence is computed from (sequenceNumber)
@@ -66,6 +75,7 @@ class SimUser:
     apps: dict[str, AppSession] = field(default_factory=dict)  # key: app id, lowercased
     preferred: PreferredPresence | None = None
     status: StoredStatusMessage | None = None
+    out_of_office: OutOfOffice | None = None
     next_client: int = 1
 
     @classmethod

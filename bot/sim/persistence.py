@@ -16,7 +16,14 @@ from typing import Any
 from bot.clock import AdjustableClock, Clock
 from bot.core.files import write_atomically
 from bot.sim.errors import SimGraphError
-from bot.sim.model import AppSession, ClientSession, PreferredPresence, SimUser, StoredStatusMessage
+from bot.sim.model import (
+    AppSession,
+    ClientSession,
+    OutOfOffice,
+    PreferredPresence,
+    SimUser,
+    StoredStatusMessage,
+)
 
 __all__ = ["TenantState"]
 
@@ -75,6 +82,9 @@ def _user_to_json(user: SimUser) -> dict[str, Any]:
             "expiresAt": None if user.status.expires_at is None else user.status.expires_at.isoformat(),
             "expiryTimeZone": user.status.expiry_time_zone,
         },
+        "outOfOffice": None
+        if user.out_of_office is None
+        else {"message": user.out_of_office.message, "since": user.out_of_office.since.isoformat()},
     }
 
 
@@ -100,6 +110,9 @@ def _user_from_json(data: dict[str, Any]) -> SimUser:
         user.status = StoredStatusMessage(
             str(s["content"]), _dt(s["publishedAt"]), _opt_dt(s["expiresAt"]), str(s["expiryTimeZone"])
         )
+    if (o := data.get("outOfOffice")) is not None:  # absent from files written before it existed
+        message = o["message"]
+        user.out_of_office = OutOfOffice(None if message is None else str(message), _dt(o["since"]))
     return user
 
 

@@ -17,6 +17,8 @@ from bot.sim.control import (
     add_fault,
     advance_clock,
     clear_faults,
+    clear_out_of_office,
+    clear_status_message,
     control_errors,
     describe_user,
     get_clock,
@@ -26,6 +28,9 @@ from bot.sim.control import (
     loopback_only,
     remove_client,
     reset_stats,
+    set_client,
+    set_out_of_office,
+    set_status_message,
 )
 from bot.sim.graph import SIM_GRAPH, SIM_TENANT, SimGraph
 from bot.sim.operations import GRAPH_ROOT, GraphAnswer, GraphCall
@@ -57,7 +62,12 @@ def create_sim_app(
         ("GET", "/_sim/users", list_users),
         ("GET", "/_sim/users/{user_id}", describe_user),
         ("POST", "/_sim/users/{user_id}/clients", add_client),
+        ("PATCH", "/_sim/users/{user_id}/clients/{client_id}", set_client),
         ("DELETE", "/_sim/users/{user_id}/clients/{client_id}", remove_client),
+        ("POST", "/_sim/users/{user_id}/statusMessage", set_status_message),
+        ("DELETE", "/_sim/users/{user_id}/statusMessage", clear_status_message),
+        ("POST", "/_sim/users/{user_id}/outOfOffice", set_out_of_office),
+        ("DELETE", "/_sim/users/{user_id}/outOfOffice", clear_out_of_office),
         ("GET", "/_sim/clock", get_clock),
         ("POST", "/_sim/clock", advance_clock),
         ("GET", "/_sim/faults", list_faults),

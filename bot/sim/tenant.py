@@ -1,7 +1,7 @@
-"""The simulated tenant: users, their presence sessions, preferred presence and status message, and
-Graph's rules for them (docs/graph-facts.md §1–§3). No HTTP here: `bot.sim.routes` puts Graph's API
-in front of it. The state as data is in `bot.sim.model`, its file in `bot.sim.persistence`, the checks on
-what callers send in `bot.sim.inputs` and `bot.sim.times`.
+"""The simulated tenant: users, their presence sessions, preferred presence, status message and
+out-of-office message, and Graph's rules for them (docs/graph-facts.md §1–§3). No HTTP here:
+`bot.sim.routes` puts Graph's API in front of it. The state as data is in `bot.sim.model`, its file in
+`bot.sim.persistence`, the checks on what callers send in `bot.sim.inputs` and `bot.sim.times`.
 
 Everything time-dependent (session expiry, the fade of an idle Available session, preferred presence and
 status message expiry) is evaluated lazily from the injected `Clock` whenever a user is read, so moving an
@@ -41,7 +41,14 @@ from bot.sim.inputs import (
     check_session_id,
     user_key,
 )
-from bot.sim.model import AppSession, PreferredPresence, SessionView, SimUser, StoredStatusMessage
+from bot.sim.model import (
+    AppSession,
+    OutOfOffice,
+    PreferredPresence,
+    SessionView,
+    SimUser,
+    StoredStatusMessage,
+)
 from bot.sim.persistence import TenantState
 from bot.sim.times import graph_date_time, iso_utc, parse_iso_duration, parse_wall_time, published_text
 from bot.sim.timezones import resolve_zone
@@ -55,6 +62,10 @@ _AVAILABLE = "Available"
 _INACTIVE = Pair("Available", "AvailableInactive")
 _FADED_AWAY = Pair("Away", "Away")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Out of office shows as the activity OutOfOffice, whatever the availability, except while the person is
+# busy (a call, a meeting, presenting, focusing): that keeps its own activity (docs/simulator.md, §1).
+_BUSY = frozenset({"busy", "busyidle", "donotdisturb"})
+_OUT_OF_OFFICE = "OutOfOffice"
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -204,6 +215,37 @@ class SimTenant(TenantState):
         user.status = status
         await self.save()
 
+    # -- what people do in Teams and Outlook (the control routes) ---------------------------------
+    async def set_out_of_office(self, user_id: str, message: str | None) -> None:
+        """Turn the user's out of office on (automatic replies), with `message`; blank: no message."""
+        now = self._now()
+        user = self._changing(user_id, now)
+        since = user.out_of_office.since if user.out_of_office is not None else now
+        user.out_of_office = OutOfOffice(message if message and message.strip() else None, since)
+        await self.save()
+
+    async def clear_out_of_office(self, user_id: str) -> None:
+        """Turn the user's out of office off; succeeds whether or not it was on."""
+        now = self._now()
+        user = self._changing(user_id, now)
+        user.out_of_office = None
+        await self.save()
+
+    async def set_client(
+        self, user_id: str, client_id: str, availability: str | None, activity: str | None
+    ) -> None:
+        """A signed-in Teams client reports another state (a meeting starts, a call ends); 404 when the
+        user has no such client."""
+        pair = check_pair(availability, activity, CLIENT_TABLE, "a Teams client")
+        now = self._now()
+        user, _ = self._user(user_id, now)
+        client = user.clients.get(client_id)
+        if client is None:
+            raise not_found(f"The user has no Teams client session '{client_id}'.")
+        self._touch(user, now)
+        client.availability, client.activity, client.updated_at = pair.availability, pair.activity, now
+        await self.save()
+
     # -- inspection and simulated Teams clients --------------------------------------------------
     async def describe(self, user_id: str) -> dict[str, Any]:
         """What the simulator knows about a user: the presence Graph returns, and why."""
@@ -232,6 +274,9 @@ class SimTenant(TenantState):
                 "expiresAt": iso_utc(preferred.expires_at),
             },
             "statusMessage": presence["statusMessage"],
+            "outOfOffice": None
+            if user.out_of_office is None
+            else {"message": user.out_of_office.message, "since": iso_utc(user.out_of_office.since)},
         }
         if created:
             await self._save_quietly()
@@ -347,14 +392,20 @@ class SimTenant(TenantState):
         return Pair(sessions[0].availability, sessions[0].activity)
 
     def _presence(self, user: SimUser, now: datetime) -> dict[str, Any]:
+        """What a read answers for the user: single and bulk reads alike."""
         self._prune(user, now)
         pair = self._shown(user, now)
+        away = user.out_of_office
+        if away is not None and pair.availability.lower() not in _BUSY:
+            pair = Pair(pair.availability, _OUT_OF_OFFICE)
         presence = Presence(
             id=user.user_id,
             availability=pair.availability,
             activity=pair.activity,
             status_message=self._status_message(user.status),
-            out_of_office_settings=OutOfOfficeSettings(is_out_of_office=False, message=None),
+            out_of_office_settings=OutOfOfficeSettings(
+                is_out_of_office=away is not None, message=away.message if away is not None else None
+            ),
             sequence_number=f"{(self._version(user, now) - _EPOCH) // _MICROSECOND:016X}",
         )
         return presence.model_dump(by_alias=True, mode="json")

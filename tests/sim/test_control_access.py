@@ -64,7 +64,7 @@ async def _answer(
 def test_every_control_route_is_found(sim_app: web.Application) -> None:
     paths = {(method, path) for method, path, _ in _control_routes(sim_app)}
     assert ("POST", "/_sim/clock") in paths and ("POST", "/_sim/faults") in paths
-    assert len(paths) == 11
+    assert len(paths) == 16
 
 
 @pytest.mark.parametrize(

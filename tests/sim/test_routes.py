@@ -497,6 +497,183 @@ async def test_get_presences_by_user_id_limits(make_sim: MakeSim) -> None:
         assert (await sim.post("/v1.0/communications/getPresencesByUserId", body)).status == 400
 
 
+BULK = "/v1.0/communications/getPresencesByUserId"
+MEGAN = "00000000-0000-0000-0000-0000000000021"
+
+
+async def bulk_and_single(sim: Sim, *users: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each user's presence as getPresencesByUserId answers it, beside what GET presence answers."""
+    bulk = await sim.post(BULK, {"ids": list(users)})
+    assert bulk.status == 200, bulk.body
+    singles = [(await sim.get(f"/v1.0/users/{user}/presence")).body for user in users]
+    return list(zip(bulk.body["value"], singles, strict=True))
+
+
+async def test_bulk_and_single_reads_apply_the_same_precedence(sim: Sim) -> None:
+    """FACTS §3, read in bulk: an app's Away cannot pull down a Teams client's Available; a preferred
+    presence wins over every session; with no session the user is Offline. Bulk and single reads agree
+    to the last field."""
+    # Megan: her Teams client Available, the app's session Away.
+    await sim.post(f"/v1.0/users/{MEGAN}/presence/setPresence", set_presence_body("Away", "Away"))
+    # Alex: a preferred Do not disturb over the app's Busy, with a status message.
+    await sim.post(f"{PRESENCE}/setPresence", set_presence_body())
+    await sim.post(
+        f"{PRESENCE}/setUserPreferredPresence", {"availability": "DoNotDisturb", "activity": "DoNotDisturb"}
+    )
+    await sim.post(f"{PRESENCE}/setStatusMessage", {"statusMessage": {"message": {"content": "Focus"}}})
+    # Sam: signed out of Teams.
+    await sim.call("DELETE", "/_sim/users/sam/clients/teams-client-1")
+    read = await bulk_and_single(sim, MEGAN, ALEX, "sam")
+    for bulk, single in read:
+        assert bulk == single
+    assert [(b["availability"], b["activity"]) for b, _ in read] == [
+        ("Available", "Available"),
+        ("DoNotDisturb", "DoNotDisturb"),
+        ("Offline", "Offline"),
+    ]
+    assert read[1][0]["statusMessage"]["message"]["content"] == "Focus"
+
+
+async def test_the_1501st_bulk_read_in_30_s_is_throttled_while_single_reads_go_on(
+    make_sim: MakeSim, clock: AdjustableClock
+) -> None:
+    """FACTS §4: getPresencesByUserId has its own window, 1,500 calls per 30 s per app per tenant."""
+    sim = await make_sim(state_path=None)
+    body = {"ids": [ALEX, MEGAN]}
+    for _ in range(1500):
+        assert (await sim.post(BULK, body)).status == 200
+    throttled = await sim.post(BULK, body)
+    assert (throttled.status, throttled.body["error"]["code"]) == (429, "TooManyRequests")
+    assert 1 <= int(throttled.headers["Retry-After"]) <= 30
+    assert (await sim.get(PRESENCE)).status == 200, "single reads count in the larger presence window"
+    clock.advance(30)
+    assert (await sim.post(BULK, body)).status == 200, "the window has room again 30 s later"
+
+
+async def test_ids_that_are_not_guids_are_users_like_any_other(sim: Sim) -> None:
+    """Choice (docs/simulator.md): any id is a user, in bulk as in single reads (the Emulator's ids,
+    Teams' 29: ids, UPNs); GUIDs match in any case and are answered lowercased."""
+    ids = ["emulator-user-1", "29:1abcDEF", "megan@contoso.example", MEGAN.upper()]
+    read = await bulk_and_single(sim, *ids)
+    assert [b["id"] for b, _ in read] == ["emulator-user-1", "29:1abcDEF", "megan@contoso.example", MEGAN]
+    assert {(b["availability"], b["activity"]) for b, _ in read} == {("Available", "Available")}
+    assert all(bulk == single for bulk, single in read)
+
+
+class TenantHeaderAuthenticator:
+    """Every caller is the app, in the tenant the `X-Test-Tenant` header names."""
+
+    async def authenticate(self, request: web.Request) -> Caller:
+        return Caller(
+            app_id=APP,
+            tenant_id=request.headers.get("X-Test-Tenant", TENANT),
+            roles=frozenset({PRESENCE_READWRITE_ALL}),
+        )
+
+
+async def test_a_caller_from_another_tenant_reads_the_one_tenants_users(make_sim: MakeSim) -> None:
+    """Choice (docs/simulator.md): one tenant's state whatever tenant the token names, so a colleague
+    "from another tenant" reads as whatever the simulator knows of that id; only the throttling windows
+    are per tenant."""
+    sim = await make_sim(
+        authenticator=TenantHeaderAuthenticator(), limits=SimLimits(bulk_requests_per_window=1)
+    )
+    elsewhere = {"X-Test-Tenant": "99999999-0000-4000-8000-000000000099"}
+    await sim.post(f"{PRESENCE}/setPresence", set_presence_body())
+    here = await sim.post(BULK, {"ids": [ALEX]})
+    there = await sim.post(BULK, {"ids": [ALEX]}, headers=elsewhere)
+    assert (here.status, there.status) == (200, 200), "each tenant has its own bulk window"
+    assert there.body["value"] == here.body["value"]
+    assert (await sim.post(BULK, {"ids": [ALEX]})).status == 429
+
+
+# -- out of office (set by hand: the simulator has no calendar) ---------------------------------------------
+def out_of_office(reply: Reply) -> tuple[str, str, bool, str | None]:
+    body = reply.body
+    settings = body["outOfOfficeSettings"]
+    return body["availability"], body["activity"], settings["isOutOfOffice"], settings["message"]
+
+
+async def test_out_of_office_shows_in_single_and_bulk_reads(sim: Sim) -> None:
+    """FACTS §1: outOfOfficeSettings {isOutOfOffice, message}; Teams shows Out of office (activity
+    OutOfOffice) over Available. Bulk and single reads agree."""
+    before = (await sim.get(PRESENCE)).body["sequenceNumber"]
+    reply = await sim.post(f"/_sim/users/{ALEX}/outOfOffice", {"message": "On leave until Monday"})
+    assert reply.status == 204
+    single = await sim.get(PRESENCE)
+    assert out_of_office(single) == ("Available", "OutOfOffice", True, "On leave until Monday")
+    assert single.body["sequenceNumber"] > before, "a reader sees the presence changed"
+    [(bulk, again)] = await bulk_and_single(sim, ALEX)
+    assert bulk == again == single.body
+    assert (await sim.describe())["outOfOffice"]["message"] == "On leave until Monday"
+
+
+@pytest.mark.parametrize(
+    ("setup", "shown"),
+    [
+        ([("client", "Busy", "InAMeeting")], ("Busy", "InAMeeting")),
+        ([("app", "Busy", "InACall")], ("Busy", "InACall")),
+        ([("app", "DoNotDisturb", "Presenting")], ("DoNotDisturb", "Presenting")),
+        ([("preferred", "DoNotDisturb", "DoNotDisturb")], ("DoNotDisturb", "DoNotDisturb")),
+        ([("preferred", "BeRightBack", "BeRightBack")], ("BeRightBack", "OutOfOffice")),
+        ([("preferred", "Offline", "OffWork")], ("Offline", "OutOfOffice")),
+        ([("signed out", "", "")], ("Offline", "OutOfOffice")),
+        ([("signed out", "", ""), ("app", "Away", "Away")], ("Away", "OutOfOffice")),
+    ],
+)
+async def test_out_of_office_gives_way_only_to_busy_and_do_not_disturb(
+    sim: Sim, setup: list[tuple[str, str, str]], shown: tuple[str, str]
+) -> None:
+    """Choice (docs/simulator.md): while out of office the activity reads OutOfOffice, unless the person
+    is Busy or Do not disturb (a call, a meeting, presenting): those keep their own. The availability
+    is always what aggregation gives."""
+    for kind, availability, activity in setup:
+        if kind == "client":
+            await sim.post(
+                f"/_sim/users/{ALEX}/clients", {"availability": availability, "activity": activity}
+            )
+        elif kind == "app":
+            await sim.post(f"{PRESENCE}/setPresence", set_presence_body(availability, activity))
+        elif kind == "preferred":
+            pair = {"availability": availability, "activity": activity}
+            await sim.post(f"{PRESENCE}/setUserPreferredPresence", pair)
+        else:
+            await sim.call("DELETE", f"/_sim/users/{ALEX}/clients/teams-client-1")
+    await sim.post(f"/_sim/users/{ALEX}/outOfOffice", {"message": "Away this week"})
+    [(bulk, single)] = await bulk_and_single(sim, ALEX)
+    assert bulk == single
+    assert (bulk["availability"], bulk["activity"]) == shown
+    assert bulk["outOfOfficeSettings"] == {"isOutOfOffice": True, "message": "Away this week"}
+
+
+async def test_out_of_office_is_turned_off_by_null_or_delete(sim: Sim) -> None:
+    await sim.post(f"/_sim/users/{ALEX}/outOfOffice", {"message": "Off"})
+    assert (await sim.post(f"/_sim/users/{ALEX}/outOfOffice", {"message": None})).status == 204
+    assert out_of_office(await sim.get(PRESENCE)) == ("Available", "Available", False, None)
+    await sim.post(f"/_sim/users/{ALEX}/outOfOffice", {"message": ""})
+    assert out_of_office(await sim.get(PRESENCE)) == ("Available", "OutOfOffice", True, None), "no message"
+    assert (await sim.call("DELETE", f"/_sim/users/{ALEX}/outOfOffice")).status == 204
+    assert out_of_office(await sim.get(PRESENCE)) == ("Available", "Available", False, None)
+    assert (await sim.call("DELETE", f"/_sim/users/{ALEX}/outOfOffice")).status == 204, "off already"
+
+
+@pytest.mark.parametrize("body", [{}, {"message": 5}, ["On leave"]])
+async def test_unclear_out_of_office_requests_are_refused(sim: Sim, body: Any) -> None:
+    reply = await sim.post(f"/_sim/users/{ALEX}/outOfOffice", body)
+    assert (reply.status, reply.body["error"]["code"]) == (400, "BadRequest")
+    assert (await sim.get(PRESENCE)).body["outOfOfficeSettings"]["isOutOfOffice"] is False
+
+
+async def test_out_of_office_survives_a_restart(make_sim: MakeSim, tmp_path: Path) -> None:
+    path = tmp_path / "ooo" / "sim-state.json"
+    first = await make_sim(state_path=path)
+    await first.post(f"/_sim/users/{ALEX}/outOfOffice", {"message": "Parental leave"})
+    before = (await first.get(PRESENCE)).body
+    second = await make_sim(state_path=path, sim_clock=AdjustableClock())
+    assert (await second.get(PRESENCE)).body == before
+    assert before["outOfOfficeSettings"]["message"] == "Parental leave"
+
+
 # -- $batch ---------------------------------------------------------------------------------------------
 def entry(entry_id: str, url: str, body: Any = None, depends_on: list[str] | None = None) -> dict[str, Any]:
     request: dict[str, Any] = {"id": entry_id, "method": "POST" if body is not None else "GET", "url": url}
@@ -792,6 +969,53 @@ async def test_teams_clients_through_control_routes(sim: Sim) -> None:
     )
     assert garbled.status == 400
     assert ALEX in (await sim.get("/_sim/users")).body["users"]
+
+
+async def test_a_teams_clients_state_can_change(sim: Sim) -> None:
+    """A meeting starts and ends on the client the user is signed in on, without signing it out."""
+    client = f"/_sim/users/{ALEX}/clients/teams-client-1"
+    before = (await sim.get(PRESENCE)).body["sequenceNumber"]
+    assert (await sim.call("PATCH", client, {"availability": "Busy", "activity": "InAMeeting"})).status == 204
+    assert await sim.shown() == ("Busy", "InAMeeting")
+    assert (await sim.get(PRESENCE)).body["sequenceNumber"] > before
+    await sim.call("PATCH", client, {"availability": "Available", "activity": "Available"})
+    assert await sim.shown() == ("Available", "Available")
+    assert [s["sessionId"] for s in (await sim.describe())["sessions"]] == ["teams-client-1"]
+    missing = await sim.call("PATCH", f"/_sim/users/{ALEX}/clients/teams-client-9", {"availability": "Busy"})
+    assert missing.status == 400, "the pair is checked first: no activity"
+    missing = await sim.call(
+        "PATCH", f"/_sim/users/{ALEX}/clients/teams-client-9", {"availability": "Busy", "activity": "Busy"}
+    )
+    assert (missing.status, missing.body["error"]["code"]) == (404, "NotFound")
+    refused = await sim.call("PATCH", client, {"availability": "Offline", "activity": "OffWork"})
+    assert refused.status == 400, "Appear offline is a preferred presence, not a client state"
+
+
+async def test_a_status_message_set_as_in_teams(sim: Sim, clock: AdjustableClock) -> None:
+    """The message a user types in Teams, with setStatusMessage's rules, without an app token."""
+    route = f"/_sim/users/{ALEX}/statusMessage"
+    expires = (clock.now() + timedelta(hours=1)).astimezone(UTC).replace(microsecond=0)
+    reply = await sim.post(route, {"message": "In Berlin this week", "expiresAt": expires.isoformat()})
+    assert reply.status == 204
+    status = (await sim.get(PRESENCE)).body["statusMessage"]
+    assert status["message"] == {"content": "In Berlin this week", "contentType": "text"}
+    expiry = DateTimeTimeZone.model_validate(status["expiryDateTime"]).to_datetime()
+    assert expiry == expires
+    clock.advance(3601)
+    assert (await sim.get(PRESENCE)).body["statusMessage"] is None, "gone once it expired"
+
+    await sim.post(route, {"message": "Ask me about the launch"})
+    assert (await sim.get(PRESENCE)).body["statusMessage"]["expiryDateTime"] is None
+    assert (await sim.call("DELETE", route)).status == 204
+    assert (await sim.get(PRESENCE)).body["statusMessage"] is None
+    await sim.post(route, {"message": "Back soon"})
+    assert (await sim.post(route, {"message": None})).status == 204
+    assert (await sim.get(PRESENCE)).body["statusMessage"] is None
+    too_long = await sim.post(route, {"message": "x" * 281})
+    assert (too_long.status, too_long.body["error"]["code"]) == (400, "InvalidArgument")
+    past = await sim.post(route, {"message": "Late", "expiresAt": "2001-01-01T00:00:00Z"})
+    assert (past.status, past.body["error"]["code"]) == (400, "InvalidArgument")
+    assert (await sim.post(route, {})).status == 400
 
 
 async def test_describe_shows_presence_sessions_preference_and_status(sim: Sim) -> None:
