@@ -37,6 +37,7 @@ async def connector() -> AsyncIterator[Connector]:
     await site.start()
     conn.url = f"http://127.0.0.1:{bound_port(runner.addresses)}"
     yield conn
+    conn.release()  # roster requests a test left stalled
     await runner.cleanup()
 
 
