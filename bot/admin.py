@@ -136,6 +136,8 @@ async def _forget(store: Store, args: argparse.Namespace, user: str, tenant: str
         ("conversation references", report.conversation_references),
         ("audit entries", report.audit_entries),
         ("user leases", report.user_leases),
+        ("watches (theirs, and others' on them)", report.watches),
+        ("others' audit entries naming them (name and id taken out)", report.audit_mentions),
     ):
         print(f"  {label}: {count}")
     if report.active_holds:

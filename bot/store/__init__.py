@@ -13,6 +13,7 @@ from bot.store.records import (
 )
 from bot.store.store import DEDUP_WINDOW, Store, open_store
 from bot.store.timers import GiveUpHandler, TimerAbandoned, TimerHandler, TimerService
+from bot.store.watches import WatchCapReached
 
 __all__ = [
     "DEDUP_WINDOW",
@@ -29,6 +30,7 @@ __all__ = [
     "TimerService",
     "UserRef",
     "UserSettings",
+    "WatchCapReached",
     "hold_timer_key",
     "open_store",
 ]

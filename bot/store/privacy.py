@@ -1,6 +1,7 @@
-"""The store's queries for retention and privacy requests: pruning the audit log and ended holds past
-their retention (in bounded batches, so no transaction holds the SQLite writer long), one user's audit
-entries (an export), and removing everything stored about one user (an erasure). Part of `Store`."""
+"""The store's queries for retention and privacy requests: pruning the audit log, ended holds and ended
+watches past their retention (in bounded batches, so no transaction holds the SQLite writer long), one
+user's audit entries (an export), and removing everything stored about one user (an erasure). Part of
+`Store`."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ from bot.store.schema import (
     timers,
     user_leases,
     users,
+    watches,
 )
+from bot.store.watches import WATCH_OPERATION
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ class PruneReport(Record):
 
     audit_entries: int
     ended_holds: int
+    ended_watches: int = 0
 
 
 class ForgetReport(Record):
@@ -46,6 +50,8 @@ class ForgetReport(Record):
     conversation_references: int
     audit_entries: int
     user_leases: int
+    watches: int = 0  # theirs, and everyone's watches on them
+    audit_mentions: int = 0  # other people's audit rows of a watch on them: the name and id taken out
 
     @property
     def total(self) -> int:
@@ -56,6 +62,8 @@ class ForgetReport(Record):
             + self.conversation_references
             + self.audit_entries
             + self.user_leases
+            + self.watches
+            + self.audit_mentions
         )
 
 
@@ -65,10 +73,21 @@ def _whose(table: sa.Table, user_id: str, tenant_id: str | None) -> sa.ColumnEle
     Both compare without regard to case: an id typed by an admin (a GUID from the Entra admin center)
     must find every row, whatever case Teams sent it in. A privacy request is rare; the scan is fine.
     """
-    condition = sa.func.lower(table.c.user_id) == user_id.lower()
+    return _matching(table.c.user_id, table, user_id, tenant_id)
+
+
+def _matching(
+    column: sa.ColumnElement[Any], table: sa.Table, user_id: str, tenant_id: str | None
+) -> sa.ColumnElement[bool]:
+    condition = sa.func.lower(column) == user_id.lower()
     if tenant_id is not None:
         condition = sa.and_(condition, sa.func.lower(table.c.tenant_id) == tenant_id.lower())
     return condition
+
+
+# Other people's audit rows of a watch on a user name them here (`bot.store.watches.watch_request`).
+_WATCHED = audit_log.c.request[("target", "id")].as_string()
+_FORGOTTEN_TARGET = {"forgotten": True}
 
 
 class PrivacyQueries(Database):
@@ -76,8 +95,8 @@ class PrivacyQueries(Database):
 
     # -- retention ---------------------------------------------------------------------------------
     async def prune(self, before: datetime, *, batch: int = PRUNE_BATCH) -> PruneReport:
-        """Delete audit entries recorded before `before`, and holds that ended before it (never an
-        active hold), `batch` rows a transaction, until none are left."""
+        """Delete audit entries recorded before `before`, and holds and watches that ended before it
+        (never an active one), `batch` rows a transaction, until none are left."""
         if batch < 1:
             raise ValueError("batch must be at least 1")
         old_audit = (
@@ -93,10 +112,19 @@ class PrivacyQueries(Database):
         audit = await self._delete_in_batches(
             sa.delete(audit_log).where(audit_log.c.id.in_(old_audit.scalar_subquery())), batch
         )
+        old_watches = (
+            sa.select(watches.c.id)
+            .where(watches.c.ended_at.is_not(None), watches.c.ended_at < before)
+            .order_by(watches.c.id)
+            .limit(batch)
+        )
         ended = await self._delete_in_batches(
             sa.delete(holds).where(holds.c.id.in_(old_holds.scalar_subquery())), batch
         )
-        return PruneReport(audit_entries=audit, ended_holds=ended)
+        ended_watches = await self._delete_in_batches(
+            sa.delete(watches).where(watches.c.id.in_(old_watches.scalar_subquery())), batch
+        )
+        return PruneReport(audit_entries=audit, ended_holds=ended, ended_watches=ended_watches)
 
     async def _delete_in_batches(self, statement: sa.Delete, batch: int) -> int:
         total = 0
@@ -124,7 +152,9 @@ class PrivacyQueries(Database):
     async def forget_user(self, user_id: str, tenant_id: str | None = None) -> ForgetReport:
         """Remove everything stored about the user (in `tenant_id`, or in every tenant), in one
         transaction: their settings, holds and the holds' timers, conversation references, audit
-        entries and leases."""
+        entries and leases; their watches and everyone's watches on them; and their name and id from
+        the audit rows of other people's watches on them (the rows stay, saying a watch was forgotten).
+        """
 
         def forget(connection: sa.Connection) -> ForgetReport:
             their_holds = sa.select(holds.c.id).where(_whose(holds, user_id, tenant_id))
@@ -147,8 +177,33 @@ class PrivacyQueries(Database):
                 counts[name] = connection.execute(
                     sa.delete(table).where(_whose(table, user_id, tenant_id))
                 ).rowcount
+            watched = _matching(watches.c.target_id, watches, user_id, tenant_id)
+            counts["watches"] = connection.execute(
+                sa.delete(watches).where(sa.or_(_whose(watches, user_id, tenant_id), watched))
+            ).rowcount
+            counts["audit_mentions"] = self._forget_mentions(connection, user_id, tenant_id)
             return ForgetReport.model_validate(counts)
 
         report = await self.run(forget)
-        log.info("forgot a user: %d row(s) removed", report.total)
+        log.info("forgot a user: %d row(s) removed or redacted", report.total)
         return report
+
+    @staticmethod
+    def _forget_mentions(connection: sa.Connection, user_id: str, tenant_id: str | None) -> int:
+        """Take the user out of other people's watch audit rows naming them; returns how many."""
+        rows = connection.execute(
+            sa.select(audit_log.c.id, audit_log.c.request).where(
+                audit_log.c.operation == WATCH_OPERATION, _matching(_WATCHED, audit_log, user_id, tenant_id)
+            )
+        ).all()
+        if rows:
+            connection.execute(
+                sa.update(audit_log)
+                .where(audit_log.c.id == sa.bindparam("row_id"))
+                .values(request=sa.bindparam("redacted")),
+                [
+                    {"row_id": row.id, "redacted": {**(row.request or {}), "target": _FORGOTTEN_TARGET}}
+                    for row in rows
+                ],
+            )
+        return len(rows)

@@ -110,6 +110,8 @@ class StoreCounts(Record):
     conversation_references: int
     processed_activities: int
     audit_log: int
+    watches: int
+    active_watches: int  # not ended yet
 
 
 def hold_timer_key(hold_id: int, purpose: str) -> str:

@@ -1,4 +1,5 @@
-"""Retention: the audit log and ended holds are kept `days` days, then pruned by a durable timer.
+"""Retention: the audit log, ended holds and ended watches are kept `days` days, then pruned by a
+durable timer.
 
 One timer, `maintenance:audit-prune`, fires on one replica at a time; its handler prunes (in batches,
 `Store.prune`) and schedules the next pass a day later. `start` creates the timer when it is missing
@@ -25,7 +26,8 @@ PRUNE_EVERY = timedelta(days=1)
 
 
 class Retention:
-    """Keeps the audit log and ended holds for `days` days; `fire` and `give_up` serve `PRUNE_KIND`."""
+    """Keeps the audit log, ended holds and ended watches for `days` days; `fire` and `give_up` serve
+    `PRUNE_KIND`."""
 
     kinds = (PRUNE_KIND,)
 
@@ -55,11 +57,13 @@ class Retention:
     async def prune(self) -> PruneReport:
         """Delete what is older than the retention now."""
         report = await self._store.prune(self._clock.now() - self._keep, batch=self._batch)
-        if report.audit_entries or report.ended_holds:
+        if report.audit_entries or report.ended_holds or report.ended_watches:
             log.info(
-                "retention: removed %d audit entr(ies) and %d ended hold(s) older than %d day(s)",
+                "retention: removed %d audit entr(ies), %d ended hold(s) and %d ended watch(es) older "
+                "than %d day(s)",
                 report.audit_entries,
                 report.ended_holds,
+                report.ended_watches,
                 self._keep.days,
             )
         return report

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.core.colleagues import Colleague, Watch, WatchEnd, WatchKind
 from bot.core.users import UserRef
 from bot.store.records import (
     AuditEntry,
@@ -16,7 +17,7 @@ from bot.store.records import (
     HoldStatus,
     UserSettings,
 )
-from bot.store.schema import holds
+from bot.store.schema import holds, watches
 
 
 def tenant_key(user: UserRef) -> str:
@@ -76,3 +77,33 @@ def reference_record(row: sa.Row[Any]) -> ConversationReferenceRecord:
 
 def audit_record(row: sa.Row[Any]) -> AuditEntry:
     return AuditEntry.model_validate({**row._asdict(), "tenant_id": tenant_out(row.tenant_id)})
+
+
+def watch_record(row: sa.Row[Any]) -> Watch:
+    tenant = tenant_out(row.tenant_id)
+    return Watch(
+        id=row.id,
+        watcher=UserRef(user_id=row.user_id, tenant_id=tenant, name=row.user_name),
+        target=Colleague(
+            aad_id=row.target_id,
+            name=row.target_name,
+            tenant_id=tenant,
+            upn=row.target_upn,
+            channel_id=row.target_channel_id,
+        ),
+        kind=WatchKind(row.kind),
+        conversation_id=row.conversation_id,
+        created_at=row.created_at,
+        ends_at=row.ends_at,
+        ended_at=row.ended_at,
+        end_reason=WatchEnd(row.end_reason) if row.end_reason is not None else None,
+    )
+
+
+def active_watches_of(user: UserRef) -> sa.ColumnElement[bool]:
+    """The watcher's watches that have not ended (including any past their end, not yet expired)."""
+    return sa.and_(
+        watches.c.tenant_id == tenant_key(user),
+        watches.c.user_id == user.user_id,
+        watches.c.ended_at.is_(None),
+    )

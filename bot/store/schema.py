@@ -167,3 +167,47 @@ audit_log = sa.Table(
     sa.Column("detail", sa.String(1000), nullable=True),
     sa.Index("ix_audit_log_user_id", "tenant_id", "user_id", "id"),
 )
+
+# `/watch`: a user waiting to hear when a colleague is free (or back). Active while `ended_at` is NULL;
+# it ends when it fires, at `ends_at` (expired), or when the watcher cancels it.
+watches = sa.Table(
+    "watches",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("tenant_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(256), nullable=False),  # the watcher
+    sa.Column("user_name", sa.String(256), nullable=True),
+    sa.Column("target_id", sa.String(256), nullable=False),  # the colleague's Entra object id
+    sa.Column("target_name", sa.String(256), nullable=False),
+    sa.Column("target_upn", sa.String(256), nullable=True),
+    sa.Column("target_channel_id", sa.String(256), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    # Where the watcher asked: the notice goes there (None: their latest chat with the bot).
+    sa.Column("conversation_id", sa.String(512), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("ends_at", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("end_reason", sa.String(16), nullable=True),
+    sa.CheckConstraint("kind IN ('free', 'back')", name="kind"),
+    sa.CheckConstraint("end_reason IN ('fired', 'expired', 'cancelled')", name="end_reason"),
+    # At most one active watch per watcher, colleague and kind: asking again extends it.
+    sa.Index(
+        "ux_watches_active",
+        "tenant_id",
+        "user_id",
+        "target_id",
+        "kind",
+        unique=True,
+        postgresql_where=sa.text("ended_at IS NULL"),
+        sqlite_where=sa.text("ended_at IS NULL"),
+    ),
+    # A tenant's poll reads its active watches (and the distinct colleagues among them).
+    sa.Index(
+        "ix_watches_active_tenant",
+        "tenant_id",
+        "target_id",
+        postgresql_where=sa.text("ended_at IS NULL"),
+        sqlite_where=sa.text("ended_at IS NULL"),
+    ),
+    sa.Index("ix_watches_user_created", "tenant_id", "user_id", "created_at"),
+)

@@ -1,9 +1,10 @@
 """The durable store: SQLite by default, PostgreSQL when a URL says so.
 
 Everything the bot must remember across restarts and replicas lives here: users' time zones and notice
-preference, holds (states the bot keeps re-setting until the user's requested end), conversation
-references for proactive messages, the ids of activities already handled, and an audit of every Graph
-write. Timers share the database and are driven by `bot.store.timers.TimerService`.
+preference, holds (states the bot keeps re-setting until the user's requested end), watches (users
+waiting to hear when a colleague is free), conversation references for proactive messages, the ids of
+activities already handled, and an audit of every Graph write and every watch. Timers share the
+database and are driven by `bot.store.timers.TimerService`.
 
 Times come from the injected `Clock`, never from the database, so the simulator can move time forward.
 """
@@ -42,7 +43,9 @@ from bot.store.schema import (
     processed_activities,
     timers,
     users,
+    watches,
 )
+from bot.store.watches import WatchQueries
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +58,11 @@ async def open_store(url: str | None, data_dir: Path, clock: Clock) -> Store:
     return Store(await open_engine(url, data_dir), clock)
 
 
-class Store(PeopleQueries, HoldQueries, PrivacyQueries):
+class Store(PeopleQueries, HoldQueries, WatchQueries, PrivacyQueries):
     """Typed access to the bot's durable state. Create with `open_store`; close with `close()`.
 
-    The queries live by topic in `bot.store.people`, `bot.store.holds` and `bot.store.privacy`
-    (retention, privacy requests); the audit log and counts here.
+    The queries live by topic in `bot.store.people`, `bot.store.holds`, `bot.store.watches` and
+    `bot.store.privacy` (retention, privacy requests); the audit log and counts here.
     """
 
     async def mark_done(self, user: UserRef, activity_key: str) -> None:
@@ -115,6 +118,8 @@ class Store(PeopleQueries, HoldQueries, PrivacyQueries):
             count(conversation_references).label("conversation_references"),
             count(processed_activities).label("processed_activities"),
             count(audit_log).label("audit_log"),
+            count(watches).label("watches"),
+            count(watches, watches.c.ended_at.is_(None)).label("active_watches"),
         )
         async with self.read() as connection:
             row = (await connection.execute(statement)).one()

@@ -15,6 +15,7 @@ import pytest
 
 from bot.app import RUNTIME
 from bot.clock import AdjustableClock
+from bot.core.colleagues import Colleague, WatchKind
 from bot.core.users import UserRef
 from bot.server import RunningBot
 from bot.store import Store, open_store
@@ -138,6 +139,32 @@ async def test_forget_removes_one_users_data_and_says_how_much(filled: str, tmp_
     assert everywhere.returncode == 0 and "audit entries: 1" in everywhere.stdout
     nothing = cli(tmp_path, filled, "forget", "--user", ALEX.user_id)
     assert nothing.returncode == 0 and nothing.stdout.startswith("nothing stored about user")
+
+
+async def test_forget_says_what_went_of_watches_on_the_user(store_url: str, tmp_path: Path) -> None:
+    clock = AdjustableClock()
+    store = await open_store(store_url, tmp_path, clock)
+    try:
+        now = clock.now()
+        alex = Colleague(aad_id=ALEX.user_id, name="Alex Wilber")
+        await store.add_watch(
+            BLAKE,
+            alex,
+            WatchKind.FREE,
+            ends_at=now + timedelta(hours=1),
+            conversation_id=None,
+            now=now,
+            cap=20,
+        )
+    finally:
+        await store.close()
+    result = cli(tmp_path, store_url, "forget", "--user", ALEX.user_id)
+    assert result.returncode == 0, result.stderr
+    assert "watches (theirs, and others' on them): 1" in result.stdout
+    assert "others' audit entries naming them (name and id taken out): 1" in result.stdout
+    blakes = json.loads(cli(tmp_path, store_url, "audit", "--user", BLAKE.user_id, "--json").stdout)
+    assert [(e["operation"], e["outcome"]) for e in blakes] == [("watch", "started")]
+    assert "Alex" not in json.dumps(blakes) and ALEX.user_id not in json.dumps(blakes)
 
 
 def test_no_store_or_no_user_is_one_clear_line(tmp_path: Path) -> None:

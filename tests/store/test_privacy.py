@@ -1,5 +1,6 @@
 """Retention and privacy requests in the store, on SQLite and PostgreSQL: pruning in bounded batches,
-one user's audit, and forgetting one user without touching anyone else."""
+one user's audit, and forgetting one user without touching anyone else (their watches, and others'
+watches on them, included)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from bot.clock import AdjustableClock
+from bot.core.colleagues import Colleague, Watch, WatchEnd, WatchKind
 from bot.core.users import UserRef
 from bot.store import HoldStatus, Store
 from bot.store.records import SavedConversation
@@ -164,4 +166,72 @@ async def test_forget_user_removes_everything_about_them_and_nothing_else(
     assert await store.get_active_hold(ALEX) is None
     assert (await store.counts()).timers == timers_before - report.timers
     again = await store.forget_user(ALEX.user_id, TENANT if tenant_given else None)
+    assert again.total == 0
+
+
+# -- watches -------------------------------------------------------------------------------------------
+MEGAN = Colleague(aad_id="dddddddd-0000-0000-0000-000000000004", name="Megan Bowen")
+
+
+def as_colleague(user: UserRef, name: str) -> Colleague:
+    return Colleague(aad_id=user.user_id, name=name)
+
+
+async def watch(store: Store, clock: AdjustableClock, watcher: UserRef, target: Colleague) -> Watch:
+    now = clock.now()
+    return await store.add_watch(
+        watcher,
+        target,
+        WatchKind.FREE,
+        ends_at=now + timedelta(hours=8),
+        conversation_id=None,
+        now=now,
+        cap=20,
+    )
+
+
+async def test_prune_removes_watches_that_ended_before_the_cutoff_and_never_an_active_one(
+    store: Store, store_clock: AdjustableClock
+) -> None:
+    fired = await watch(store, store_clock, ALEX, MEGAN)
+    await store.end_watch(fired.id, WatchEnd.FIRED, now=store_clock.now())
+    cancelled = await watch(store, store_clock, BLAKE, MEGAN)
+    await store.cancel_watches(BLAKE, None, now=store_clock.now())
+    store_clock.advance(timedelta(days=100).total_seconds())
+    recent = await watch(store, store_clock, ALEX, MEGAN)
+    await store.end_watch(recent.id, WatchEnd.EXPIRED, now=store_clock.now())
+    active = await watch(store, store_clock, BLAKE, MEGAN)
+
+    report = await store.prune(store_clock.now() - timedelta(days=90), batch=1)
+
+    assert report.ended_watches == 2
+    left = {w.id for w in await store.tenant_watches(TENANT)}
+    assert left == {active.id}
+    counts = await store.counts()
+    assert (counts.watches, counts.active_watches) == (2, 1)  # the recently ended one and the active one
+    assert fired.id not in left and cancelled.id not in left
+
+
+async def test_forget_removes_their_watches_and_everyones_watches_on_them(
+    store: Store, store_clock: AdjustableClock
+) -> None:
+    await watch(store, store_clock, ALEX, MEGAN)  # Alex watches Megan
+    on_alex = await watch(store, store_clock, BLAKE, as_colleague(ALEX, "Alex Wilber"))  # Blake watches Alex
+    blakes_other = await watch(store, store_clock, BLAKE, MEGAN)
+    await store.end_watch(on_alex.id, WatchEnd.FIRED, now=store_clock.now())  # two audit rows name Alex
+    alex_exported = await store.user_audit(ALEX.user_id, TENANT)
+    assert [(e.operation, e.outcome) for e in alex_exported] == [("watch", "started")]  # the export has it
+
+    report = await store.forget_user(ALEX.user_id.upper(), TENANT)
+
+    assert report.watches == 2  # Alex's watch of Megan, and Blake's (ended) watch of Alex
+    assert report.audit_mentions == 2
+    assert await store.active_watches(ALEX) == []
+    assert [w.id for w in await store.tenant_watches(TENANT)] == [blakes_other.id]
+    blakes_audit = [entry.request for entry in await store.list_audit(BLAKE)]
+    assert len(blakes_audit) == 3  # Blake's rows stay, without Alex's name or id
+    assert ALEX.user_id not in repr(blakes_audit) and "Alex Wilber" not in repr(blakes_audit)
+    assert sum(request == {**(request or {}), "target": {"forgotten": True}} for request in blakes_audit) == 2
+    assert sum("Megan Bowen" in repr(request) for request in blakes_audit) == 1
+    again = await store.forget_user(ALEX.user_id, TENANT)
     assert again.total == 0

@@ -548,6 +548,8 @@ async def test_counts_start_at_zero(store: Store) -> None:
         "conversation_references": 0,
         "processed_activities": 0,
         "audit_log": 0,
+        "watches": 0,
+        "active_watches": 0,
     }
 
 
