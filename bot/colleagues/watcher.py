@@ -35,6 +35,7 @@ from bot.graph.models import Presence
 from bot.store.records import Timer
 from bot.store.store import Store
 from bot.store.timers import TimerService
+from bot.store.watches import WatchTarget
 
 log = logging.getLogger(__name__)
 
@@ -203,12 +204,11 @@ class Watcher:
         poll while the tenant has watches."""
         tenant = tenant_id or ""
         started = self._clock.now()
-        watches = await self._store.tenant_watches(tenant)
-        expired = await self._expire([w for w in watches if w.ends_at <= started], started)
-        waiting: dict[str, list[Watch]] = collections.defaultdict(list)
-        for watch in watches:
-            if watch.ends_at > started:
-                waiting[watch.target.aad_id.lower()].append(watch)
+        expired = await self._store.expire_watches(tenant, now=started)
+        await self._notify(expired, None)
+        waiting: dict[str, list[WatchTarget]] = collections.defaultdict(list)
+        for watch in await self._store.tenant_watch_targets(tenant, now=started):
+            waiting[watch.target_id.lower()].append(watch)
         people = sorted(waiting)
         if resume:
             cut = bisect.bisect_left(people, resume)
@@ -225,7 +225,7 @@ class Watcher:
             calls += 1
             try:
                 presences = await self._reader.get_presences(
-                    [waiting[person][0].target.aad_id for person in chunk], tenant_id=tenant or None
+                    [waiting[person][0].target_id for person in chunk], tenant_id=tenant or None
                 )
             except GraphThrottled as error:
                 throttled, unread = error, people[start]
@@ -245,7 +245,7 @@ class Watcher:
             read=read,
             fired=fired,
             notified=notified,
-            expired=expired,
+            expired=len(expired),
             throttled=throttled is not None,
             retry_after=retry_after,
             interval=interval,
@@ -265,28 +265,22 @@ class Watcher:
         )
         return report
 
-    async def _expire(self, over: list[Watch], now: datetime) -> int:
-        if not over:
-            return 0
-        ended = await self._store.end_watches([w.id for w in over], WatchEnd.EXPIRED, now=now)
-        await self._notify([w for w in over if w.id in ended], None)
-        return len(ended)
-
-    async def _fire_met(self, waiting: dict[str, list[Watch]], presences: list[Presence]) -> tuple[int, int]:
+    async def _fire_met(
+        self, waiting: dict[str, list[WatchTarget]], presences: list[Presence]
+    ) -> tuple[int, int]:
         """End the watches the presences meet (first), then notify those this call ended."""
-        met: list[tuple[Watch, Presence]] = []
+        met: dict[int, Presence] = {}
         for presence in presences:
             out_of_office = bool(
                 presence.out_of_office_settings and presence.out_of_office_settings.is_out_of_office
             )
             for watch in waiting.get((presence.id or "").lower(), ()):
                 if watch_met(watch.kind, presence.availability, presence.activity, out_of_office):
-                    met.append((watch, presence))
+                    met[watch.id] = presence
         if not met:
             return 0, 0
-        ended = await self._store.end_watches([w.id for w, _ in met], WatchEnd.FIRED, now=self._clock.now())
-        mine = [(w, p) for w, p in met if w.id in ended]
-        return len(mine), await self._notify([w for w, _ in mine], [p for _, p in mine])
+        ended = await self._store.finish_watches(met, WatchEnd.FIRED, now=self._clock.now())
+        return len(ended), await self._notify(ended, [met[watch.id] for watch in ended])
 
     async def _notify(self, ended: list[Watch], presences: list[Presence] | None) -> int:
         """Notices for watches this poll ended (met, with their presence; or expired), a few at once;
