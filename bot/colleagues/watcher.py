@@ -43,9 +43,10 @@ POLL_KIND = "watch.poll"
 POLL_KEY_PREFIX = "watch-poll:"
 # Notices handed to the notifier at once, per poll.
 _NOTICE_WIDTH = 32
-# A poll stops reading (the rest wait for the next one) once it has run this long: well inside the
-# timer lease (30 s), so no other replica starts the same poll meanwhile.
-_POLL_BUDGET = timedelta(seconds=20)
+# A poll starts no further call (the rest wait for the next poll) once it has run this long: with one
+# more call's budget (11 s) it still ends inside the timer lease (30 s), so no other replica starts the
+# same poll meanwhile.
+POLL_BUDGET = timedelta(seconds=15)
 # Two polls of one tenant are at least this far apart, even when one took longer than the interval.
 _MIN_GAP = timedelta(seconds=1)
 
@@ -217,7 +218,7 @@ class Watcher:
         throttled: GraphThrottled | None = None
         unread: str | None = None
         for start in range(0, len(people), PRESENCES_PER_CALL):
-            if self._clock.now() - started > _POLL_BUDGET:
+            if self._clock.now() - started > POLL_BUDGET:
                 unread = people[start]
                 log.warning("watch poll of tenant %s ran out of time; the rest waits", tenant or "-")
                 break

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.clock import AdjustableClock
-from bot.colleagues.watcher import POLL_KIND, Watcher, poll_key
+from bot.colleagues.watcher import POLL_BUDGET, POLL_KIND, Watcher, poll_key
 from bot.core.colleagues import Colleague, Watch, WatchEnd, WatchKind
 from bot.core.users import UserRef
 from bot.graph.errors import GraphThrottled
@@ -47,6 +47,7 @@ class Reader:
         self.throttle: list[float | None] = []  # Retry-After of each call to throttle, in order
         self.throttle_at_call = 1  # the throttling starts at this call (1-based, counting every call)
         self.error: Exception | None = None  # every call fails with it (Graph refusing, say)
+        self.slow: tuple[AdjustableClock, float] | None = None  # each call moves this clock on this much
 
     def set(self, user_id: str, availability: str, activity: str | None = None, *, oof: bool = False) -> None:
         self.presences[user_id.lower()] = Presence(
@@ -61,6 +62,9 @@ class Reader:
         self.calls.append(list(user_ids))
         if self.error is not None:
             raise self.error
+        if self.slow is not None:
+            clock, seconds = self.slow
+            clock.advance(seconds)
         if self.throttle and len(self.calls) >= self.throttle_at_call:
             error = GraphThrottled("Too many requests", code="TooManyRequests")
             error.retry_after = self.throttle.pop(0)
@@ -313,6 +317,21 @@ async def test_a_throttled_poll_keeps_what_it_read_waits_retry_after_and_resumes
     assert [len(call) for call in reader.calls] == [650, 650, 1]  # Colleague 0 fired; Megan is new
     assert sorted(who for _, who, _ in notifier.met) == ["Colleague 0", "Colleague 1300", "Colleague 700"]
     assert not resumed.throttled and resumed.interval == INTERVAL
+
+
+async def test_a_slow_poll_stops_calling_within_the_lease_and_the_next_resumes_there(
+    replica: Bot, store_clock: AdjustableClock, reader: Reader
+) -> None:
+    await seed(replica.store, store_clock, 1301)
+    reader.slow = (store_clock, POLL_BUDGET.total_seconds() / 2 + 0.5)  # Graph answering very slowly
+    report = await replica.watcher.poll(TENANT)
+    assert (report.calls, report.read, report.throttled) == (2, 1300, False)  # no third call started
+    timer = await replica.timer()
+    assert timer is not None and timer.payload["resume"] == person(1300)
+    reader.slow = None
+    reader.calls.clear()
+    await replica.watcher.poll(TENANT, resume=str(timer.payload["resume"]))
+    assert reader.calls[0][0] == person(1300)
 
 
 async def test_throttling_through_the_timers_lengthens_the_interval_then_restores_it(
