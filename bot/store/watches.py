@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -28,6 +28,14 @@ WATCH_OPERATION = "watch"
 # Ids ended per statement: well inside both backends' limits on bound parameters.
 _END_CHUNK = 1000
 _WATCHER_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtext('presence-bot:watch'), hashtext(:user))")
+
+
+class WatchTarget(NamedTuple):
+    """What a poll needs of a running watch: which, whom, and what for (`tenant_watch_targets`)."""
+
+    id: int
+    target_id: str
+    kind: WatchKind
 
 
 class WatchCapReached(Exception):
@@ -181,6 +189,33 @@ class WatchQueries(Database):
         rows = await self.run(lambda connection: connection.execute(statement).all(), write=False)
         return [watch_record(row) for row in rows]
 
+    async def tenant_watch_targets(self, tenant_id: str | None, *, now: datetime) -> list[WatchTarget]:
+        """The tenant's running watches (not ended, not past their end), only what a poll needs: three
+        columns, no records (a poll of 20,000 watches reads them every interval)."""
+        statement = sa.select(watches.c.id, watches.c.target_id, watches.c.kind).where(
+            watches.c.tenant_id == (tenant_id or ""), watches.c.ended_at.is_(None), watches.c.ends_at > now
+        )
+
+        def read(connection: sa.Connection) -> list[WatchTarget]:
+            return [
+                WatchTarget(id, target, WatchKind(kind)) for id, target, kind in connection.execute(statement)
+            ]
+
+        return await self.run(read, write=False)
+
+    async def expire_watches(self, tenant_id: str | None, *, now: datetime) -> list[Watch]:
+        """End the tenant's watches past their end as expired, each with its audit row; returns those
+        this call ended."""
+        over = sa.and_(
+            watches.c.tenant_id == (tenant_id or ""), watches.c.ended_at.is_(None), watches.c.ends_at <= now
+        )
+
+        def expire(connection: sa.Connection) -> list[Watch]:
+            ids = connection.execute(sa.select(watches.c.id).where(over)).scalars().all()
+            return self._end(connection, ids, WatchEnd.EXPIRED, now)
+
+        return await self.run(expire)
+
     async def tenant_has_watches(self, tenant_id: str | None) -> bool:
         """Whether the tenant has a watch not ended yet (its poll timer keeps going while it does)."""
         statement = (
@@ -199,11 +234,16 @@ class WatchQueries(Database):
     async def end_watches(self, watch_ids: Iterable[int], reason: WatchEnd, *, now: datetime) -> set[int]:
         """End the watches among `watch_ids` that are still active, in one transaction with their audit
         rows; returns the ids this call ended (the others had ended already)."""
+        return {watch.id for watch in await self.finish_watches(watch_ids, reason, now=now)}
+
+    async def finish_watches(
+        self, watch_ids: Iterable[int], reason: WatchEnd, *, now: datetime
+    ) -> list[Watch]:
+        """`end_watches`, returning the watches this call ended, as they are now (for their notices)."""
         ids = sorted(set(watch_ids))
         if not ids:
-            return set()
-        ended = await self.run(lambda connection: self._end(connection, ids, reason, now))
-        return {watch.id for watch in ended}
+            return []
+        return await self.run(lambda connection: self._end(connection, ids, reason, now))
 
     def _end(
         self, connection: sa.Connection, ids: Sequence[int], reason: WatchEnd, now: datetime

@@ -16,6 +16,7 @@ from bot.core.colleagues import Colleague, Watch, WatchEnd, WatchKind
 from bot.core.users import UserRef
 from bot.store import Store, WatchCapReached, open_store
 from bot.store.schema import watches
+from bot.store.watches import WatchTarget
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 OTHER_TENANT = "99999999-2222-3333-4444-555555555555"
@@ -230,3 +231,23 @@ async def test_a_watch_survives_a_restart(
 async def test_a_watch_must_end_after_it_starts(store: Store, store_clock: AdjustableClock) -> None:
     with pytest.raises(ValueError, match="ends after"):
         await watch(store, store_clock, lasting=timedelta(0))
+
+
+async def test_a_poll_reads_running_watches_lean_and_expires_the_rest_once(
+    store: Store, store_clock: AdjustableClock
+) -> None:
+    short = await watch(store, store_clock, MEGAN, lasting=timedelta(minutes=5))
+    long = await watch(store, store_clock, NESTOR, kind=WatchKind.BACK)
+    await watch(store, store_clock, MEGAN, watcher=STRANGER)
+    store_clock.advance(600)
+    now = store_clock.now()
+    assert await store.tenant_watch_targets(TENANT, now=now) == [
+        WatchTarget(long.id, NESTOR.aad_id, WatchKind.BACK)
+    ]
+    [expired] = await store.expire_watches(TENANT, now=now)
+    assert (expired.id, expired.end_reason, expired.ended_at) == (short.id, WatchEnd.EXPIRED, now)
+    assert expired.target.name == "Megan Bowen" and expired.watcher == ALEX  # all a notice needs
+    assert await store.expire_watches(TENANT, now=now) == []
+    [fired] = await store.finish_watches([long.id, short.id], WatchEnd.FIRED, now=now)
+    assert fired.id == long.id and fired.end_reason is WatchEnd.FIRED
+    assert await store.tenant_watch_targets(TENANT, now=now) == []
