@@ -12,6 +12,7 @@ carries lone surrogates (a broken emoji); control characters are dropped.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from typing import Any
@@ -40,13 +41,23 @@ class BodyError(ValueError):
 
 
 def read_json(raw: bytes) -> Any:
-    """The JSON in `raw`, nested at most `MAX_DEPTH` deep; `BodyError` otherwise."""
+    """The JSON in `raw`, nested at most `MAX_DEPTH` deep; `BodyError` otherwise.
+
+    The garbage collector is held off while `json.loads` runs: on a hostile body (`[[[[…`) the parser
+    recurses to Python's limit, and a collection starting down there would run finalizers (urllib3's
+    connection pools have one) with no stack left, printing a RecursionError traceback (found by the
+    fuzzer under load)."""
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         body = json.loads(raw)
     except RecursionError:
         raise BodyError(f"the JSON is nested too deeply (at most {MAX_DEPTH} levels)") from None
     except (ValueError, UnicodeDecodeError):
         raise BodyError("the body is not valid JSON") from None
+    finally:
+        if collecting:
+            gc.enable()
     if depth_over(body, MAX_DEPTH):
         raise BodyError(f"the JSON is nested too deeply (at most {MAX_DEPTH} levels)")
     return body

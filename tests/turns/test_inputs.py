@@ -120,3 +120,40 @@ async def test_clean_text_refuses_with_a_card(text: str, title: str) -> None:
 async def test_clean_text_passes_commands_on(text: str, passed: str) -> None:
     reply = await clean_text(_turn(text), _passed)
     assert reply is not None and reply.card == {"passed": passed}
+
+
+def test_no_finalizer_runs_out_of_stack_while_a_hostile_body_is_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`[[[[…` makes the parser recurse to Python's limit; a garbage collection starting there would run
+    finalizers (urllib3's pools have one) with no stack left, printing a traceback in the bot's log."""
+    import gc
+    import sys
+    import weakref
+
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: raised.append(unraisable.exc_value))
+
+    def finalizer(depth: int = 20) -> None:  # needs a little stack, as urllib3's does
+        if depth:
+            finalizer(depth - 1)
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    thresholds = gc.get_threshold()
+    try:
+        # A collection due after n more allocations, for n around the parser's depth limit (one list a
+        # level): one of them starts at the bottom of the recursion.
+        for allocations in range(sys.getrecursionlimit() - 100, sys.getrecursionlimit() + 200, 5):
+            gc.collect()
+            weakref.finalize(Cycle(), finalizer)
+            gc.set_threshold(allocations, 1, 1)
+            with pytest.raises(BodyError, match="nested too deeply"):
+                read_json(b"[" * 50_000 + b"]" * 50_000)
+            gc.set_threshold(*thresholds)
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.collect()
+    assert raised == []
