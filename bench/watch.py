@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
@@ -47,10 +47,9 @@ from bot.clock import SystemClock
 from bot.colleagues.watcher import POLL_KIND, PollReport, Watcher, WatchReader, poll_key
 from bot.config import Settings
 from bot.core.colleagues import PRESENCES_PER_CALL, Watch
-from bot.graph.auth import GraphAuth, MsalTokenProvider
+from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
 from bot.graph.models import Presence
-from bot.graph.transport import GraphTransport, RetryPolicy
 from bot.modes import require_mode
 from bot.store.dispatch import TimerDispatcher
 from bot.store.schema import watches
@@ -58,40 +57,6 @@ from bot.store.store import Store, open_store
 from bot.store.timers import TimerService, percentile
 
 WATCHERS_PER_PERSON = 4
-BULK_PATH = "/communications/getPresencesByUserId"
-
-
-# -- Graph --------------------------------------------------------------------------------------------
-class BulkPresences:
-    """getPresencesByUserId through the Graph client's transport (its token, retries, `Retry-After` and
-    budget): for a `GraphClient` without `get_presences` of its own yet. One call per 650 ids."""
-
-    def __init__(self, http: httpx.AsyncClient, tokens: MsalTokenProvider, base_url: str) -> None:
-        self._policy = RetryPolicy()
-        self._transport = GraphTransport(
-            http, auth=GraphAuth(tokens), policy=self._policy, sleep=asyncio.sleep, monotonic=time.monotonic
-        )
-        self._url = base_url.rstrip("/") + BULK_PATH
-
-    async def get_presences(self, user_ids: Sequence[str], *, tenant_id: str | None = None) -> list[Presence]:
-        found: list[Presence] = []
-        for start in range(0, len(user_ids), PRESENCES_PER_CALL):
-            response = await self._transport.send(
-                "POST",
-                self._url,
-                {"ids": list(user_ids[start : start + PRESENCES_PER_CALL])},
-                path=BULK_PATH,
-                tenant_id=tenant_id,
-                deadline=time.monotonic() + self._policy.budget,
-            )
-            found.extend(Presence.model_validate(item) for item in response.json()["value"])
-        return found
-
-
-def presence_reader(client: GraphClient, fallback: BulkPresences) -> tuple[WatchReader, str]:
-    if getattr(client, "get_presences", None) is not None:
-        return cast(WatchReader, client), "GraphClient.get_presences"
-    return fallback, "the Graph client's transport (GraphClient has no get_presences yet)"
 
 
 class Throttles(logging.Handler):
@@ -275,8 +240,7 @@ async def measure(
     )
 
     client = GraphClient(http, base_url=base_url, tokens=tokens, session_id=env["GRAPH_CLIENT_ID"])
-    reader, how = presence_reader(client, BulkPresences(http, tokens, base_url))
-    log(f"presences read through {how}")
+    reader: WatchReader = client
     notices = Notices()
     interval = timedelta(seconds=args.interval)
     watcher = MeasuredWatcher(store, reader, clock, notices, interval=interval)

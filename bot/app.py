@@ -24,7 +24,10 @@ from botframework.connector.auth import GovernmentConstants
 from pydantic import SecretStr
 
 from bot.clock import AdjustableClock, Clock, SystemClock
+from bot.colleagues.service import ColleaguesService
+from bot.colleagues.watcher import Watcher
 from bot.config import SIM_APP_ID, SIM_APP_SECRET, Settings
+from bot.core.catalog import offered
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
 from bot.graph.transport import RetryPolicy
@@ -90,6 +93,7 @@ class Runtime:
     store: Store | None = None
     timers: TimerService | None = None
     keeper: HoldKeeper | None = None
+    watcher: Watcher | None = None
     retention: Retention | None = None
     readiness: Readiness | None = None
     notifier: TeamsNotifier | None = None
@@ -227,9 +231,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             store, graph, runtime.clock, session_id=mode.session_id, notifier=notifier, locks=locks
         )
         retention = Retention(store, runtime.clock, days=settings.audit_days)
-        # One handler per kind of timer: a hold's steps, and the store's own maintenance.
+        # /watch: one poll timer per tenant, notices through the same sender as hold notices.
+        watcher = Watcher(store, graph, runtime.clock, notifier, interval=settings.watch_interval)
+        # One handler per kind of timer: a hold's steps, the watches' polls, the store's own maintenance.
         routes = TimerDispatcher()
         routes.route([kind.value for kind in TimerKind], keeper.fire, keeper.give_up)
+        routes.route(watcher.kinds, watcher.fire, watcher.give_up)
         routes.route(retention.kinds, retention.fire, retention.give_up)
         timers = TimerService(
             store,
@@ -242,8 +249,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             concurrency=64,
         )
         keeper.attach(timers)
+        watcher.attach(timers)
         retention.attach(timers)
         runtime.keeper = keeper
+        runtime.watcher = watcher
         runtime.retention = retention
         runtime.readiness = _readiness(mode, store, timers, tokens)
         runtime.timers = timers
@@ -257,8 +266,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             max_hold=settings.max_hold,
             locks=locks,
         )
+        colleagues = ColleaguesService(
+            graph,
+            store,
+            watcher,
+            enabled=settings.colleagues_enabled,
+            who_limit=settings.who_limit,
+            watch_cap=settings.watch_cap,
+            workday_end=settings.workday_end,
+        )
         dispatcher = Dispatcher(
-            presence, PreferencesService(store), budget_seconds=settings.command_budget_seconds
+            presence, PreferencesService(store), colleagues, budget_seconds=settings.command_budget_seconds
         )
         pipeline = Pipeline(
             [
@@ -274,7 +292,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             dispatcher,
         )
         runtime.bot = PresenceBot(
-            pipeline, runtime.clock, notifier, simulated=mode.kind is ModeKind.TEAMS_SIMULATED_GRAPH
+            pipeline,
+            runtime.clock,
+            notifier,
+            simulated=mode.kind is ModeKind.TEAMS_SIMULATED_GRAPH,
+            commands=offered(colleagues=colleagues.enabled),
         )
         runtime.authentication = bot_framework_authentication(mode, _token_validator(settings, mode, http))
         runtime.adapter = CloudAdapter(runtime.authentication)
@@ -340,6 +362,8 @@ async def start_background(app: web.Application) -> None:
             await runtime.keeper.repair()
         if runtime.retention is not None:
             await runtime.retention.start()
+        if runtime.watcher is not None:
+            await runtime.watcher.start()
         await runtime.timers.start()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -106,6 +106,48 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_env("PRESENCE_BOT_SIM_TENANTS")
     )
     sim_identity_port: int = Field(0, validation_alias=_env("PRESENCE_BOT_SIM_IDENTITY_PORT"))
+
+    # /who and /watch (colleagues' presence): an admin switch, how often watches are polled, how many
+    # members /who shows in a group chat, how many watches a user may have, and when a working day ends
+    # (a watch with no end given lasts until then, in the watcher's zone, at most 24 hours).
+    colleagues: Literal["on", "off"] = Field("on", validation_alias=_env("PRESENCE_BOT_COLLEAGUES"))
+    watch_interval: timedelta = Field(
+        timedelta(seconds=60), validation_alias=_env("PRESENCE_BOT_WATCH_INTERVAL")
+    )
+    who_limit: int = Field(50, ge=1, le=500, validation_alias=_env("PRESENCE_BOT_WHO_LIMIT"))
+    watch_cap: int = Field(20, ge=1, le=1000, validation_alias=_env("PRESENCE_BOT_WATCH_CAP"))
+    workday_end: time = Field(time(18, 0), validation_alias=_env("PRESENCE_BOT_WORKDAY_END"))
+
+    @field_validator("colleagues", mode="before")
+    @classmethod
+    def _on_off(cls, value: object) -> object:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in {"on", "true", "1", "yes", "enabled"}:
+                return "on"
+            if word in {"off", "false", "0", "no", "disabled"}:
+                return "off"
+            raise ValueError("PRESENCE_BOT_COLLEAGUES must be on or off")
+        return value
+
+    @field_validator("watch_interval", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        """A plain number is seconds (`PRESENCE_BOT_WATCH_INTERVAL=30`); ISO 8601 (`PT30S`) works too."""
+        if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+            return timedelta(seconds=float(value))
+        return value
+
+    @field_validator("watch_interval")
+    @classmethod
+    def _watch_interval(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1) or value > timedelta(hours=1):
+            raise ValueError("PRESENCE_BOT_WATCH_INTERVAL must be between 1 and 3600 seconds")
+        return value
+
+    @property
+    def colleagues_enabled(self) -> bool:
+        return self.colleagues == "on"
 
     @field_validator("allowed_tenants", "sim_tenants", mode="before")
     @classmethod

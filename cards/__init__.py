@@ -6,6 +6,7 @@ it for the activity's `summary`. Buttons are Universal Actions (`Action.Execute`
 `data.command` = the chat command) with an `Action.Submit` fallback carrying the same data.
 """
 
+from cards.colleagues import watch_card, watch_ended_card, watch_notice_card, watches_card, who_card
 from cards.elements import CONTENT_TYPE, Card
 from cards.fallback import text_fallback
 from cards.messages import error_card, help_card, miss_card, welcome_card
@@ -28,5 +29,10 @@ __all__ = [
     "picker_card",
     "presence_card",
     "text_fallback",
+    "watch_card",
+    "watch_ended_card",
+    "watch_notice_card",
+    "watches_card",
     "welcome_card",
+    "who_card",
 ]

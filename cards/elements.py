@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from bot.core.states import Tone
-
 Card = dict[str, Any]
 Element = dict[str, Any]
 
@@ -24,13 +22,6 @@ MAX_REFRESH_USERS = 60  # Teams ignores `refresh.userIds` lists longer than this
 Color = Literal["default", "good", "warning", "attention", "accent"]
 Size = Literal["small", "default", "medium", "large", "extraLarge"]
 Spacing = Literal["none", "small", "default", "medium", "large"]
-
-TONE_COLORS: dict[Tone, Color] = {
-    Tone.GOOD: "good",
-    Tone.ATTENTION: "attention",
-    Tone.WARNING: "warning",
-    Tone.NEUTRAL: "default",
-}
 
 
 def card(

@@ -29,7 +29,13 @@ def error_card(view: ErrorView) -> Card:
                 spacing="medium",
             )
         )
-    runnable = view.example is not None and view.example.startswith("/") and "<" not in view.example
+    # A mention can't ride in a button: an example naming someone (`/watch @Megan`) is shown, not run.
+    runnable = (
+        view.example is not None
+        and view.example.startswith("/")
+        and "<" not in view.example
+        and "@" not in view.example
+    )
     actions = [command_action(f"Try {view.example}", view.example)] if runnable and view.example else []
     return card(body, fallback_text=error_fallback(view), actions=actions)
 
@@ -69,7 +75,8 @@ def miss_card(view: MissView) -> Card:
 
 
 def welcome_card(view: WelcomeView) -> Card:
-    """A greeting, what the bot does in a paragraph, three commands to try, and two buttons."""
+    """A greeting, what the bot does in a paragraph, three commands to try (as buttons), and the picker,
+    presence and help buttons."""
     greeting = f"Hi {view.user_name}, I'm Presence Bot" if view.user_name else "Hi, I'm Presence Bot"
     body: list[Element] = [
         text(greeting, size="large", bold=True),
@@ -80,8 +87,24 @@ def welcome_card(view: WelcomeView) -> Card:
             "other than what you asked for.",
             spacing="small",
         ),
+        *(
+            [
+                text(
+                    "/who ‹@name› shows a colleague's presence; /watch ‹@name› and I tell you when "
+                    "they're free.",
+                    spacing="small",
+                )
+            ]
+            if any(doc.name == "who" for doc in view.commands)
+            else []
+        ),
         text("Try:", bold=True, spacing="medium"),
-        *(text(example, monospace=True, spacing="small") for example in welcome_examples(view.commands)),
+        # The examples are buttons: a press runs them, as in the help card's "Try" and "Did you mean".
+        {
+            "type": "ActionSet",
+            "spacing": "small",
+            "actions": [command_action(example, example) for example in welcome_examples(view.commands)],
+        },
     ]
     actions = [
         command_action("Set status", "/set"),

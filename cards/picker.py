@@ -36,6 +36,9 @@ CLEAR_CHOICES: tuple[tuple[str, str], ...] = (
 )
 
 
+COLLEAGUES_TIP = "Colleagues: /who ‹@name› shows their presence; /watch ‹@name› tells you when they're free."
+
+
 def _choices(id_: str, label: str, choices: tuple[tuple[str, str], ...], value: str) -> Element:
     return {
         "type": "Input.ChoiceSet",
@@ -49,8 +52,9 @@ def _choices(id_: str, label: str, choices: tuple[tuple[str, str], ...], value: 
     }
 
 
-def picker_card() -> Card:
-    """Availability, for how long, an optional status message and when it clears, and one Apply."""
+def picker_card(*, colleagues: bool = True) -> Card:
+    """Availability, for how long, an optional status message and when it clears, and one Apply; then,
+    unless an admin turned them off, where to see colleagues' presence."""
     body: list[Element] = [
         text("Set your status", size="medium", bold=True),
         _choices("availability", "Availability", AVAILABILITY_CHOICES, "busy picked"),
@@ -71,6 +75,8 @@ def picker_card() -> Card:
         },
         _choices("clear", "Clear the message", CLEAR_CHOICES, "same"),
     ]
+    if colleagues:
+        body.append(text(COLLEAGUES_TIP, size="small", subtle=True, spacing="medium"))
     return card(
         body,
         fallback_text="Set your status: pick an availability, for how long, and a status message.",

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.core.states import Layer
+from bot.core.states import Layer, icon
 from bot.core.views import Outcome, PresenceSnapshot, PresenceView
 from cards.elements import (
-    TONE_COLORS,
     Card,
     Element,
     card,
@@ -18,6 +17,7 @@ from cards.elements import (
     sentence,
     text,
 )
+from cards.icons import labelled
 from cards.times import UserTimes, is_open_ended
 
 REFRESH_COMMAND = "/presence"
@@ -45,6 +45,7 @@ _LAYER_WORDS: dict[Layer, str] = {
     "anything apps set while you're signed in to Teams.",
 }
 WHY_ID = "why"
+HEADLINE_ID = "headline"  # the icon and label: what Teams shows
 
 
 def presence_card(
@@ -123,22 +124,18 @@ def _presence_body(view: PresenceView) -> list[Element]:
     if view.explanation:
         body.append(container([text(view.explanation)], style="warning", spacing="medium"))
     if view.outcome is not None:
-        body.append(container(_outcome(view.outcome, times), spacing="medium", separator=True))
+        body.append(
+            container(_outcome(view.outcome, view.presence.label, times), spacing="medium", separator=True)
+        )
     body.append(_zone_footer(view, times))
     return body
 
 
 def _headline(presence: PresenceSnapshot, user_name: str | None, times: UserTimes) -> list[Element]:
-    """Whose presence, the coloured label as Teams names it, and the status message."""
+    """Whose presence, Teams' icon and the label as Teams names it, and the status message."""
     items: list[Element] = [
         text(user_name or "Your presence", size="small", subtle=True),
-        text(
-            f"● {presence.label}",
-            color=TONE_COLORS[presence.tone],
-            size="large",
-            bold=True,
-            spacing="none",
-        ),
+        labelled(icon(presence.availability, presence.activity), presence.label, element_id=HEADLINE_ID),
     ]
     if presence.status_message:
         items.append(text(f"“{presence.status_message}”", spacing="small"))
@@ -154,11 +151,22 @@ def _headline(presence: PresenceSnapshot, user_name: str | None, times: UserTime
     return items
 
 
-def _outcome(outcome: Outcome, times: UserTimes) -> list[Element]:
-    """The command's summary, until when and on which layer, when it really lapses, and its caveats."""
-    items: list[Element] = [text(outcome.summary, bold=True)]
-    if outcome.requested_end and not is_open_ended(outcome.requested_end):
-        items.append(text(_capitalize(times.until(outcome.requested_end)) + ".", spacing="small"))
+def _outcome(outcome: Outcome, shown_label: str, times: UserTimes) -> list[Element]:
+    """The command's summary, until when and on which layer, when it really lapses, and its caveats.
+
+    When Teams shows what was asked, the heading already names the state: one sentence says it was set
+    and until when ("Set until 5:30 PM."), instead of repeating the state under its own heading."""
+    end = (
+        outcome.requested_end if outcome.requested_end and not is_open_ended(outcome.requested_end) else None
+    )
+    items: list[Element]
+    plain_set = outcome.label is not None and outcome.summary == f"Set to {outcome.label}."
+    if end is not None and plain_set and (outcome.label or "").casefold() == shown_label.casefold():
+        items = [text(f"Set {times.until(end)}.", bold=True)]
+    else:
+        items = [text(outcome.summary, bold=True)]
+        if end is not None:
+            items.append(text(_capitalize(times.until(end)) + ".", spacing="small"))
     lapse = _lapse_sentence(outcome, times)
     if lapse:
         # A warning box, not warning-coloured text: Teams' yellow text is hard to read on white.

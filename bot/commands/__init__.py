@@ -8,6 +8,7 @@ from bot.commands.model import (
     CommandError,
     Extend,
     Help,
+    ListWatches,
     OpenPicker,
     Reset,
     SetNotices,
@@ -15,7 +16,10 @@ from bot.commands.model import (
     SetStatusMessage,
     SetTimeZone,
     ShowPresence,
+    Unwatch,
+    Watch,
     When,
+    Who,
 )
 from bot.commands.parser import parse
 
@@ -27,6 +31,7 @@ __all__ = [
     "CommandError",
     "Extend",
     "Help",
+    "ListWatches",
     "OpenPicker",
     "Reset",
     "SetNotices",
@@ -34,6 +39,9 @@ __all__ = [
     "SetStatusMessage",
     "SetTimeZone",
     "ShowPresence",
+    "Unwatch",
+    "Watch",
     "When",
+    "Who",
     "parse",
 ]

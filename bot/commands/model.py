@@ -101,6 +101,39 @@ class ApplyPicker(_Command):
     kind: Literal["picker_apply"] = "picker_apply"
 
 
+class Who(_Command):
+    """`/who @Megan @Adele`, `/presence @Megan`, "is @Megan free?"; `/who` alone in a group chat or
+    channel: its members. The people are the message's mentions (`Inbound.mentions`), named here as
+    written (`names`) for answers that speak of them."""
+
+    kind: Literal["who"] = "who"
+    names: tuple[str, ...] = ()
+
+
+class Watch(_Command):
+    """`/watch @Megan [back] [until …]`, "tell me when @Megan is free": one notice when it happens."""
+
+    kind: Literal["watch"] = "watch"
+    names: tuple[str, ...] = ()
+    back: bool = False  # no longer away, offline or out of office (else: Available)
+    when: When | None = None  # default: the end of the watcher's working day, at most 24 hours
+
+
+class Unwatch(_Command):
+    """`/unwatch @Megan`, `/unwatch all`."""
+
+    kind: Literal["unwatch"] = "unwatch"
+    names: tuple[str, ...] = ()
+    everyone: bool = False
+    watch_id: int | None = None  # `/unwatch #12`: the watch a card's "Stop" button names
+
+
+class ListWatches(_Command):
+    """`/watches`: the watches the user has running."""
+
+    kind: Literal["watches"] = "watches"
+
+
 class Help(_Command):
     """`/help`, or anything the parser did not recognise (then `unknown` holds the word)."""
 
@@ -121,6 +154,10 @@ Command = Annotated[
     | Extend
     | OpenPicker
     | ApplyPicker
+    | Who
+    | Watch
+    | Unwatch
+    | ListWatches
     | Help,
     Field(discriminator="kind"),
 ]

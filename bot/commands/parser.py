@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from bot.commands.colleagues import parse_colleagues
 from bot.commands.model import (
     ApplyPicker,
     ClearSession,
@@ -88,6 +89,9 @@ def parse(text: str, *, now: datetime, tz: ZoneInfo | str | None, bot_names: Seq
     if body.startswith("/"):
         body = body[1:].lstrip()
     zone = resolve_zone(tz)
+    about_others = parse_colleagues(body, others, now, zone)
+    if about_others is not None:  # /who, /watch, "is @Megan free?"
+        return about_others
     set_status = _SET_STATUS.match(body)
     if set_status is not None:
         return _set_status(set_status, now, zone)

@@ -91,6 +91,26 @@ COMMANDS: tuple[CommandDoc, ...] = (
         examples=("/presence",),
     ),
     CommandDoc(
+        name="who",
+        usage="/who @person…",
+        description="Colleagues' presence, status and out-of-office messages; /who alone in a group chat "
+        "shows everyone there.",
+        examples=("/who @Megan @Adele", "/who"),
+    ),
+    CommandDoc(
+        name="watch",
+        usage="/watch @person [back] [until T]",
+        description="I message you once when they are free (or back, with “back”); until the end of "
+        "your working day unless you say.",
+        examples=("/watch @Megan", "/watch @Megan back until 5pm"),
+    ),
+    CommandDoc(
+        name="unwatch",
+        usage="/unwatch @person | all",
+        description="Stop watching someone, or everyone; /watches lists whom you watch.",
+        examples=("/unwatch @Megan", "/unwatch all", "/watches"),
+    ),
+    CommandDoc(
         name="timezone",
         usage="/timezone <IANA name>",
         description="Set the time zone for “until …” and card times; /timezone auto follows Teams.",
@@ -109,6 +129,15 @@ COMMANDS: tuple[CommandDoc, ...] = (
         examples=("/help",),
     ),
 )
+
+# The commands about colleagues, which an admin can turn off (PRESENCE_BOT_COLLEAGUES=off).
+COLLEAGUES: frozenset[str] = frozenset({"who", "watch", "unwatch"})
+
+
+def offered(*, colleagues: bool) -> tuple[CommandDoc, ...]:
+    """The commands help and welcome cards offer: all, or all but /who and /watch when turned off."""
+    return COMMANDS if colleagues else tuple(doc for doc in COMMANDS if doc.name not in COLLEAGUES)
+
 
 # What a short help card lists (a message that is not a command), in this order.
 MOST_USED: tuple[str, ...] = ("busy", "dnd", "available", "status", "presence")

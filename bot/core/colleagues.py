@@ -90,8 +90,11 @@ class Watch:
     end_reason: WatchEnd | None = None
 
 
-def is_free(availability: str) -> bool:
-    """Teams shows the person as Available (idle counts as free: Teams shows them available)."""
+def is_free(availability: str, activity: str = "", out_of_office: bool = False) -> bool:
+    """Teams shows the person as Available (idle counts: Teams shows them available), and they are not
+    out of office (automatic replies on: Available on a phone is not free to talk)."""
+    if out_of_office or activity.lower() == "outofoffice":
+        return False
     return availability.lower() in {"available", "availableidle"}
 
 
@@ -105,5 +108,5 @@ def is_back(availability: str, activity: str, out_of_office: bool) -> bool:
 def watch_met(kind: WatchKind, availability: str, activity: str, out_of_office: bool) -> bool:
     """The watched person is now what the watcher waits for."""
     if kind is WatchKind.FREE:
-        return is_free(availability)
+        return is_free(availability, activity, out_of_office)
     return is_back(availability, activity, out_of_office)

@@ -179,6 +179,36 @@ def tone(availability: str, activity: str = "") -> Tone:
     return Tone.NEUTRAL
 
 
+class Icon(StrEnum):
+    """The presence icon Teams draws beside a name."""
+
+    AVAILABLE = "available"  # green circle, white check
+    BUSY = "busy"  # red dot
+    DO_NOT_DISTURB = "donotdisturb"  # red circle, white minus (also Presenting, Focusing)
+    AWAY = "away"  # amber circle, white clock (also Be right back)
+    OFFLINE = "offline"  # grey ring with a cross
+    OUT_OF_OFFICE = "outofoffice"  # purple circle, white arrow
+    UNKNOWN = "unknown"  # grey ring
+
+
+def icon(availability: str, activity: str = "") -> Icon:
+    """The icon Teams shows for a Graph presence pair; out of office wins, as in Teams."""
+    a, act = availability.lower(), activity.lower()
+    if act == "outofoffice":
+        return Icon.OUT_OF_OFFICE
+    if a in {"available", "availableidle"}:
+        return Icon.AVAILABLE
+    if a == "donotdisturb" or act in {"presenting", "focusing"}:
+        return Icon.DO_NOT_DISTURB
+    if a in {"busy", "busyidle"}:
+        return Icon.BUSY
+    if a in {"away", "berightback"}:
+        return Icon.AWAY
+    if a == "offline":
+        return Icon.OFFLINE
+    return Icon.UNKNOWN
+
+
 # setUserPreferredPresence range: UNVERIFIED in Graph's docs (FACTS.md §2). We use the same 5-minute floor
 # as sessions and a 7-day ceiling (the longest default Graph applies); the simulator enforces the same.
 PREFERRED_MIN = timedelta(minutes=5)

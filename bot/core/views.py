@@ -83,3 +83,55 @@ class Notice(_View):
 
     title: str
     message: str
+
+
+class ColleagueView(_View):
+    """A colleague's presence as Teams shows it to others (what getPresencesByUserId reads)."""
+
+    name: str
+    availability: str
+    activity: str
+    label: str  # as Teams names it
+    status_message: str | None = None
+    out_of_office: bool = False
+    out_of_office_message: str | None = None
+    chat_url: str | None = None  # Teams' deep link to a 1:1 chat with them, when their sign-in name is known
+
+
+class WhoView(_View):
+    """`/who`: the people asked about, or the members of the chat (at most a limit, with the rest counted)."""
+
+    heading: str
+    people: tuple[ColleagueView, ...]
+    more: int = 0  # members not shown
+    more_uncounted: bool = False  # and possibly more: the roster was not read to its end
+    not_found: tuple[str, ...] = ()  # sentences about mentioned people who could not be shown
+
+
+class WatchView(_View):
+    """`/watch`: what the bot now waits for (or that it need not: they are free already)."""
+
+    person: ColleagueView
+    back: bool  # waiting for "back" (no longer away or offline), else for Available
+    watch_id: int | None  # None: no watch was needed, the person is already what was asked
+    ends_at: AwareDatetime | None = None
+    extended: bool = False  # an existing watch of the same person got the new end
+    time_zone: str
+    now: AwareDatetime
+
+
+class WatchLine(_View):
+    watch_id: int
+    name: str
+    back: bool
+    ends_at: AwareDatetime
+
+
+class WatchesView(_View):
+    """`/watches` (and the answer to `/unwatch`): the watches the user still has."""
+
+    watches: tuple[WatchLine, ...]
+    cap: int
+    time_zone: str
+    now: AwareDatetime
+    title: str | None = None  # what the command just did: "Stopped watching Megan Bowen."

@@ -47,16 +47,18 @@ BOT_SCOPES: tuple[str, ...] = ("personal", "groupChat", "team")
 # catalog; this only picks and orders. Left out (all still work, and /help lists them):
 # - `conference`: a rarer flavour of Busy (`/busy` covers "in a call"),
 # - `presenting`: a rarer flavour of Do not disturb (`/dnd` covers it),
-# - `clear`: ends only the bot's session; `/reset` is what people want when "back to normal".
+# - `clear`: ends only the bot's session; `/reset` is what people want when "back to normal",
+# - `offline`: the picker (`set`) offers Appear offline; `reset`: a held state's card has "End now",
+# - `unwatch`: the answer to /watch has a "Stop watching" button, and /watches a "Stop" for each.
 MENU_COMMANDS: tuple[str, ...] = (
     "busy",
     "dnd",
     "available",
     "away",
-    "offline",
     "set",
     "status",
-    "reset",
+    "who",
+    "watch",
     "presence",
     "help",
 )

@@ -6,11 +6,14 @@ Kept free of botbuilder types where it can be, so it is easy to test with the Pl
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
+from bot.core.colleagues import Directory, Mention
 from bot.core.users import UserRef
 from bot.core.zones import valid_zone
 from bot.store.records import SavedConversation
@@ -86,7 +89,39 @@ def bot_names(activity: Activity) -> list[str]:
     return [str(recipient.name)] if recipient is not None and recipient.name else []
 
 
-def inbound(activity: Activity, kind: TurnKind, text: str) -> Inbound:
+_AT = re.compile(r"<at\b[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+
+
+def mentions(activity: Activity) -> tuple[Mention, ...]:
+    """The people the message mentions (Teams' `mention` entities), the bot itself left out, each once,
+    in order; named as the message shows them (`<at>Megan</at>` → "Megan")."""
+    bot_id = activity.recipient.id if activity.recipient is not None else None
+    found: dict[str, Mention] = {}
+    for entity in (activity.entities or [])[:MAX_ENTITIES]:
+        if getattr(entity, "type", None) != "mention":
+            continue
+        props = getattr(entity, "additional_properties", None) or {}
+        mentioned = props.get("mentioned")
+        if not isinstance(mentioned, dict):
+            continue
+        who, name, aad = mentioned.get("id"), mentioned.get("name"), mentioned.get("aadObjectId")
+        if not isinstance(who, str) or not who.strip() or len(who) > 256 or who == bot_id:
+            continue
+        shown = _AT.search(props.get("text") or "") if isinstance(props.get("text"), str) else None
+        label = html.unescape(re.sub(r"<[^>]+>", "", shown.group(1))).strip() if shown else ""
+        label = label or (name.strip() if isinstance(name, str) else "") or who
+        found.setdefault(
+            who,
+            Mention(
+                channel_id=who.strip(),
+                name=label[:200],
+                aad_id=aad.strip() if isinstance(aad, str) and aad.strip() else None,
+            ),
+        )
+    return tuple(found.values())
+
+
+def inbound(activity: Activity, kind: TurnKind, text: str, directory: Directory | None = None) -> Inbound:
     """What the pipeline needs of an activity, read once."""
     conversation = activity.conversation
     conversation_type = getattr(conversation, "conversation_type", None) if conversation else None
@@ -104,6 +139,8 @@ def inbound(activity: Activity, kind: TurnKind, text: str) -> Inbound:
         bot_names=tuple(bot_names(activity)),
         card_owner=card_owner(activity) if kind is TurnKind.ACTION else None,
         form=card_form(activity) if kind is TurnKind.ACTION else {},
+        mentions=mentions(activity) if kind is TurnKind.MESSAGE else (),
+        directory=directory,
     )
 
 

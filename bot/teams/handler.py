@@ -7,6 +7,7 @@ activity ──► context.inbound ──► Pipeline (tenant, bookkeeping, rede
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 from azure.core.exceptions import DeserializationError  # what msrest raises (msrest.exceptions re-exports it)
@@ -19,9 +20,10 @@ import cards
 from bot.clock import Clock
 from bot.core.catalog import COMMANDS
 from bot.core.users import UserRef
-from bot.core.views import WelcomeView
+from bot.core.views import CommandDoc, WelcomeView
 from bot.teams import replies
 from bot.teams.context import inbound, invoked_action, sender
+from bot.teams.roster import TeamsDirectory
 from bot.turns import Pipeline, Reply, Turn, TurnKind
 
 log = logging.getLogger(__name__)
@@ -41,16 +43,23 @@ class ConversationForgetter(Protocol):
 
 class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
     def __init__(
-        self, pipeline: Pipeline, clock: Clock, forgetter: ConversationForgetter, *, simulated: bool = False
+        self,
+        pipeline: Pipeline,
+        clock: Clock,
+        forgetter: ConversationForgetter,
+        *,
+        simulated: bool = False,
+        commands: Sequence[CommandDoc] = COMMANDS,
     ) -> None:
         super().__init__()
+        self._commands = tuple(commands)  # what the welcome card offers (without /who when turned off)
         self._pipeline = pipeline
         self._clock = clock
         self._forgetter = forgetter
         self._simulated = simulated  # Graph is simulated while Teams is real: every card says so
 
     async def _run(self, turn_context: TurnContext, kind: TurnKind, text: str) -> Reply | None:
-        facts = inbound(turn_context.activity, kind, text)
+        facts = inbound(turn_context.activity, kind, text, TeamsDirectory(turn_context))
         return await self._pipeline.run(Turn(inbound=facts, now=self._clock.now(), text=text))
 
     # -- messages ---------------------------------------------------------------------------------
@@ -106,7 +115,7 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         ):
             return  # someone else joined a chat the bot is in, or left it: stay quiet
         who = sender(activity)
-        card = cards.welcome_card(WelcomeView(user_name=who.name if who else None, commands=COMMANDS))
+        card = cards.welcome_card(WelcomeView(user_name=who.name if who else None, commands=self._commands))
         await self._send(turn_context, replies.message(Reply.of(card), simulated=self._simulated))
 
     # -- uninstall -----------------------------------------------------------------------------------

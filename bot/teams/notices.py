@@ -19,6 +19,8 @@ from msrest.exceptions import ClientRequestError, HttpOperationError
 
 import cards
 from bot.clock import Clock
+from bot.colleagues.service import colleague_view
+from bot.core.colleagues import Watch, WatchKind
 from bot.core.users import UserRef
 from bot.core.views import PresenceView
 from bot.graph.errors import parse_retry_after
@@ -91,11 +93,6 @@ class TeamsNotifier:
         if prefs is not None and not prefs.notices_enabled:
             log.info("notice not sent: the user turned notices off")
             return False
-        epoch = self.sender.epoch  # before the read: a conversation forgotten after it is not sent to
-        saved = await self._where(user, conversation_id)
-        if saved is None or self._adapter() is None:
-            log.warning("notice not sent: no conversation to reach the user in")
-            return False
         zone = (prefs.time_zone if prefs else None) or self._default_time_zone
         view = (
             PresenceView(
@@ -104,9 +101,17 @@ class TeamsNotifier:
             if presence is not None
             else None
         )
-        activity = replies.message(
-            Reply.of(cards.notice_card(title, message, view)), simulated=self._simulated
-        )
+        return await self.send(user, cards.notice_card(title, message, view), conversation_id=conversation_id)
+
+    async def send(self, user: UserRef, card: cards.Card, *, conversation_id: str | None = None) -> bool:
+        """Queue `card` for `user` (at the pace Teams allows) in `conversation_id`, else their 1:1 chat,
+        else their latest; False (and a log line) when the user is unreachable."""
+        epoch = self.sender.epoch  # before the read: a conversation forgotten after it is not sent to
+        saved = await self._where(user, conversation_id)
+        if saved is None or self._adapter() is None:
+            log.warning("notice not sent: no conversation to reach the user in")
+            return False
+        activity = replies.message(Reply.of(card), simulated=self._simulated)
         reference = ConversationReference().deserialize(saved.reference)
         self.sender.submit(
             Outbound(
@@ -119,6 +124,20 @@ class TeamsNotifier:
             )
         )
         return True
+
+    # -- watches (bot.colleagues.watcher.WatchNotifier): asked for, so sent even with /notify off --------
+    async def watch_met(self, watch: Watch, presence: Presence) -> bool:
+        card = cards.watch_notice_card(
+            colleague_view(watch.target, presence), back=watch.kind is WatchKind.BACK
+        )
+        return await self.send(watch.watcher, card, conversation_id=watch.conversation_id)
+
+    async def watch_expired(self, watch: Watch) -> bool:
+        prefs = await self._store.get_user(watch.watcher)
+        zone = (prefs.time_zone if prefs else None) or self._default_time_zone
+        by = f"by {cards.UserTimes(self._clock.now(), zone).when(watch.ends_at)}"
+        card = cards.watch_ended_card(watch.target.name, back=watch.kind is WatchKind.BACK, ended=by)
+        return await self.send(watch.watcher, card, conversation_id=watch.conversation_id)
 
     async def _where(self, user: UserRef, conversation_id: str | None) -> ConversationReferenceRecord | None:
         if conversation_id is not None:

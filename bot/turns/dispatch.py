@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import cards
+from bot.colleagues.service import ColleaguesService
 from bot.commands import (
     ApplyPicker,
     ClearSession,
@@ -24,6 +25,7 @@ from bot.commands import (
     CommandError,
     Extend,
     Help,
+    ListWatches,
     OpenPicker,
     Reset,
     SetNotices,
@@ -31,9 +33,12 @@ from bot.commands import (
     SetStatusMessage,
     SetTimeZone,
     ShowPresence,
+    Unwatch,
+    Watch,
+    Who,
     parse,
 )
-from bot.core.catalog import COMMANDS, most_used
+from bot.core.catalog import most_used, offered
 from bot.core.users import UserRef
 from bot.core.views import HelpView, MissView, Notice, PresenceView
 from bot.graph.auth import TokenError
@@ -69,11 +74,17 @@ class Dispatcher:
     a user can meet becomes an error card (never a traceback, never silence)."""
 
     def __init__(
-        self, presence: PresenceService, preferences: PreferencesService, *, budget_seconds: float
+        self,
+        presence: PresenceService,
+        preferences: PreferencesService,
+        colleagues: ColleaguesService,
+        *,
+        budget_seconds: float,
     ) -> None:
         self._budget = budget_seconds
         self._preferences = preferences
         self._presence = presence
+        self._colleagues = colleagues
         self._table: dict[type, Handler] = {
             SetState: _presence_card(presence.set_state),
             ClearSession: _presence_card(presence.clear_session),
@@ -84,9 +95,13 @@ class Dispatcher:
             Extend: _presence_card(presence.extend),
             SetTimeZone: self._set_time_zone,
             SetNotices: self._set_notices,
-            OpenPicker: _picker,
+            OpenPicker: self._picker,
             ApplyPicker: self._apply_picker,
-            Help: _help,
+            Who: self._who,
+            Watch: self._watch,
+            Unwatch: self._unwatch,
+            ListWatches: self._watches,
+            Help: self._help,
         }
         missing = set(_command_types()) - set(self._table)
         if missing:
@@ -145,6 +160,49 @@ class Dispatcher:
         owner = None if turn.inbound.personal else turn.user.user_id
         return cards.presence_card(view, owner=owner)
 
+    async def _picker(self, turn: Turn, command: OpenPicker) -> Card:
+        return cards.picker_card(colleagues=self._colleagues.enabled)
+
+    async def _who(self, turn: Turn, command: Who) -> Card:
+        inbound = turn.inbound
+        view = await self._colleagues.who(
+            turn.user, command, inbound.mentions, inbound.directory, personal=inbound.personal
+        )
+        return cards.who_card(view)
+
+    async def _watch(self, turn: Turn, command: Watch) -> Card:
+        inbound = turn.inbound
+        views = await self._colleagues.watch(
+            turn.user,
+            command,
+            inbound.mentions,
+            inbound.directory,
+            conversation_id=inbound.conversation.conversation_id if inbound.conversation else None,
+            now=turn.now,
+            time_zone=turn.time_zone,
+        )
+        return cards.watch_card(views)
+
+    async def _unwatch(self, turn: Turn, command: Unwatch) -> Card:
+        inbound = turn.inbound
+        view = await self._colleagues.unwatch(
+            turn.user, command, inbound.mentions, inbound.directory, now=turn.now, time_zone=turn.time_zone
+        )
+        return cards.watches_card(view)
+
+    async def _watches(self, turn: Turn, command: ListWatches) -> Card:
+        view = await self._colleagues.watches(turn.user, command, now=turn.now, time_zone=turn.time_zone)
+        return cards.watches_card(view)
+
+    async def _help(self, turn: Turn, command: Help) -> Card:
+        """`/help`: every command (without /who and /watch when an admin turned them off). Anything else
+        that is not a command: a likely correction, else the most used commands (a short card, in group
+        chats too)."""
+        if command.unknown or command.suggestion:
+            view = MissView(unknown=command.unknown, suggestion=command.suggestion, commands=most_used())
+            return cards.miss_card(view)
+        return cards.help_card(HelpView(commands=offered(colleagues=self._colleagues.enabled)))
+
     async def _set_time_zone(self, turn: Turn, command: SetTimeZone) -> Card:
         teams_zone = turn.inbound.teams_zone or turn.time_zone
         return _notice(await self._preferences.set_time_zone(turn.user, command, teams_zone=teams_zone))
@@ -166,19 +224,6 @@ def _presence_card(method: PresenceMethod[Any]) -> Handler:
         return cards.presence_card(view, refresh_user_ids=refresh, owner=owner)
 
     return handle
-
-
-async def _picker(turn: Turn, command: OpenPicker) -> Card:
-    return cards.picker_card()
-
-
-async def _help(turn: Turn, command: Help) -> Card:
-    """`/help`: every command. Anything else that is not a command: a likely correction, else the most
-    used commands (a short card, in group chats too)."""
-    if command.unknown or command.suggestion:
-        view = MissView(unknown=command.unknown, suggestion=command.suggestion, commands=most_used())
-        return cards.miss_card(view)
-    return cards.help_card(HelpView(commands=COMMANDS))
 
 
 def _notice(notice: Notice) -> Card:

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.core.colleagues import Directory, Mention
 from bot.core.users import UserRef
 from bot.store.records import SavedConversation, UserSettings
 from cards import text_fallback
@@ -36,6 +37,8 @@ class Inbound:
     tenant_ids: tuple[str, ...] = ()  # every tenant the activity names (conversation, channel data)
     card_owner: UserRef | None = None  # whose card a button was pressed on (shared chats), if it says
     form: dict[str, str] = field(default_factory=dict)  # a card's input values sent with a button
+    mentions: tuple[Mention, ...] = ()  # people mentioned in the message, the bot left out, in order
+    directory: Directory | None = None  # the conversation's members (Teams' roster), read on demand
 
 
 @dataclass

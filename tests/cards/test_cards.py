@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from PIL import Image
 
 import cards
 from bot.commands.model import CommandError
 from bot.core.catalog import COMMANDS, WHEN_HELP, most_used
-from bot.core.states import Layer, Tone
+from bot.core.states import Icon, Layer, Tone
 from bot.core.views import (
     ErrorView,
     HelpView,
@@ -35,8 +38,11 @@ from bot.graph.errors import (
 )
 from bot.presence.errors import command_error_view, graph_error_view, internal_error_view, tenant_refused_view
 from cards import UserTimes
+from cards.icons import data_uri, png
 from cards.messages import teams_safe
+from tests.render.gallery import colleague_cards
 from tests.support.cardschema import assert_valid_card, card_errors
+from tests.support.playground import headline
 
 # Friday 20 Nov 2026, 13:00 UTC: 2:00 PM in Berlin (UTC+1), 10:00 PM in Tokyo (UTC+9).
 NOW = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)
@@ -69,6 +75,7 @@ TEAMS_SAFE = {
     "Image",
     "Action.Execute",
     "Action.Submit",
+    "Action.OpenUrl",  # "Chat with Megan": Teams' deep link to a 1:1 chat
 }
 # The buttons on busy_view's card: In a call, held by the bot on its session, with a status message.
 QUICK = {
@@ -222,7 +229,7 @@ def every_card() -> Iterator[tuple[str, dict[str, Any]]]:
     yield "notice-bare", cards.notice_card("Couldn't set your presence", "Microsoft Graph was unavailable.")
 
 
-ALL_CARDS = dict(every_card())
+ALL_CARDS = dict(every_card()) | colleague_cards()
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -286,45 +293,63 @@ def test_every_card_has_a_short_fallback_text_that_text_fallback_returns(name: s
 
 
 def test_cards_are_deterministic_json() -> None:
-    again = dict(every_card())
+    again = dict(every_card()) | colleague_cards()
     assert json.dumps(again, sort_keys=True) == json.dumps(ALL_CARDS, sort_keys=True)
 
 
 def test_the_schema_helper_rejects_what_teams_would_not_show() -> None:
     good = cards.presence_card(busy_view())
     bad_color = json.loads(json.dumps(good))
-    bad_color["body"][1]["color"] = "red"
-    assert card_errors(bad_color) == ["body/1/color: 'red' is not valid under any of the given schemas"]
+    bad_color["body"][0]["color"] = "red"
+    assert card_errors(bad_color) == ["body/0/color: 'red' is not valid under any of the given schemas"]
     assert card_errors({**good, "msteams": {"width": "Full"}})  # the 1.5 schema allows no extra keys
 
 
 # -- the presence card -----------------------------------------------------------------------------
 
 
-def test_presence_card_shows_the_teams_label_in_its_colour() -> None:
+def test_presence_card_shows_the_teams_label_beside_teams_icon_in_dark_text() -> None:
     card = cards.presence_card(busy_view())
-    label = block(card, "● ")
-    assert label["text"] == "● In a call"
-    assert label["color"] == "attention"
-    assert block(cards.presence_card(available_view()), "● Available")["color"] == "good"
+    assert headline(card) == ("In a call", "Red dot")
+    assert headline(cards.presence_card(available_view())) == ("Available", "Green check")
     away = cards.presence_card(shown_view("Away", "Away", "Away", Tone.WARNING))
-    assert block(away, "● Away")["color"] == "warning"
-    assert block(cards.presence_card(offline_view()), "● Appear offline").get("color", "default") == "default"
+    assert headline(away) == ("Away", "Amber clock")
+    assert headline(cards.presence_card(offline_view())) == ("Appear offline", "Grey cross")
+    dnd = cards.presence_card(shown_view("DoNotDisturb", "Presenting", "Presenting", Tone.ATTENTION))
+    assert headline(dnd) == ("Presenting", "Red circle with a minus")
+    ooo = cards.presence_card(shown_view("Away", "OutOfOffice", "Out of office", Tone.ATTENTION))
+    assert headline(ooo) == ("Out of office", "Purple arrow")
+    # The label is dark text whatever the state (Teams' yellow text is hard to read on white).
+    labels = [block(c, label) for c, label in ((card, "In a call"), (away, "Away"))]
+    assert all("color" not in label and label["weight"] == "bolder" for label in labels)
+
+
+def test_presence_icons_are_small_distinct_pngs_inside_the_card() -> None:
+    uris = {which: data_uri(which) for which in Icon}
+    assert len(set(uris.values())) == len(Icon), "every state has its own icon"
+    for uri in uris.values():
+        assert uri.startswith("data:image/png;base64,")
+        image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+        assert image.size == (40, 40) and image.mode == "RGBA"
+        assert len(uri) < 4_000, "small enough to send in every card"
+    green = Image.open(io.BytesIO(png(Icon.AVAILABLE))).convert("RGB").getpixel((10, 20))
+    assert isinstance(green, tuple) and green[1] > 150 > green[0], f"Available is green: {green}"
 
 
 def test_presence_card_shows_status_message_and_times_in_the_users_zone() -> None:
     card = cards.presence_card(busy_view(BERLIN))
     assert block(card, "Out for lunch")["text"] == "“Out for lunch”"
     assert block(card, "Status message until")["text"] == "Status message until 3:00 PM"
-    assert block(card, "Until ")["text"] == "Until 5:30 PM."
+    # The heading names the state once; one sentence says it was set and until when.
+    assert block(card, "Set until")["text"] == "Set until 5:30 PM."
     assert "presence session" in why_text(card), "how it was set: behind Why?"
     assert block(card, "Times in")["text"] == "Times in Europe/Berlin"
-    assert "Set to In a call." in texts(card)
+    assert [t for t in texts(card) if "In a call" in t] == ["In a call"]
 
 
 def test_the_same_instant_reads_differently_in_tokyo() -> None:
     card = cards.presence_card(busy_view(TOKYO))
-    assert block(card, "Until ")["text"].startswith("Until tomorrow 1:30 AM")
+    assert block(card, "Set until ")["text"].startswith("Set until tomorrow 1:30 AM")
     assert block(card, "Status message until")["text"] == "Status message until 11:00 PM"
     assert block(card, "Times in")["text"] == "Times in Asia/Tokyo"
     assert "5:30 PM" not in all_text(card)
@@ -332,13 +357,13 @@ def test_the_same_instant_reads_differently_in_tokyo() -> None:
 
 def test_an_unknown_zone_name_is_shown_as_utc_not_as_given() -> None:
     card = cards.presence_card(busy_view("Mars/Olympus_Mons"))
-    assert block(card, "Until ")["text"].startswith("Until 4:30 PM")
+    assert block(card, "Set until ")["text"].startswith("Set until 4:30 PM")
     assert block(card, "Times in")["text"] == "Times in UTC"
 
 
 def test_available_says_plainly_that_graph_lets_it_lapse_before_the_time_asked() -> None:
     card = cards.presence_card(available_view())
-    assert block(card, "Until ")["text"] == "Until 3:00 PM."
+    assert block(card, "Set until ")["text"] == "Set until 3:00 PM."
     lapse = block(card, "lapse")
     assert lapse["text"] == "Graph will let this lapse at 2:05 PM unless the bot refreshes it."
     boxes = [node for node in walk(card["body"]) if node.get("style") == "warning"]
@@ -353,7 +378,7 @@ def test_no_lapse_sentence_when_graph_keeps_it_until_the_time_asked() -> None:
 
 def test_dnd_explains_why_teams_shows_something_else_as_a_warning() -> None:
     card = cards.presence_card(dnd_view())
-    assert block(card, "● ")["text"] == "● Offline"
+    assert headline(card)[0] == "Offline"
     warnings = [node for node in walk(card["body"]) if node.get("style") == "warning"]
     assert len(warnings) == 1
     assert texts({"body": warnings}) == [DND_EXPLANATION]
@@ -374,7 +399,7 @@ def test_unknown_availability_values_still_render_their_label(
 ) -> None:
     card = cards.presence_card(shown_view(availability, activity, label, Tone.NEUTRAL))
     assert_valid_card(card)
-    assert block(card, "● ")["text"] == f"● {label}"
+    assert headline(card)[0] == label
     assert block(card, "time zone")["text"] == "Your time zone: Europe/Berlin"  # no times to show
     assert card["fallbackText"] == f"Teams shows you as {label}."
 
@@ -526,12 +551,14 @@ def test_help_with_an_unknown_command_says_so_first() -> None:
     assert "/status" in card["fallbackText"].splitlines()[1]
 
 
-def test_welcome_greets_by_name_explains_and_offers_three_commands_and_two_buttons() -> None:
+def test_welcome_greets_by_name_explains_and_offers_three_commands_to_press_and_three_buttons() -> None:
     card = cards.welcome_card(WelcomeView(user_name="Ada Lovelace", commands=COMMANDS))
     assert texts(card)[0] == "Hi Ada Lovelace, I'm Presence Bot"
     assert "Microsoft Graph" in texts(card)[1]
-    examples = [b["text"] for b in walk(card["body"]) if b.get("fontType") == "monospace"]
-    assert examples == ["/busy 30m", "/dnd 1h", "/status Out for lunch for 1h"]
+    tries = [a for node in walk(card["body"]) if node.get("type") == "ActionSet" for a in node["actions"]]
+    examples = ["/busy 30m", "/dnd 1h", "/status Out for lunch for 1h"]
+    assert [(a["title"], a["data"]["command"]) for a in tries] == [(e, e) for e in examples]
+    assert all(a["type"] == "Action.Execute" and a["fallback"]["type"] == "Action.Submit" for a in tries)
     assert {title: action["data"]["command"] for title, action in buttons(card).items()} == {
         "Set status": "/set",
         "Show my presence": "/presence",
@@ -558,7 +585,7 @@ def test_welcome_without_a_name_still_greets() -> None:
 def test_notice_with_presence_shows_message_current_state_and_quick_actions() -> None:
     card = cards.notice_card("Your hold ended", "In a call ended at 5:30 PM.", busy_view())
     assert texts(card)[:2] == ["Your hold ended", "In a call ended at 5:30 PM."]
-    assert block(card, "● ")["color"] == "attention"
+    assert headline(card) == ("In a call", "Red dot")
     assert list(buttons(card)) == list(QUICK)
     assert "refresh" not in card  # a notice must not turn itself into a plain presence card
     assert card["fallbackText"] == (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -89,6 +90,16 @@ def _visible(node: Any) -> Any:
     return node
 
 
+def _nodes(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _nodes(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _nodes(item)
+
+
 @pytest.mark.parametrize("name", CARDS)
 def test_card_renders_every_text_and_button_into_a_picture(rendered: RenderRun, name: str) -> None:
     report, card = rendered.cards[name], CARDS[name]
@@ -96,9 +107,17 @@ def test_card_renders_every_text_and_button_into_a_picture(rendered: RenderRun, 
     shown = squashed(report.text)
     for text in texts(_visible(card["body"])):
         assert squashed(text) in shown
-    # The card's own buttons, in order; "Why?" (in the body) only unfolds the explanations.
+    # Every button, in order: those in the body (the welcome card's examples), then the card's own;
+    # "Why?" (in the body) only unfolds the explanations.
     pressed = [button["title"] for button in report.buttons if button["title"] != "Why?"]
-    assert pressed == [a["title"] for a in card.get("actions", [])]
+    in_body = [
+        action["title"]
+        for node in _nodes(_visible(card["body"]))
+        if node.get("type") == "ActionSet"
+        for action in node["actions"]
+        if action["type"] != "Action.ToggleVisibility"
+    ]
+    assert pressed == in_body + [a["title"] for a in card.get("actions", [])]
     png = report.png.read_bytes()
     assert png.startswith(PNG_SIGNATURE) and len(png) > 2000
     assert (DOCS_CARDS / f"{name}.png").read_bytes() == png
@@ -108,6 +127,9 @@ def test_card_renders_every_text_and_button_into_a_picture(rendered: RenderRun, 
 def test_buttons_stay_universal_actions_that_run_a_command(rendered: RenderRun, name: str) -> None:
     """The renderer must not fall back to Action.Submit: Teams answers Action.Execute in place."""
     for action in rendered.cards[name].actions:
+        if action["type"] == "Action.OpenUrl":  # "Chat with …": only Teams' own chat deep link
+            assert action["url"].startswith("https://teams.microsoft.com/l/chat/0/0?users=")
+            continue
         assert action["type"] == "Action.Execute"
         assert action["verb"] == "command"
         assert action["data"]["command"].startswith("/")

@@ -22,10 +22,13 @@ await uiSession(url, failure, async (ui) => {
   await ui.say("/busy 30m");
 
   ui.step = "see the In a call card";
-  const busy = ui.cardWith("● In a call").last();
+  // The presence card's headline: Teams' icon (an image, named for screen readers) beside the label.
+  const showing = (label, icon) => cards.filter({ has: page.getByRole("img", { name: icon }), hasText: label });
+  const busy = showing("In a call", "Red dot").last();
   await busy.waitFor();
   await busy.getByRole("button", { name: "Do not disturb 1h" }).waitFor();
   const busyText = await busy.innerText();
+  const busyIconWidth = await busy.getByRole("img", { name: "Red dot" }).evaluate((img) => img.naturalWidth);
   const cardsBefore = await cards.count();
   await page.screenshot({ path: busyPng });
 
@@ -33,16 +36,17 @@ await uiSession(url, failure, async (ui) => {
   await busy.getByRole("button", { name: "Do not disturb 1h" }).click();
 
   ui.step = "see the card change to Do not disturb";
-  const updated = ui.cardWith("● Do not disturb").last();
+  const updated = showing("Do not disturb", "Red circle with a minus").last();
   await updated.waitFor();
   await page.waitForLoadState("networkidle").catch(() => {});
   const updatedText = await updated.innerText();
   const result = {
     busyText,
+    busyIconWidth,
     updatedText,
     cardsBefore,
     cardsAfter: await cards.count(),
-    inACallCardsAfter: await ui.cardWith("● In a call").count(),
+    inACallCardsAfter: await showing("In a call", "Red dot").count(),
     blocked: browser.blocked,
   };
   await page.screenshot({ path: updatedPng });

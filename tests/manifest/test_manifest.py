@@ -295,7 +295,18 @@ def test_commands_come_from_the_catalog_within_teams_limits(manifest: dict[str, 
 def test_menu_leaves_out_the_rarer_commands() -> None:
     assert len(MENU_COMMANDS) == 10 == len(set(MENU_COMMANDS))
     left_out = {doc.name for doc in COMMANDS} - set(MENU_COMMANDS)
-    assert left_out == {"conference", "presenting", "brb", "extend", "clear", "timezone", "notify"}
+    assert left_out == {
+        "conference",
+        "presenting",
+        "brb",
+        "offline",
+        "extend",
+        "clear",
+        "reset",
+        "unwatch",
+        "timezone",
+        "notify",
+    }
 
 
 def test_ids_are_the_app_id(manifest: dict[str, Any]) -> None:

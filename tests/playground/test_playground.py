@@ -28,6 +28,7 @@ from tests.support.playground import (
     Playground,
     PlaygroundClient,
     card_texts,
+    headline,
     running_playground,
 )
 
@@ -46,13 +47,6 @@ def pair(presence: dict[str, Any]) -> dict[str, str]:
     return {"availability": presence["availability"], "activity": presence["activity"]}
 
 
-def headline(card: dict[str, Any] | None) -> str:
-    """The presence card's coloured label: "● In a call"."""
-    labels = [text for text in card_texts(card) if text.startswith("● ")]
-    assert len(labels) == 1, card_texts(card)
-    return labels[0]
-
-
 async def press_and_check(
     client: PlaygroundClient, card: BotMessage, presser: dict[str, Any]
 ) -> dict[str, Any]:
@@ -61,9 +55,9 @@ async def press_and_check(
     answer = await client.press(card, "Do not disturb 1h", as_user=presser)
     assert answer["type"] == CARD
     updated = answer["value"]
-    assert headline(updated) == "● Do not disturb"
+    assert headline(updated)[0] == "Do not disturb"
     assert card_texts(updated)[0] == presser["name"]
-    assert "Set to Do not disturb." in card_texts(updated)
+    assert any(text.startswith("Set until ") for text in card_texts(updated))
     # The buttons now fit Do not disturb: the likeliest next states, then Extend and End now.
     assert [action["title"] for action in updated["actions"]][:4] == [
         "Busy 30m",
@@ -83,8 +77,8 @@ async def test_personal_chat_busy_then_a_button_updates_the_card_and_the_presenc
         sent = await client.send(client.personal_chat, "/busy 30m")
         reply = await client.next_card(sent)
 
-        assert headline(reply.card) == "● In a call"
-        assert "Set to In a call." in card_texts(reply.card)
+        assert headline(reply.card)[0] == "In a call"
+        assert any(text.startswith("Set until ") for text in card_texts(reply.card))
         assert card_texts(reply.card)[0] == me["name"]
         assert pair(await client.presence_of(me)) == IN_A_CALL
         # In a personal chat the card asks Teams to refresh it for its one viewer (by Teams user id).
@@ -105,10 +99,10 @@ async def press_on_someone_elses_card(
     assert answer["type"] == CARD
     shared = answer["value"]
     assert card_texts(shared)[0] == owner["name"]
-    assert headline(shared) == "● In a call"
+    assert headline(shared)[0] == "In a call"
     mine = await client.card_in(card.conversation_id, since=mark)
     assert card_texts(mine.card)[0] == presser["name"]
-    assert headline(mine.card) == "● Do not disturb"
+    assert headline(mine.card)[0] == "Do not disturb"
     assert pair(await client.presence_of(presser)) == DND
     assert pair(await client.presence_of(owner)) == IN_A_CALL
 
@@ -120,7 +114,7 @@ async def test_group_chat_mention_and_a_button_pressed_by_someone_else(playgroun
         reply = await client.next_card(sent)
 
         assert reply.conversation_id == client.group_chat
-        assert headline(reply.card) == "● In a call"
+        assert headline(reply.card)[0] == "In a call"
         assert pair(await client.presence_of(me)) == IN_A_CALL
         assert "refresh" not in (reply.card or {})  # a shared card: no per-user refresh
 
@@ -137,7 +131,7 @@ async def test_channel_post_with_mention_and_a_button(playground: Playground) ->
 
         assert sent.thread_id.startswith(f"{channel};messageid=")  # the bot answers in the post's thread
         assert reply.conversation_id == sent.thread_id
-        assert headline(reply.card) == "● In a call"
+        assert headline(reply.card)[0] == "In a call"
         assert pair(await client.presence_of(me)) == IN_A_CALL
 
         await press_on_someone_elses_card(client, reply, adele, me)
@@ -152,7 +146,7 @@ async def test_install_welcomes_and_its_button_shows_the_presence(playground: Pl
         assert "I'm Presence Bot" in card_texts(welcome.card)[0]
 
         answer = await client.press(welcome, "Show my presence", as_user=client.me)
-        assert headline(answer["value"]) == "● Available"  # a signed-in simulated user, untouched
+        assert headline(answer["value"])[0] == "Available"  # a signed-in simulated user, untouched
 
 
 def test_the_playground_web_ui_shows_the_card_and_updates_it_in_place(playground: Playground) -> None:
@@ -163,10 +157,11 @@ def test_the_playground_web_ui_shows_the_card_and_updates_it_in_place(playground
     assert result.returncode == 0, f"{result.stderr}\n{playground.logs()}"
     seen = json.loads(result.stdout)
 
-    assert "● In a call" in seen["busyText"]
+    assert "In a call" in seen["busyText"]
+    assert seen["busyIconWidth"] == 40, "Teams' red dot drawn beside the label (a 40 px PNG at 2x)"
     assert "Do not disturb 1h" in seen["busyText"]
-    assert "● Do not disturb" in seen["updatedText"]
-    assert "Set to Do not disturb." in seen["updatedText"]
+    assert "Do not disturb" in seen["updatedText"]
+    assert "Set until " in seen["updatedText"]
     # Updated in place: the same number of cards, and none of them still says In a call.
     assert seen["cardsAfter"] == seen["cardsBefore"]
     assert seen["inACallCardsAfter"] == 0

@@ -12,10 +12,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cards
+from bot.colleagues.service import colleague_view
 from bot.commands import CommandError, Help, parse
 from bot.core.catalog import COMMANDS, most_used
+from bot.core.colleagues import Colleague
 from bot.core.states import STATES, State
-from bot.core.views import HelpView, MissView, Outcome, PresenceView, WelcomeView
+from bot.core.views import (
+    ColleagueView,
+    HelpView,
+    MissView,
+    Outcome,
+    PresenceView,
+    WatchesView,
+    WatchLine,
+    WatchView,
+    WelcomeView,
+    WhoView,
+)
 from bot.graph.auth import TokenError
 from bot.graph.errors import (
     GraphBadRequest,
@@ -28,7 +41,7 @@ from bot.graph.errors import (
     GraphUnauthorized,
     GraphUnavailable,
 )
-from bot.graph.models import DateTimeTimeZone, ItemBody, Presence, StatusMessage
+from bot.graph.models import DateTimeTimeZone, ItemBody, OutOfOfficeSettings, Presence, StatusMessage
 from bot.presence.errors import (
     command_error_view,
     graph_error_view,
@@ -291,4 +304,61 @@ def gallery() -> dict[str, Card]:
     result["welcome"] = cards.welcome_card(WelcomeView(user_name=USER, commands=COMMANDS))
     result["welcome-anonymous"] = cards.welcome_card(WelcomeView(commands=COMMANDS))
     result.update(notices())
+    result.update(colleague_cards())
     return result
+
+
+def colleague(
+    name: str, availability: str, activity: str, *, status: str | None = None, ooo: str | None = None
+) -> ColleagueView:
+    """A colleague as /who shows them, through the service's own `colleague_view`."""
+    upn = name.split()[0].lower() + "@contoso.example"
+    presence = graph_presence(availability, activity, status)
+    if ooo is not None:
+        presence.out_of_office_settings = OutOfOfficeSettings(is_out_of_office=True, message=ooo)
+    return colleague_view(Colleague(aad_id=f"id-{upn}", name=name, upn=upn), presence)
+
+
+def colleague_cards() -> dict[str, Card]:
+    """/who, /watch, /watches and the watch notices."""
+    megan = colleague("Megan Bowen", "Busy", "InACall", status="Design review until 3")
+    adele = colleague("Adele Vance", "Available", "Available")
+    isaiah = colleague("Isaiah Langer", "Away", "Away", ooo="On leave until Monday 7 Dec")
+    later = NOW + timedelta(hours=4)
+    return {
+        "who": cards.who_card(
+            WhoView(heading="Megan Bowen, Adele Vance and Isaiah Langer", people=(megan, adele, isaiah))
+        ),
+        "who-group-chat": cards.who_card(
+            WhoView(
+                heading="In this chat",
+                people=(megan, adele),
+                more=48,
+                not_found=("Lee Gu is in another organization; I can only show and watch people in yours.",),
+            )
+        ),
+        "watch": cards.watch_card(
+            [WatchView(person=megan, back=False, watch_id=7, ends_at=later, time_zone=ZONE, now=NOW)]
+        ),
+        "watch-already-free": cards.watch_card(
+            [WatchView(person=adele, back=False, watch_id=None, time_zone=ZONE, now=NOW)]
+        ),
+        "watches": cards.watches_card(
+            WatchesView(
+                watches=(
+                    WatchLine(watch_id=7, name="Megan Bowen", back=False, ends_at=later),
+                    WatchLine(watch_id=8, name="Isaiah Langer", back=True, ends_at=NOW + timedelta(hours=20)),
+                ),
+                cap=20,
+                time_zone=ZONE,
+                now=NOW,
+            )
+        ),
+        "watches-none": cards.watches_card(
+            WatchesView(watches=(), cap=20, time_zone=ZONE, now=NOW, title="Stopped watching Megan Bowen.")
+        ),
+        "notice-watch-free": cards.watch_notice_card(
+            colleague("Megan Bowen", "Available", "Available", status="Back from the review"), back=False
+        ),
+        "notice-watch-ended": cards.watch_ended_card("Megan Bowen", back=False, ended="by 6:00 PM"),
+    }

@@ -73,12 +73,14 @@
   }
 
   function describeAction(action) {
-    return {
+    const described = {
       type: action.getJsonTypeName(),
       title: action.title ?? null,
       verb: action.verb ?? null,
       data: action.data ?? null,
     };
+    if (action.url) described.url = action.url; // Action.OpenUrl
+    return described;
   }
 
   function renderOne(name, json, target) {

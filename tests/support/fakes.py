@@ -26,12 +26,15 @@ office), bulk reads included. Every write is recorded in `writes`, every read co
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from bot.core.colleagues import PRESENCES_PER_CALL
+from bot.core.colleagues import PRESENCES_PER_CALL, Colleague, Watch, WatchEnd, WatchKind
 from bot.core.states import SESSION_RANK
+from bot.core.users import UserRef
 from bot.graph.client import GraphWrite, WriteOutcome
 from bot.graph.errors import GraphError, GraphNotFound
 from bot.graph.models import (
@@ -42,6 +45,7 @@ from bot.graph.models import (
     SetStatusMessageRequest,
     StatusMessage,
 )
+from bot.store.watches import WatchCapReached
 
 # What a user's Teams client reports when nothing else is going on (the simulated tenant's new user).
 CLIENT_PAIR = ("Available", "Available")
@@ -162,3 +166,58 @@ class FakeGraph:
                 candidates, key=lambda c: (SESSION_RANK.get(c[0].lower(), 1), c[2])
             )
         return Presence(id=user_id, availability=availability, activity=activity, status_message=user.status)
+
+
+class FakeWatches:
+    """The store's watches and the watcher's `watching`, in memory (`bot.colleagues.service` ports)."""
+
+    def __init__(self) -> None:
+        self.watches: list[Watch] = []
+        self.polled_tenants: list[str] = []
+
+    async def add_watch(
+        self,
+        watcher: UserRef,
+        target: Colleague,
+        kind: WatchKind,
+        *,
+        ends_at: datetime,
+        conversation_id: str | None,
+        now: datetime,
+        cap: int,
+    ) -> Watch:
+        mine = await self.active_watches(watcher)
+        same = [w for w in mine if w.target.aad_id == target.aad_id and w.kind is kind]
+        if same:
+            extended = dataclasses.replace(same[0], ends_at=ends_at, conversation_id=conversation_id)
+            self.watches[self.watches.index(same[0])] = extended
+            return extended
+        if len(mine) >= cap:
+            raise WatchCapReached(cap)
+        watch = Watch(
+            id=len(self.watches) + 1,
+            watcher=watcher,
+            target=target,
+            kind=kind,
+            conversation_id=conversation_id,
+            created_at=now,
+            ends_at=ends_at,
+        )
+        self.watches.append(watch)
+        return watch
+
+    async def active_watches(self, watcher: UserRef) -> list[Watch]:
+        return [w for w in self.watches if w.watcher.key == watcher.key and w.ended_at is None]
+
+    async def cancel_watches(
+        self, watcher: UserRef, target_aad_id: str | None, *, now: datetime
+    ) -> list[Watch]:
+        stopped = [w for w in await self.active_watches(watcher) if target_aad_id in (None, w.target.aad_id)]
+        for watch in stopped:
+            self.watches[self.watches.index(watch)] = dataclasses.replace(
+                watch, ended_at=now, end_reason=WatchEnd.CANCELLED
+            )
+        return stopped
+
+    async def watching(self, tenant_id: str) -> None:
+        self.polled_tenants.append(tenant_id)

@@ -551,3 +551,27 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def headline(card: Any) -> tuple[str, str]:
+    """The presence card's headline as Teams shows it: (the label, the icon's description), e.g.
+    ("In a call", "Red dot")."""
+    found: list[dict[str, Any]] = []
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        elif isinstance(node, dict):
+            if node.get("id") == "headline":
+                found.append(node)
+            for key in ("body", "items", "columns"):
+                visit(node.get(key, []))
+
+    visit(card)
+    assert len(found) == 1, f"{len(found)} headlines: {card_texts(card)}"
+    icon = next(
+        item for column in found[0]["columns"] for item in column["items"] if item.get("type") == "Image"
+    )
+    (label,) = card_texts(found[0])
+    return label, str(icon["altText"])

@@ -15,6 +15,7 @@ from sqlalchemy import event
 
 from bot.app import RUNTIME
 from bot.clock import AdjustableClock
+from bot.colleagues.service import ColleaguesService
 from bot.commands import SetNotices, SetTimeZone
 from bot.core.users import UserRef
 from bot.graph.models import Presence
@@ -55,7 +56,7 @@ from bot.turns.dispatch import _command_types
 from tests.support.connector import Connector
 from tests.support.e2e import card_of, say, texts
 from tests.support.fake_holds import FakeHolds
-from tests.support.fakes import FakeGraph
+from tests.support.fakes import FakeGraph, FakeWatches
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 ALEX = UserRef(user_id="aad-alex", tenant_id="tenant-1", name="Alex")
@@ -310,13 +311,17 @@ def dispatcher(
     presence = PresenceService(
         graph or FakeGraph(), FakeHolds(), session_id="app", default_duration=timedelta(hours=1)
     )
-    return Dispatcher(presence, PreferencesService(prefs or FakePreferences()), budget_seconds=budget)
+    watches = FakeWatches()
+    colleagues = ColleaguesService(graph or FakeGraph(), watches, watches)
+    return Dispatcher(
+        presence, PreferencesService(prefs or FakePreferences()), colleagues, budget_seconds=budget
+    )
 
 
 def test_every_command_kind_has_exactly_one_handler() -> None:
     table = dispatcher()._table
     assert set(table) == set(_command_types())
-    assert len(_command_types()) == 12
+    assert len(_command_types()) == 16
 
 
 async def test_preferences_are_a_service_of_their_own() -> None:
