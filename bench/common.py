@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from bot.config import Settings
+
 ROOT = Path(__file__).resolve().parents[1]
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -48,6 +50,22 @@ class SimulatorProcess:
 
     process: asyncio.subprocess.Process
     environment: dict[str, str]
+
+    def bot_settings(self, data_dir: Path, database_url: str | None) -> Settings:
+        """Settings for a bot (or its parts) talking to this simulator as to real Graph."""
+        env = self.environment
+        return Settings(
+            _env_file=None,
+            graph_client_id=env["GRAPH_CLIENT_ID"],
+            graph_client_secret=env["GRAPH_CLIENT_SECRET"],
+            graph_base_url=env["GRAPH_BASE_URL"],
+            graph_authority_host=env["GRAPH_AUTHORITY_HOST"],
+            graph_ca_bundle=Path(env["GRAPH_CA_BUNDLE"]),
+            graph_tenant_id=env["GRAPH_TENANT_ID"],
+            data_dir=data_dir,
+            database_url=database_url,
+            log_level="WARNING",
+        )
 
 
 @asynccontextmanager

@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from bench.common import ROOT, log, simulator, stop
 from bot.app import RUNTIME
 from bot.clock import SystemClock
-from bot.config import SIM_TENANT_ID, Settings
+from bot.config import SIM_TENANT_ID
 from bot.core.net import free_port
 from bot.server import start_bot
 from bot.store.engine import DB_FILE
@@ -168,19 +168,7 @@ async def lateness_and_memory(
 ) -> None:
     log(f"\n== Timer lateness with {holds_count:,} active holds ({window:.0f} s of steady load) ==")
     async with simulator(workdir) as sim, database(database_url, workdir, "lateness") as url:
-        env = sim.environment
-        settings = Settings(
-            _env_file=None,
-            graph_client_id=env["GRAPH_CLIENT_ID"],
-            graph_client_secret=env["GRAPH_CLIENT_SECRET"],
-            graph_base_url=env["GRAPH_BASE_URL"],
-            graph_authority_host=env["GRAPH_AUTHORITY_HOST"],
-            graph_ca_bundle=Path(env["GRAPH_CA_BUNDLE"]),
-            graph_tenant_id=env["GRAPH_TENANT_ID"],
-            data_dir=workdir / "bot",
-            database_url=url,
-            log_level="WARNING",
-        )
+        settings = sim.bot_settings(workdir / "bot", url)
         running = await start_bot(settings, "127.0.0.1", 0, clock=SystemClock())
         try:
             runtime = running.app[RUNTIME]

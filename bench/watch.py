@@ -45,7 +45,6 @@ from bench.common import log, simulator
 from bench.timers import database
 from bot.clock import SystemClock
 from bot.colleagues.watcher import POLL_KIND, PollReport, Watcher, WatchReader, poll_key
-from bot.config import Settings
 from bot.core.colleagues import PRESENCES_PER_CALL, Watch
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
@@ -182,18 +181,7 @@ async def seed_watches(store: Store, tenant: str, people: Sequence[str], now: da
 async def run(args: argparse.Namespace, workdir: Path) -> bool:
     async with simulator(workdir) as sim, database(args.database_url, workdir, "watch") as url:
         env = sim.environment
-        settings = Settings(
-            _env_file=None,
-            graph_client_id=env["GRAPH_CLIENT_ID"],
-            graph_client_secret=env["GRAPH_CLIENT_SECRET"],
-            graph_base_url=env["GRAPH_BASE_URL"],
-            graph_authority_host=env["GRAPH_AUTHORITY_HOST"],
-            graph_ca_bundle=Path(env["GRAPH_CA_BUNDLE"]),
-            graph_tenant_id=env["GRAPH_TENANT_ID"],
-            data_dir=workdir / "bot",
-            database_url=url,
-            log_level="WARNING",
-        )
+        settings = sim.bot_settings(workdir / "bot", url)
         mode = require_mode(settings)
         tls = ssl.create_default_context(cafile=env["GRAPH_CA_BUNDLE"])
         clock = SystemClock()

@@ -5,6 +5,7 @@ watcher's notice when a watched colleague's Teams client goes Available."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -85,6 +86,8 @@ async def test_watch_sends_exactly_one_notice_when_the_colleague_goes_available(
     assert shown[0] == "I'll tell you when Megan Bowen is free"
     before = len(connector.received)
 
+    await sim(http, bot, "POST", f"/users/{MEGAN}/statusMessage", {"message": "Back at my desk"})
+    changed = time.monotonic()
     await sim(
         http,
         bot,
@@ -92,14 +95,14 @@ async def test_watch_sends_exactly_one_notice_when_the_colleague_goes_available(
         f"/users/{MEGAN}/clients/{client}",
         {"availability": "Available", "activity": "Available"},
     )
-    await sim(http, bot, "POST", f"/users/{MEGAN}/statusMessage", {"message": "Back at my desk"})
-    # Within one interval (1 s) plus a poll: then a few more intervals to see no second notice.
+    # Within one interval (1 s) and a poll; then a few more intervals to see no second notice.
     notices = await connector.wait_for(before + 1)
+    assert time.monotonic() - changed <= INTERVAL.total_seconds() + 5
     notice = notices[before]
     assert notice["conversation"]["id"] == GROUP, "in the chat the watch was asked from"
     texts = card_texts(card_of(notice))
     assert texts[0] == "Megan Bowen is free"
-    assert "“Back at my desk”" in texts
+    assert "Available" in texts and "“Back at my desk”" in texts
     chat = card_of(notice)["actions"][0]
     assert chat["type"] == "Action.OpenUrl" and chat["url"].endswith("users=megan.bowen@contoso.example")
     await asyncio.sleep(3 * INTERVAL.total_seconds())
@@ -165,3 +168,23 @@ async def test_an_admin_can_turn_colleagues_off(
         assert connector.roster_requests == [], "nothing read about colleagues"
     finally:
         await bot.stop()
+
+
+async def test_a_watch_that_reaches_its_end_says_so_once(
+    http: httpx.AsyncClient, colleagues_bot: RunningBot, connector: Connector
+) -> None:
+    bot = colleagues_bot
+    await sim(http, bot, "POST", f"/users/{MEGAN}/clients", {"availability": "Busy", "activity": "InACall"})
+    assert (await ask(http, bot, connector, "/watch {} for 1h", MEGAN))[
+        0
+    ] == "I'll tell you when Megan Bowen is free"
+    before = len(connector.received)
+    await sim(http, bot, "POST", "/clock", {"advance_seconds": 61 * 60})
+    notice = card_texts(card_of((await connector.wait_for(before + 1))[before]))
+    assert notice[0] == "Watch ended"
+    assert notice[1].startswith("Megan Bowen wasn't free by ") and notice[1].endswith(
+        "so I stopped watching."
+    )
+    await asyncio.sleep(3 * INTERVAL.total_seconds())
+    assert len(connector.received) == before + 1
+    assert "You watch no one" in await ask(http, bot, connector, "/watches")

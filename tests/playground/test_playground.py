@@ -122,6 +122,23 @@ async def test_group_chat_mention_and_a_button_pressed_by_someone_else(playgroun
         await press_on_someone_elses_card(client, reply, megan, me)
 
 
+async def test_who_in_a_group_chat_shows_its_members_and_a_mentioned_colleague(
+    playground: Playground,
+) -> None:
+    """The Playground answers the roster from its own config: /who alone lists the chat's members with
+    the simulated tenant's presence; /who @Megan shows Megan, whom the bot looked up by her mention."""
+    async with PlaygroundClient(playground) as client:
+        everyone = await client.next_card(await client.send(client.group_chat, "/who", mention_bot=True))
+        shown = card_texts(everyone.card)
+        assert shown[0] == "In this chat"
+        assert {"Alex Wilber", "Megan Bowen", "Adele Vance"} <= set(shown), shown
+
+        megan = client.user("Megan Bowen")
+        sent = await client.send(client.group_chat, "/who {}", mention_bot=True, mentions=[megan])
+        shown = card_texts((await client.next_card(sent)).card)
+        assert shown[:3] == ["Megan Bowen", "Megan Bowen", "Available"], shown  # a signed-in simulated user
+
+
 async def test_channel_post_with_mention_and_a_button(playground: Playground) -> None:
     async with PlaygroundClient(playground) as client:
         me, adele = client.me, client.user("Adele Vance")

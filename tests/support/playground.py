@@ -43,7 +43,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -371,14 +371,33 @@ class PlaygroundClient:
 
     # -- talking ------------------------------------------------------------------------------
 
-    async def send(self, conversation_id: str, text: str, *, mention_bot: bool = False) -> Sent:
+    async def send(
+        self,
+        conversation_id: str,
+        text: str,
+        *,
+        mention_bot: bool = False,
+        mentions: Sequence[dict[str, Any]] = (),
+    ) -> Sent:
         """The current user sends `text`; with `mention_bot`, after an @mention of the bot as Teams
-        sends it (`<at>Presence Bot</at>` in the text, a mention entity alongside)."""
-        body: dict[str, Any] = {"from": {"id": self.me["id"]}, "text": text, "textFormat": "plain"}
+        sends it (`<at>Presence Bot</at>` in the text, a mention entity alongside). Each `{}` in `text`
+        becomes an @mention of the next of `mentions` (Playground users)."""
+        tags = [f"<at>{user['name']}</at>" for user in mentions]
+        body: dict[str, Any] = {
+            "from": {"id": self.me["id"]},
+            "text": text.format(*tags),
+            "textFormat": "plain",
+        }
+        body["mentions"] = [
+            {"mentioned": {"id": user["id"], "name": user["name"]}, "text": tag}
+            for user, tag in zip(mentions, tags, strict=True)
+        ]
         if mention_bot:
             at = f"<at>{self.bot['name']}</at>"
-            body["text"] = f"{at} {text}"
-            body["mentions"] = [{"mentioned": {"id": self.bot["id"]}, "text": at}]
+            body["text"] = f"{at} {body['text']}"
+            body["mentions"].insert(0, {"mentioned": {"id": self.bot["id"]}, "text": at})
+        if not body["mentions"]:
+            del body["mentions"]
         mark = len(self.messages)
         answer = await self._post_json(
             f"{self.playground.url}/_conversation/v1/conversations/{conversation_id}/messages", body
