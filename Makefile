@@ -34,10 +34,12 @@ cards: $(STAMP)
 	$(BIN)/python -m tests.render
 
 # Timer lateness, memory per hold and start-up time; then the cost per command against a bare echo
-# bot (bench/turns.py; `python -m bench.turns --profile` adds a profile). Figures in docs/performance.md.
+# bot (bench/turns.py; `python -m bench.turns --profile` adds a profile); the watcher with 20,000 watches
+# (bench/watch.py). Figures in docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.timers
 	$(BIN)/python -m bench.turns
+	$(BIN)/python -m bench.watch
 
 include tests/playground.mk
 

@@ -22,6 +22,7 @@ from bot.core.colleagues import (
     Mention,
     RosterError,
     WatchKind,
+    is_free,
     watch_met,
 )
 from bot.core.colleagues import Watch as StoredWatch
@@ -131,10 +132,21 @@ class ColleaguesService:
         members = [m for m in page.members if _same_tenant(user, m)]
         shown = members[: self._who_limit]
         total = page.total if page.total is not None else len(page.members)
+        seen = await self._read(user, shown)
+        more = max(0, total - len(shown) - (len(page.members) - len(members)))
+        if command.free_only:  # "who is free?": the members free now, of those read
+            free = [p for p in seen if is_free(p.availability, p.activity, p.out_of_office)]
+            heading = f"Free in this chat: {len(free)} of {len(seen)}" if free else "No one here is free now"
+            return WhoView(
+                heading=heading,
+                people=tuple(free),
+                more=more,
+                more_uncounted=page.more and page.total is None,
+            )
         return WhoView(
             heading="In this chat",
-            people=tuple(await self._read(user, shown)),
-            more=max(0, total - len(shown) - (len(page.members) - len(members))),
+            people=tuple(seen),
+            more=more,
             more_uncounted=page.more and page.total is None,
         )
 

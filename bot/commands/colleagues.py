@@ -60,8 +60,21 @@ def parse_colleagues(body: str, others: Sequence[str], now: datetime, zone: Zone
         if text.lower().startswith(("presence", "show", "check")) and not others:
             return None  # `/presence`, `/show`: the sender's own
         return _who(rest, others)
-    if others and _ASKING.match(text):  # "is @Megan free?", "are @Megan and @Adele around?"
-        return _who(_words(text[_ASKING.match(text).end() :], others), others)  # type: ignore[union-attr]
+    asking = _ASKING.match(text)
+    if asking and others:  # "is @Megan free?", "are @Megan and @Adele around?"
+        return _who(_words(text[asking.end() :], others), others)
+    words = text.split()
+    name = " ".join(words[1:-1])
+    if (
+        asking
+        and len(words) >= 3
+        and words[-1].lower() in _FREE | _BACK | {"busy"}
+        and name.lower() not in {"it", "this", "that", "there", "anyone", "everyone", "someone", "he", "she"}
+    ):  # "is Megan free?": a person, named without a mention
+        raise CommandError(
+            f"Mention {name} (type @ and pick them from the list), so I know exactly who you mean.",
+            "/who @Megan",
+        )
     return None
 
 
@@ -73,7 +86,8 @@ def _who(rest: list[str], others: Sequence[str]) -> Who:
             "them (type @ and pick them); in a group chat, /who alone shows everyone here.",
             "/who @Megan",
         )
-    return Who(names=tuple(others))
+    free_only = not others and any(word.lower() in _FREE for word in rest)
+    return Who(names=tuple(others), free_only=free_only)
 
 
 def _watch(rest: list[str], others: Sequence[str], now: datetime, zone: ZoneInfo) -> Watch:

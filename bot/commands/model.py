@@ -108,6 +108,7 @@ class Who(_Command):
 
     kind: Literal["who"] = "who"
     names: tuple[str, ...] = ()
+    free_only: bool = False  # "who is free?": of the chat's members, only those free now
 
 
 class Watch(_Command):

@@ -93,8 +93,8 @@ COMMANDS: tuple[CommandDoc, ...] = (
     CommandDoc(
         name="who",
         usage="/who @person…",
-        description="Colleagues' presence, status and out-of-office messages; /who alone in a group chat "
-        "shows everyone there.",
+        description="Colleagues' presence, status and out-of-office messages; alone in a group chat: "
+        "everyone there (“who is free?”: the free).",
         examples=("/who @Megan @Adele", "/who"),
     ),
     CommandDoc(

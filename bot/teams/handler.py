@@ -59,7 +59,9 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         self._simulated = simulated  # Graph is simulated while Teams is real: every card says so
 
     async def _run(self, turn_context: TurnContext, kind: TurnKind, text: str) -> Reply | None:
-        facts = inbound(turn_context.activity, kind, text, TeamsDirectory(turn_context))
+        # Only Teams has a roster to ask (the Emulator and other channels do not).
+        teams = turn_context.activity.channel_id == "msteams"
+        facts = inbound(turn_context.activity, kind, text, TeamsDirectory(turn_context) if teams else None)
         return await self._pipeline.run(Turn(inbound=facts, now=self._clock.now(), text=text))
 
     # -- messages ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from bot.server import RunningBot, start_bot
 from tests.support.builders import ALEX, make_settings
 from tests.support.colleagues import ADELE, GROUP, ISAIAH, LEE, MEGAN, ROSTER, ask, sim
 from tests.support.connector import Connector
-from tests.support.e2e import card_of
+from tests.support.e2e import card_of, say
 from tests.support.playground import card_texts
 
 INTERVAL = timedelta(seconds=1)
@@ -188,3 +188,25 @@ async def test_a_watch_that_reaches_its_end_says_so_once(
     await asyncio.sleep(3 * INTERVAL.total_seconds())
     assert len(connector.received) == before + 1
     assert "You watch no one" in await ask(http, bot, connector, "/watches")
+
+
+async def test_the_emulator_has_no_roster_so_who_alone_says_to_mention_someone(
+    http: httpx.AsyncClient, colleagues_bot: RunningBot, connector: Connector
+) -> None:
+    reply = await say(
+        http, colleagues_bot, connector, "/who", channelId="emulator", conversation={"id": "emulator-chat"}
+    )
+    assert "Mention whom to look up" in " ".join(card_texts(card_of(reply)))
+    assert connector.roster_requests == [], "no roster call to a channel that has none"
+
+
+async def test_who_is_free_shows_only_the_members_free_now(
+    http: httpx.AsyncClient, colleagues_bot: RunningBot, connector: Connector
+) -> None:
+    bot = colleagues_bot
+    # Of the three members read (the limit), Alex and Adele are free (a new simulated user is
+    # Available), Megan is in a call.
+    await sim(http, bot, "POST", f"/users/{MEGAN}/clients", {"availability": "Busy", "activity": "InACall"})
+    shown = await ask(http, bot, connector, "who is free?")
+    assert shown[0] == "Free in this chat: 2 of 3"
+    assert "Adele Vance" in shown and "Alex Wilber" in shown and "Megan Bowen" not in shown

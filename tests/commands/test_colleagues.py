@@ -29,12 +29,16 @@ def run(text: str) -> object:
         (f"who is {MEGAN}", ("Megan Bowen",)),
         (f"check {MEGAN}", ("Megan Bowen",)),
         ("<at>Test Bot</at> /who", ()),
-        ("who is free?", ()),
         ("/who", ()),
     ],
 )
 def test_who_with_mentions_or_alone(text: str, names: tuple[str, ...]) -> None:
     assert run(text) == Who(names=names)
+
+
+@pytest.mark.parametrize("text", ["who is free?", "who's available", "<at>Test Bot</at> /who free"])
+def test_who_is_free_asks_for_the_free_members_only(text: str) -> None:
+    assert run(text) == Who(free_only=True)
 
 
 @pytest.mark.parametrize("text", ["/presence", "who am i", "/whoami", "/show"])
@@ -83,6 +87,7 @@ def test_watch_several_people_at_once() -> None:
         (f"/watch {MEGAN} until yesterday 9am", "past"),
         ("/unwatch", "whom to stop watching"),
         ("/who @Megan", "came as plain text, not as a mention"),
+        ("is Megan free?", "Mention Megan (type @"),
         (f"/unwatch {MEGAN} please later", "“later”"),
         (f"/who {MEGAN} tomorrow", "“tomorrow”"),
     ],
