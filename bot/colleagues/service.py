@@ -8,6 +8,7 @@ sender's own tenant are read or watched.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
@@ -36,6 +37,7 @@ from bot.store.watches import WatchCapReached
 log = logging.getLogger(__name__)
 
 WATCH_MAX = timedelta(hours=24)
+MENTIONS_MAX = 20  # people one /who or /watch looks up (one roster call each)
 _WHO_EXAMPLE = "/who @Megan"
 _OFF = (
     "Your Teams admin has turned off /who and /watch for this organization, so I can't show or watch "
@@ -294,10 +296,17 @@ class ColleaguesService:
                 f"I couldn't tell who {who} is: mention people by typing @ and picking them from the list.",
                 _WHO_EXAMPLE,
             )
+        if len(mentions) > MENTIONS_MAX:
+            raise CommandError(
+                f"That's {len(mentions)} people; I look up at most {MENTIONS_MAX} at once. In a group chat, "
+                "/who alone shows everyone there.",
+                "/who",
+            )
+        # Looked up side by side: each is one roster call to Teams.
+        found = await asyncio.gather(*(self._member(mention, directory) for mention in mentions))
         people: list[Colleague] = []
         problems: list[str] = []
-        for mention in mentions:
-            person = await self._member(mention, directory)
+        for mention, person in zip(mentions, found, strict=True):
             if person is None:
                 problems.append(f"I couldn't look up {mention.name}: Teams doesn't list them in this chat.")
             elif not _same_tenant(user, person):

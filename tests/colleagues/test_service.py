@@ -3,6 +3,7 @@ looked up, and what a person is told when something is in the way."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -118,3 +119,27 @@ async def test_unwatch_by_a_cards_stop_button_only_stops_the_pressers_own_watch(
     assert len(await watches.active_watches(ME)) == 1
     view = await svc.unwatch(ME, Unwatch(watch_id=1), (), None, now=NOW, time_zone="UTC")
     assert view.title == "Stopped watching Megan Bowen." and view.watches == ()
+
+
+async def test_at_most_twenty_people_are_looked_up_at_once_and_side_by_side() -> None:
+    people = [
+        Colleague(aad_id=f"id-{i}", name=f"P{i}", tenant_id=TENANT, channel_id=f"29:{i}") for i in range(21)
+    ]
+    mentions = tuple(Mention(channel_id=p.channel_id or "", name=p.name) for p in people)
+
+    class SlowRoster(Roster):
+        in_flight = 0
+        most = 0
+
+        async def member(self, channel_id: str) -> Colleague | None:
+            SlowRoster.in_flight += 1
+            SlowRoster.most = max(SlowRoster.most, SlowRoster.in_flight)
+            await asyncio.sleep(0.01)
+            SlowRoster.in_flight -= 1
+            return await super().member(channel_id)
+
+    with pytest.raises(CommandError, match="at most 20 at once"):
+        await service().who(ME, Who(), mentions, SlowRoster(*people), personal=False)
+    view = await service().who(ME, Who(), mentions[:20], SlowRoster(*people), personal=False)
+    assert len(view.people) == 20
+    assert SlowRoster.most == 20, "one roster call each, at the same time"
