@@ -6,7 +6,15 @@ it for the activity's `summary`. Buttons are Universal Actions (`Action.Execute`
 `data.command` = the chat command) with an `Action.Submit` fallback carrying the same data.
 """
 
-from cards.colleagues import watch_card, watch_ended_card, watch_notice_card, watches_card, who_card
+from cards.colleagues import (
+    OWNER_CARD,
+    Owner,
+    watch_card,
+    watch_ended_card,
+    watch_notice_card,
+    watches_card,
+    who_card,
+)
 from cards.elements import CONTENT_TYPE, Card
 from cards.fallback import text_fallback
 from cards.messages import error_card, help_card, miss_card, welcome_card
@@ -17,9 +25,11 @@ from cards.times import UserTimes
 
 __all__ = [
     "CONTENT_TYPE",
+    "OWNER_CARD",
     "SIMULATED_NOTE",
     "SIMULATED_PREFIX",
     "Card",
+    "Owner",
     "UserTimes",
     "error_card",
     "help_card",

@@ -4,6 +4,7 @@ message), `/watch` and `/watches`, and the notice when a watched person is free 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from bot.core.states import Icon, icon
 from bot.core.views import ColleagueView, WatchesView, WatchView, WhoView
@@ -12,6 +13,20 @@ from cards.icons import labelled
 from cards.times import UserTimes
 
 WATCHES_COMMAND = "/watches"
+# What a watch card's buttons say they were pressed on: a press by someone other than its owner (in a
+# shared chat) is answered in place with the owner's watches, and the presser's result as a message.
+OWNER_CARD = "watches"
+
+
+class Owner(NamedTuple):
+    """Whose card it is, in a group chat or channel: their id and the name the card calls them."""
+
+    user_id: str
+    name: str
+
+
+def _extra(owner: Owner | None) -> dict[str, str] | None:
+    return {"owner": owner.user_id, "owner_name": owner.name, "card": OWNER_CARD} if owner else None
 
 
 def who_card(view: WhoView) -> Card:
@@ -47,9 +62,10 @@ def person_rows(person: ColleagueView) -> list[Element]:
     return rows
 
 
-def watch_card(views: Sequence[WatchView]) -> Card:
+def watch_card(views: Sequence[WatchView], *, owner: Owner | None = None) -> Card:
     """The answer to `/watch`: for each person, what the bot now waits for and until when (or that they
-    are free already), with their presence now."""
+    are free already), with their presence now. `owner` (in group chats and channels) rides with the
+    buttons, so a press by someone else leaves this card its owner's (`OWNER_CARD`)."""
     body: list[Element] = []
     lines: list[str] = []
     for i, view in enumerate(views):
@@ -70,21 +86,22 @@ def watch_card(views: Sequence[WatchView]) -> Card:
     if len(views) == 1 and views[0].person.chat_url and views[0].watch_id is None:
         actions.append(open_chat(views[0].person))
     if len(views) == 1 and views[0].watch_id is not None:
-        actions.append(command_action("Stop watching", f"/unwatch #{views[0].watch_id}"))
+        actions.append(command_action("Stop watching", f"/unwatch #{views[0].watch_id}", _extra(owner)))
     if any(view.watch_id is not None for view in views):
-        actions.append(command_action("My watches", WATCHES_COMMAND))
+        actions.append(command_action("My watches", WATCHES_COMMAND, _extra(owner)))
     return card(body, fallback_text=" ".join(lines[:2]), actions=actions)
 
 
-def watches_card(view: WatchesView) -> Card:
-    """`/watches` (and `/unwatch`): each watch with its end and a Stop button; Stop all."""
+def watches_card(view: WatchesView, *, owner: Owner | None = None) -> Card:
+    """`/watches` (and `/unwatch`): each watch with its end and a Stop button; Stop all. In a shared
+    chat (`owner` given) the card names whose watches they are, and its buttons carry the owner."""
     times = UserTimes(view.now, view.time_zone)
     body: list[Element] = []
     if view.title:
         body.append(text(view.title, bold=True))
-    heading = (
-        f"You watch {len(view.watches)} of at most {view.cap} people" if view.watches else "You watch no one"
-    )
+    who, verb = (owner.name, "watches") if owner is not None else ("You", "watch")
+    count = f"{len(view.watches)} of at most {view.cap} people" if view.watches else "no one"
+    heading = f"{who} {verb} {count}"
     body.append(text(heading, size="medium", bold=True, spacing="medium" if view.title else None))
     for line in view.watches:
         what = "back" if line.back else "free"
@@ -105,7 +122,9 @@ def watches_card(view: WatchesView) -> Card:
                         "items": [
                             {
                                 "type": "ActionSet",
-                                "actions": [command_action("Stop", f"/unwatch #{line.watch_id}")],
+                                "actions": [
+                                    command_action("Stop", f"/unwatch #{line.watch_id}", _extra(owner))
+                                ],
                             }
                         ],
                     },
@@ -114,7 +133,7 @@ def watches_card(view: WatchesView) -> Card:
         )
     if not view.watches:
         body.append(text("/watch @name tells you once when someone is free.", spacing="small"))
-    actions = [command_action("Stop all", "/unwatch all")] if len(view.watches) > 1 else []
+    actions = [command_action("Stop all", "/unwatch all", _extra(owner))] if len(view.watches) > 1 else []
     names = ", ".join(line.name for line in view.watches)
     summary = f"{heading}: {names}." if names else f"{heading}."
     return card(body, fallback_text=" ".join(part for part in (view.title, summary) if part), actions=actions)

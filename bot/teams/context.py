@@ -13,6 +13,7 @@ from typing import Any
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
+import cards
 from bot.core.colleagues import Directory, Mention
 from bot.core.users import UserRef
 from bot.core.zones import valid_zone
@@ -138,13 +139,14 @@ def inbound(activity: Activity, kind: TurnKind, text: str, directory: Directory 
         viewer_id=activity.from_property.id if activity.from_property else None,
         bot_names=tuple(bot_names(activity)),
         card_owner=card_owner(activity) if kind is TurnKind.ACTION else None,
+        card_kind=card_kind(activity) if kind is TurnKind.ACTION else None,
         form=card_form(activity) if kind is TurnKind.ACTION else {},
         mentions=mentions(activity) if kind is TurnKind.MESSAGE else (),
         directory=directory,
     )
 
 
-_NOT_INPUTS = frozenset({"command", "owner", "owner_name"})
+_NOT_INPUTS = frozenset({"command", "owner", "owner_name", "card"})
 
 
 def invoked_action(activity: Activity) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -165,6 +167,14 @@ def card_form(activity: Activity) -> dict[str, str]:
         if isinstance(key, str) and key not in _NOT_INPUTS and isinstance(item, str)
     }
     return dict(list(form.items())[:20])
+
+
+def card_kind(activity: Activity) -> str | None:
+    """Which kind of shared card a button was pressed on, when it says (`cards.OWNER_CARD`); None: a
+    presence card."""
+    _, data = invoked_action(activity)
+    kind = data.get("card")
+    return kind if isinstance(kind, str) and kind == cards.OWNER_CARD else None
 
 
 def card_owner(activity: Activity) -> UserRef | None:

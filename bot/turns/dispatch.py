@@ -138,8 +138,14 @@ class Dispatcher:
             return Reply.of(cards.error_card(token_error_view(error)))
         return Reply.of(card)
 
-    async def card_of(self, turn: Turn, owner: UserRef) -> Reply:
-        """`owner`'s presence card as the others in a shared chat see it (a read, never a write)."""
+    async def card_of(self, turn: Turn, owner: UserRef, kind: str | None = None) -> Reply:
+        """`owner`'s card as the others in a shared chat see it (a read, never a write): their presence,
+        or their watches when the press was on a watch card."""
+        if kind == cards.OWNER_CARD:
+            watches = await self._colleagues.watches(
+                owner, ListWatches(), now=turn.now, time_zone=turn.time_zone
+            )
+            return Reply.of(cards.watches_card(watches, owner=_owner(owner)))
         view = await self._presence.show(owner, ShowPresence(), now=turn.now, time_zone=turn.time_zone)
         return Reply.of(cards.presence_card(view, owner=owner.user_id))
 
@@ -181,18 +187,18 @@ class Dispatcher:
             now=turn.now,
             time_zone=turn.time_zone,
         )
-        return cards.watch_card(views)
+        return cards.watch_card(views, owner=_shared_owner(turn))
 
     async def _unwatch(self, turn: Turn, command: Unwatch) -> Card:
         inbound = turn.inbound
         view = await self._colleagues.unwatch(
             turn.user, command, inbound.mentions, inbound.directory, now=turn.now, time_zone=turn.time_zone
         )
-        return cards.watches_card(view)
+        return cards.watches_card(view, owner=_shared_owner(turn))
 
     async def _watches(self, turn: Turn, command: ListWatches) -> Card:
         view = await self._colleagues.watches(turn.user, command, now=turn.now, time_zone=turn.time_zone)
-        return cards.watches_card(view)
+        return cards.watches_card(view, owner=_shared_owner(turn))
 
     async def _help(self, turn: Turn, command: Help) -> Card:
         """`/help`: every command (without /who and /watch when an admin turned them off). Anything else
@@ -224,6 +230,15 @@ def _presence_card(method: PresenceMethod[Any]) -> Handler:
         return cards.presence_card(view, refresh_user_ids=refresh, owner=owner)
 
     return handle
+
+
+def _owner(user: UserRef) -> cards.Owner:
+    return cards.Owner(user.user_id, user.name or "Someone")
+
+
+def _shared_owner(turn: Turn) -> cards.Owner | None:
+    """In a group chat or channel, whose card this is (its buttons carry them); None in a 1:1 chat."""
+    return None if turn.inbound.personal else _owner(turn.user)
 
 
 def _notice(notice: Notice) -> Card:

@@ -36,6 +36,7 @@ class Inbound:
     bot_names: tuple[str, ...] = ()
     tenant_ids: tuple[str, ...] = ()  # every tenant the activity names (conversation, channel data)
     card_owner: UserRef | None = None  # whose card a button was pressed on (shared chats), if it says
+    card_kind: str | None = None  # which kind of card that was (None: a presence card)
     form: dict[str, str] = field(default_factory=dict)  # a card's input values sent with a button
     mentions: tuple[Mention, ...] = ()  # people mentioned in the message, the bot left out, in order
     directory: Directory | None = None  # the conversation's members (Teams' roster), read on demand

@@ -251,12 +251,12 @@ class ResolveTimeZone:
 
 
 class KeepCardOwner:
-    """In a group chat or a channel a presence card is its owner's. Anyone may press its buttons, and a
-    press changes only the presser's own presence: the presser's result goes to the chat as a message of
-    their own, and the shared card is answered with its owner's presence, refreshed, so it never turns
-    into someone else's."""
+    """In a group chat or a channel a presence card (or a watch card) is its owner's. Anyone may press
+    its buttons, and a press acts only for the presser: the presser's result goes to the chat as a message
+    of their own, and the shared card is answered with its owner's presence (or watches), refreshed, so it
+    never turns into someone else's."""
 
-    def __init__(self, card_of: Callable[[Turn, UserRef], Awaitable[Reply]]) -> None:
+    def __init__(self, card_of: Callable[[Turn, UserRef, str | None], Awaitable[Reply]]) -> None:
         self._card_of = card_of
 
     async def __call__(self, turn: Turn, call_next: Next) -> Reply | None:
@@ -271,7 +271,7 @@ class KeepCardOwner:
         ):
             return reply
         try:
-            shared = await self._card_of(turn, owner)
+            shared = await self._card_of(turn, owner, turn.inbound.card_kind)
         except Exception:  # the owner's presence could not be read: their card stays as it was
             log.warning("could not refresh a shared card's owner's presence", exc_info=True)
             return reply

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from bot.server import RunningBot, start_bot
-from tests.support.builders import ALEX, make_settings
-from tests.support.colleagues import ADELE, GROUP, ISAIAH, LEE, MEGAN, ROSTER, ask, sim
+from tests.support.builders import ALEX, activity, make_settings
+from tests.support.colleagues import ADELE, GROUP, ISAIAH, LEE, MEGAN, ROSTER, ask, member, message, sim
 from tests.support.connector import Connector
 from tests.support.e2e import card_of, say
 from tests.support.playground import card_texts
@@ -108,7 +108,7 @@ async def test_watch_sends_exactly_one_notice_when_the_colleague_goes_available(
     await asyncio.sleep(3 * INTERVAL.total_seconds())
     assert len(connector.received) == before + 1, "one notice, not one per poll"
     listed = await ask(http, bot, connector, "/watches")
-    assert "You watch no one" in listed
+    assert "Alex Wilber watches no one" in listed
 
 
 async def test_watch_refuses_what_it_cannot_do(
@@ -129,7 +129,7 @@ async def test_free_already_needs_no_watch(
     )
     shown = await ask(http, bot, connector, "/watch {}", ISAIAH)
     assert shown[0] == "Isaiah Langer is free now"
-    assert "You watch no one" in await ask(http, bot, connector, "/watches")
+    assert "Alex Wilber watches no one" in await ask(http, bot, connector, "/watches")
 
 
 async def test_more_watches_than_the_cap_are_refused(
@@ -150,7 +150,7 @@ async def test_more_watches_than_the_cap_are_refused(
         again = await ask(http, bot, connector, "/watch {} for 2h", MEGAN)
         assert any(line.startswith("Still watching") for line in again), again
         stopped = await ask(http, bot, connector, "/unwatch all")
-        assert stopped[:2] == ["Stopped watching Megan Bowen and Adele Vance.", "You watch no one"]
+        assert stopped[:2] == ["Stopped watching Megan Bowen and Adele Vance.", "Alex Wilber watches no one"]
     finally:
         await bot.stop()
 
@@ -187,7 +187,7 @@ async def test_a_watch_that_reaches_its_end_says_so_once(
     )
     await asyncio.sleep(3 * INTERVAL.total_seconds())
     assert len(connector.received) == before + 1
-    assert "You watch no one" in await ask(http, bot, connector, "/watches")
+    assert "Alex Wilber watches no one" in await ask(http, bot, connector, "/watches")
 
 
 async def test_the_emulator_has_no_roster_so_who_alone_says_to_mention_someone(
@@ -210,3 +210,35 @@ async def test_who_is_free_shows_only_the_members_free_now(
     shown = await ask(http, bot, connector, "who is free?")
     assert shown[0] == "Free in this chat: 2 of 3"
     assert "Adele Vance" in shown and "Alex Wilber" in shown and "Megan Bowen" not in shown
+
+
+async def test_in_a_group_chat_a_press_on_someone_elses_watch_card_keeps_it_theirs(
+    http: httpx.AsyncClient, colleagues_bot: RunningBot, connector: Connector
+) -> None:
+    bot = colleagues_bot
+    await sim(http, bot, "POST", f"/users/{MEGAN}/clients", {"availability": "Busy", "activity": "InACall"})
+    alex_card = card_of(await say(http, bot, connector, **message("/watch {}", MEGAN)))
+    stop = next(a for a in alex_card["actions"] if a["title"] == "Stop watching")
+    assert stop["data"]["owner"] == ALEX
+    # Adele presses "Stop watching" on Alex's card: it is Adele's (absent) watch that is stopped, never
+    # Alex's; the shared card now lists Alex's watches, and Adele's answer comes as a message of her own.
+    before = len(connector.received)
+    press = activity(
+        None,
+        service_url=connector.url,
+        kind="invoke",
+        name="adaptiveCard/action",
+        aad=ADELE,
+        user_id=member(ADELE)["id"],
+        user_name="Adele Vance",
+        value={"action": {"type": "Action.Execute", "verb": "command", "data": stop["data"]}},
+        conversation_type="groupChat",
+        conversation_id=GROUP,
+    )
+    response = await http.post(f"{bot.url}/api/messages", json=press)
+    assert response.status_code == 200, response.text
+    shared = card_texts(response.json()["value"])
+    assert shared[0] == "Alex Wilber watches 1 of at most 20 people"
+    assert any(line.startswith("Megan Bowen: when free") for line in shared)
+    adeles = card_texts(card_of((await connector.wait_for(before + 1))[before]))
+    assert adeles[:2] == ["You weren't watching them.", "Adele Vance watches no one"]
