@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from bot.core.catalog import WHEN_HELP
 from bot.core.views import CommandDoc, ErrorView, HelpView, MissView, WelcomeView
+from bot.core.words import spoken_list
 from cards.elements import Card, Element, card, command_action, container, sentence, text
 
 # The welcome card's examples: one of each kind a new user is most likely to want first.
@@ -138,7 +139,7 @@ def help_fallback(view: HelpView) -> str:
 def welcome_fallback(view: WelcomeView) -> str:
     greeting = f"Hi {view.user_name}, I'm Presence Bot" if view.user_name else "Hi, I'm Presence Bot"
     examples = welcome_examples(view.commands)
-    tries = f"Try {_or_list(examples)}; /help lists every command." if examples else "Send /help."
+    tries = f"Try {spoken_list(examples, 'or')}; /help lists every command." if examples else "Send /help."
     return f"{greeting}: I set your Teams presence and status message.\n{tries}"
 
 
@@ -158,7 +159,3 @@ def _command_entry(doc: CommandDoc) -> Element:
             text(" · ".join(doc.examples), monospace=True, size="small", subtle=True, spacing="none")
         )
     return container(items, spacing="medium")
-
-
-def _or_list(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"

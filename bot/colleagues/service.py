@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Protocol
 from urllib.parse import quote
@@ -30,6 +30,7 @@ from bot.core.colleagues import Watch as StoredWatch
 from bot.core.states import teams_label
 from bot.core.users import UserRef
 from bot.core.views import ColleagueView, WatchesView, WatchLine, WatchView, WhoView
+from bot.core.words import spoken_list
 from bot.graph.errors import GraphPermissionDenied
 from bot.graph.models import Presence
 from bot.store.watches import WatchCapReached
@@ -112,7 +113,7 @@ class ColleaguesService:
         self._check_enabled()
         if command.names or mentions:
             people, problems = await self._resolve(user, command.names, mentions, directory)
-            heading = _names(c.name for c in people) if people else "No one I could look up"
+            heading = spoken_list(c.name for c in people) if people else "No one I could look up"
             return WhoView(
                 heading=heading, people=tuple(await self._read(user, people)), not_found=tuple(problems)
             )
@@ -257,7 +258,7 @@ class ColleaguesService:
             for person in people:
                 stopped += await self._store.cancel_watches(user, person.aad_id, now=now)
         title = (
-            f"Stopped watching {_names(w.target.name for w in stopped)}."
+            f"Stopped watching {spoken_list(w.target.name for w in stopped)}."
             if stopped
             else "You weren't watching them."
         )
@@ -291,7 +292,7 @@ class ColleaguesService:
     ) -> tuple[list[Colleague], list[str]]:
         """The mentioned people as colleagues in the sender's tenant, and a sentence for each who isn't."""
         if not mentions:
-            who = _names(names) if names else "them"
+            who = spoken_list(names) if names else "them"
             raise CommandError(
                 f"I couldn't tell who {who} is: mention people by typing @ and picking them from the list.",
                 _WHO_EXAMPLE,
@@ -383,11 +384,3 @@ def chat_link(person: Colleague) -> str | None:
 
 def _same_tenant(user: UserRef, person: Colleague) -> bool:
     return person.tenant_id is None or (person.tenant_id or "").lower() == (user.tenant_id or "").lower()
-
-
-def _names(names: Iterable[str]) -> str:
-    """ "Megan", "Megan and Adele", "Megan, Adele and Isaiah"."""
-    items = list(names)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]

@@ -44,6 +44,7 @@ from bot.commands.vocabulary import (
     Verb,
 )
 from bot.core.states import STATUS_MESSAGE_MAX, State
+from bot.core.words import spoken_list
 
 __all__ = ["ALIASES", "STATUS_CLEAR_WORDS", "STATUS_MAX_LENGTH", "UNSETTABLE", "Verb", "clean", "parse"]
 
@@ -164,12 +165,15 @@ def _others_mentioned(text: str, bot_names: Sequence[str]) -> list[str]:
     rest = (
         _LEADING_MENTIONS.sub(" ", text or "", count=1) if _LEADING_MENTIONS.match(text or "") else text or ""
     )
-    found = []
-    for match in _MENTION.finditer(rest):
-        inner = html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip()
-        if inner and inner.lower() not in names:
-            found.append(inner)
-    return found
+    return [name for name in mention_names(rest) if name.lower() not in names]
+
+
+def mention_names(text: str) -> list[str]:
+    """The names of the people `text` @mentions, as shown (`<at>Megan <b>B</b></at>` → "Megan B")."""
+    found = (
+        html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip() for match in _MENTION.finditer(text)
+    )
+    return [name for name in found if name]
 
 
 def _names_a_state(body: str, found: tuple[State | Verb | Unsettable, str] | None) -> bool:
@@ -370,7 +374,7 @@ def _time_zone(tail: str) -> SetTimeZone:
         return SetTimeZone(zone=None)
     meant = ZONE_ABBREVIATIONS.get(tail.strip().lower())
     if meant is not None:
-        names = ", ".join(meant[:-1]) + (" or " if len(meant) > 1 else "") + meant[-1]
+        names = spoken_list(meant, "or")
         raise CommandError(
             f"“{tail.strip()}” is an abbreviation, not a time zone: it may mean {names}. Abbreviations "
             "don't follow daylight saving, so say the zone by its IANA name.",

@@ -6,14 +6,13 @@ Kept free of botbuilder types where it can be, so it is easy to test with the Pl
 from __future__ import annotations
 
 import hashlib
-import html
-import re
 from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
 import cards
+from bot.commands.parser import mention_names
 from bot.core.colleagues import Directory, Mention
 from bot.core.users import UserRef
 from bot.core.zones import valid_zone
@@ -90,9 +89,6 @@ def bot_names(activity: Activity) -> list[str]:
     return [str(recipient.name)] if recipient is not None and recipient.name else []
 
 
-_AT = re.compile(r"<at\b[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
-
-
 def mentions(activity: Activity) -> tuple[Mention, ...]:
     """The people the message mentions (Teams' `mention` entities), the bot itself left out, each once,
     in order; named as the message shows them (`<at>Megan</at>` → "Megan")."""
@@ -108,9 +104,8 @@ def mentions(activity: Activity) -> tuple[Mention, ...]:
         who, name, aad = mentioned.get("id"), mentioned.get("name"), mentioned.get("aadObjectId")
         if not isinstance(who, str) or not who.strip() or len(who) > 256 or who == bot_id:
             continue
-        shown = _AT.search(props.get("text") or "") if isinstance(props.get("text"), str) else None
-        label = html.unescape(re.sub(r"<[^>]+>", "", shown.group(1))).strip() if shown else ""
-        label = label or (name.strip() if isinstance(name, str) else "") or who
+        shown = mention_names(props["text"]) if isinstance(props.get("text"), str) else []
+        label = (shown[0] if shown else "") or (name.strip() if isinstance(name, str) else "") or who
         found.setdefault(
             who,
             Mention(
