@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 from bot.core.states import Icon, icon
 from bot.core.views import ColleagueView, WatchesView, WatchView, WhoView
-from cards.elements import Card, Element, card, command_action, container, text
+from cards.elements import Card, Element, card, command_action, container, owner_data, text
 from cards.icons import labelled
 from cards.times import UserTimes
 
@@ -26,7 +26,7 @@ class Owner(NamedTuple):
 
 
 def _extra(owner: Owner | None) -> dict[str, str] | None:
-    return {"owner": owner.user_id, "owner_name": owner.name, "card": OWNER_CARD} if owner else None
+    return owner_data(owner.user_id, owner.name, OWNER_CARD) if owner else None
 
 
 def who_card(view: WhoView) -> Card:

@@ -112,6 +112,14 @@ def command_action(title: str, command: str, extra: Mapping[str, str] | None = N
     }
 
 
+def owner_data(owner: str | None, name: str | None = None, card: str | None = None) -> dict[str, str] | None:
+    """What a shared card's buttons carry so a press by someone else leaves the card its owner's: the
+    owner's id, their name, and which kind of card it is (none: a presence card); None without an owner."""
+    if not owner:
+        return None
+    return {"owner": owner, **({"owner_name": name} if name else {}), **({"card": card} if card else {})}
+
+
 def refresh(command: str, user_ids: Sequence[str]) -> Element | None:
     """Card-level auto-refresh for these Teams user ids (deduplicated, at most 60); None if none."""
     unique = list(dict.fromkeys(uid for uid in user_ids if uid))[:MAX_REFRESH_USERS]

@@ -13,6 +13,7 @@ from cards.elements import (
     card,
     command_action,
     container,
+    owner_data,
     refresh,
     sentence,
     text,
@@ -95,7 +96,7 @@ def quick_actions(
     buttons.append(("Refresh", REFRESH_COMMAND))
     if len(buttons) > MAX_BUTTONS:  # Refresh stays, last
         buttons = [*buttons[: MAX_BUTTONS - 1], buttons[-1]]
-    extra = {"owner": owner, **({"owner_name": owner_name} if owner_name else {})} if owner else None
+    extra = owner_data(owner, owner_name)
     return [command_action(title, command, extra) for title, command in buttons]
 
 
