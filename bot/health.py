@@ -53,7 +53,6 @@ class Readiness:
         self._monotonic = monotonic
         self._graph: tuple[float, str] | None = None  # (when checked, result)
         self._graph_lock = asyncio.Lock()
-        self.graph_checks = 0  # token requests made by readiness (tests)
 
     async def check(self) -> tuple[list[str], dict[str, str]]:
         """(the checks that failed, every check's result): ready when the first is empty."""
@@ -84,7 +83,6 @@ class Readiness:
             now = self._monotonic()
             if self._graph is not None and now - self._graph[0] < self._every:
                 return self._graph[1]
-            self.graph_checks += 1
             result = await self._ask_for_token(self._tokens)
             self._graph = (self._monotonic(), result)
             return result

@@ -91,10 +91,6 @@ def log_context(activity_id: str | None, correlation: str) -> Iterator[RequestId
         _REQUEST.reset(token)
 
 
-def current_ids() -> RequestIds | None:
-    return _REQUEST.get()
-
-
 class ActivityContext(logging.Filter):
     """Puts `activity_id` and `correlation_id` on each record (None outside an activity)."""
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
@@ -27,7 +27,6 @@ class ClientCertificate:
     private_key_pem: str = field(repr=False)  # PKCS#8, unencrypted: what msal signs with
     certificate_pem: str  # the public certificate (sent as `x5c` only when `send_x5c`)
     sha1_thumbprint: str  # hex, as the Entra admin center shows it (`x5t`)
-    sha256_thumbprint: str  # hex (`x5t#S256`)
     send_x5c: bool = False  # subject name / issuer authentication (the certificate chain goes along)
 
     def msal_credential(self) -> dict[str, str]:
@@ -101,6 +100,5 @@ def load_certificate(path: Path, *, send_x5c: bool = False) -> ClientCertificate
         private_key_pem=key_pem,
         certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode(),
         sha1_thumbprint=hashlib.sha1(der, usedforsecurity=False).hexdigest(),
-        sha256_thumbprint=certificate.fingerprint(hashes.SHA256()).hex(),
         send_x5c=send_x5c,
     )

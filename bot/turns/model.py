@@ -52,7 +52,6 @@ class Turn:
     settings: UserSettings | None = None
     time_zone: str = "UTC"
     redelivered: bool = False
-    notes: dict[str, object] = field(default_factory=dict)
 
     @property
     def user(self) -> UserRef:
