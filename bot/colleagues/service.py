@@ -132,24 +132,19 @@ class ColleaguesService:
                 "mention the people you want to see.",
                 _WHO_EXAMPLE,
             ) from None
-        members = [m for m in page.members if _same_tenant(user, m)]
-        shown = members[: self._who_limit]
-        total = page.total if page.total is not None else len(page.members)
-        seen = await self._read(user, shown)
-        more = max(0, total - len(shown) - (len(page.members) - len(members)))
+        # At most the limit (the roster reads no more); members of other tenants are left out.
+        seen = await self._read(user, [m for m in page.members if _same_tenant(user, m)])
+        heading, shown = "In this chat", seen
         if command.free_only:  # "who is free?": the members free now, of those read
-            free = [p for p in seen if is_free(p.availability, p.activity, p.out_of_office)]
-            heading = f"Free in this chat: {len(free)} of {len(seen)}" if free else "No one here is free now"
-            return WhoView(
-                heading=heading,
-                people=tuple(free),
-                more=more,
-                more_uncounted=page.more and page.total is None,
+            shown = [p for p in seen if is_free(p.availability, p.activity, p.out_of_office)]
+            heading = (
+                f"Free in this chat: {len(shown)} of {len(seen)}" if shown else "No one here is free now"
             )
+        total = page.total if page.total is not None else len(page.members)
         return WhoView(
-            heading="In this chat",
-            people=tuple(seen),
-            more=more,
+            heading=heading,
+            people=tuple(shown),
+            more=max(0, total - len(page.members)),
             more_uncounted=page.more and page.total is None,
         )
 
@@ -177,14 +172,14 @@ class ColleaguesService:
         ends_at = self._watch_end(command, now, time_zone)
         kind = WatchKind.BACK if command.back else WatchKind.FREE
         views: list[WatchView] = []
-        for person, seen in zip(people, await self._read(user, people), strict=True):
-            if watch_met(kind, seen.availability, seen.activity, seen.out_of_office):
-                views.append(
-                    WatchView(person=seen, back=command.back, watch_id=None, time_zone=time_zone, now=now)
-                )
-                continue
-            before = {w.id for w in await self._store.active_watches(user)}
-            try:
+        before = {w.id for w in await self._store.active_watches(user)}  # what a repeat extends
+        try:
+            for person, seen in zip(people, await self._read(user, people), strict=True):
+                if watch_met(kind, seen.availability, seen.activity, seen.out_of_office):
+                    views.append(
+                        WatchView(person=seen, back=command.back, watch_id=None, time_zone=time_zone, now=now)
+                    )
+                    continue
                 stored = await self._store.add_watch(
                     user,
                     person,
@@ -194,24 +189,26 @@ class ColleaguesService:
                     now=now,
                     cap=self._cap,
                 )
-            except WatchCapReached:
-                raise CommandError(
-                    f"You already watch {self._cap} people, as many as I keep for one person. Stop one "
-                    "first (/watches lists them), or /unwatch all.",
-                    "/watches",
-                ) from None
-            await self._watcher.watching(stored.watcher.tenant_id or "")
-            views.append(
-                WatchView(
-                    person=seen,
-                    back=command.back,
-                    watch_id=stored.id,
-                    ends_at=stored.ends_at,
-                    extended=stored.id in before,
-                    time_zone=time_zone,
-                    now=now,
+                views.append(
+                    WatchView(
+                        person=seen,
+                        back=command.back,
+                        watch_id=stored.id,
+                        ends_at=stored.ends_at,
+                        extended=stored.id in before,
+                        time_zone=time_zone,
+                        now=now,
+                    )
                 )
-            )
+        except WatchCapReached:
+            raise CommandError(
+                f"You already watch {self._cap} people, as many as I keep for one person. Stop one "
+                "first (/watches lists them), or /unwatch all.",
+                "/watches",
+            ) from None
+        finally:
+            if any(view.watch_id is not None for view in views):  # the tenant's poll, once
+                await self._watcher.watching(user.tenant_id or "")
         return views
 
     def _watch_end(self, command: Watch, now: datetime, time_zone: str) -> datetime:

@@ -31,6 +31,7 @@ from msrest.exceptions import ClientRequestError, HttpOperationError
 from urllib3.exceptions import ResponseError
 
 from bot.core.colleagues import Colleague, RosterError, RosterPage
+from bot.teams.context import tenant_of
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,7 @@ class TeamsDirectory:
         self._timeout = timeout
         activity = turn_context.activity
         self._bot_id = activity.recipient.id if activity.recipient is not None else None
-        conversation = activity.conversation
-        self._tenant_id: str | None = conversation.tenant_id if conversation is not None else None
+        self._tenant_id = tenant_of(activity)  # Teams' `tenantId`, which botbuilder's model does not map
 
     async def member(self, channel_id: str) -> Colleague | None:
         """The person with this "29:…" id in the conversation, or None when Teams knows no such member."""
