@@ -12,6 +12,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from bot.app import RUNTIME, create_app, start_background
 from bot.clock import Clock
 from bot.config import Settings
+from bot.core.net import listening_url
 from bot.modes import Mode
 
 
@@ -62,13 +63,7 @@ async def start_bot(
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    bound_port = port
-    for address in runner.addresses:  # the real port when 0 was asked for
-        if isinstance(address, tuple) and len(address) >= 2:
-            bound_port = int(address[1])
-            break
-    shown_host = f"[{host}]" if ":" in host else host
-    url = f"http://{shown_host}:{bound_port}"
+    url = listening_url("http", host, runner.addresses, port)  # the real port when 0 was asked for
     app[RUNTIME].self_url = url
     await start_background(app)
     return RunningBot(runner=runner, app=app, url=url)

@@ -40,6 +40,12 @@ def bound_port(addresses: Iterable[object], asked: int = 0) -> int:
     return asked
 
 
+def listening_url(scheme: str, host: str, addresses: Iterable[object], asked: int = 0) -> str:
+    """The URL a listener on `host` answers at (an IPv6 host in brackets), with the port it got."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{bound_port(addresses, asked)}"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port free on `host` now (for a child process told which port to take)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -47,7 +47,6 @@ from bot.core.states import (
 )
 from bot.core.users import UserRef
 from bot.core.views import Outcome, PresenceSnapshot, PresenceView
-from bot.core.zones import local
 from bot.graph.client import (
     GraphWrite,
     WriteOutcome,
@@ -185,9 +184,7 @@ class PresenceService:
         async with self._command(user):
             writes = await self._replacing(user, hold.spec.layer) + writes
             result = await self._graph.apply(user.user_id, writes, tenant_id=user.tenant_id)
-            observed = result.presence or await self._graph.get_presence(
-                user.user_id, tenant_id=user.tenant_id
-            )
+            observed = await self._presence(user, result)
             await self._holds.begin(
                 user,
                 hold.spec,
@@ -471,7 +468,3 @@ def _human(delta: timedelta) -> str:
 def _example_hours(limit: timedelta) -> str:
     hours = max(1, int(limit.total_seconds() // 3600))
     return f"{hours}h"
-
-
-def _clock(dt: datetime, time_zone: str) -> str:
-    return local(dt, time_zone).strftime("%-I:%M %p")

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 
 from bot.clock import AdjustableClock
 from bot.config import SIM_APP_ID, SIM_APP_SECRET, SIM_TENANT_ID
-from bot.core.net import bound_port, is_loopback_host
+from bot.core.net import is_loopback_host, listening_url
 from bot.sim.caller import PRESENCE_READWRITE_ALL
 from bot.sim.identity import IdentitySite, JwtAuthenticator, RegisteredApp, SimIdentity, start_identity_site
 from bot.sim.routes import SIM_GRAPH, SimGraph, create_sim_app
@@ -147,9 +147,8 @@ async def start_standalone(
         await runner.cleanup()
         await identity_site.stop()
         raise
-    shown_host = f"[{host}]" if ":" in host else host
     simulator = StandaloneSimulator(
-        url=f"http://{shown_host}:{bound_port(runner.addresses, port)}",
+        url=listening_url("http", host, runner.addresses, port),
         identity_url=identity_site.base_url,
         ca_path=identity.ca_path,
         client_id=client_id,

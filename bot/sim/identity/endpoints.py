@@ -18,7 +18,7 @@ from datetime import UTC
 from aiohttp import web
 
 from bot.clock import Clock
-from bot.core.net import bound_port
+from bot.core.net import listening_url
 from bot.sim.identity.assertions import JWT_BEARER, AssertionRejected, verify_client_assertion
 from bot.sim.identity.issuer import GRAPH_APP_ID, GRAPH_RESOURCE, RegisteredApp, SimIdentity
 
@@ -342,7 +342,6 @@ async def start_identity_site(identity: SimIdentity, host: str = "127.0.0.1", po
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=context)
     await site.start()
-    shown_host = f"[{host}]" if ":" in host else host
-    base_url = f"https://{shown_host}:{bound_port(runner.addresses, port)}"
+    base_url = listening_url("https", host, runner.addresses, port)
     log.info("simulated identity platform listening on %s", base_url)
     return IdentitySite(runner=runner, base_url=base_url)
