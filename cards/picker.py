@@ -3,6 +3,7 @@ status"). One Apply (`Action.Execute`, `/set apply`); Teams sends the inputs' va
 
 from __future__ import annotations
 
+from bot.core.states import STATUS_MESSAGE_MAX
 from cards.elements import Card, Element, card, command_action, text
 
 PICKER_APPLY = "/set apply"
@@ -71,7 +72,7 @@ def picker_card(*, colleagues: bool = True) -> Card:
             "id": "message",
             "label": "Status message (optional)",
             "placeholder": "Focus time",
-            "maxLength": 280,
+            "maxLength": STATUS_MESSAGE_MAX,
         },
         _choices("clear", "Clear the message", CLEAR_CHOICES, "same"),
     ]

@@ -46,9 +46,7 @@ from bot.commands.vocabulary import (
 from bot.core.states import STATUS_MESSAGE_MAX, State
 from bot.core.words import spoken_list
 
-__all__ = ["ALIASES", "STATUS_CLEAR_WORDS", "STATUS_MAX_LENGTH", "UNSETTABLE", "Verb", "clean", "parse"]
-
-STATUS_MAX_LENGTH: Final = STATUS_MESSAGE_MAX  # what Teams' status editor allows
+__all__ = ["ALIASES", "STATUS_CLEAR_WORDS", "UNSETTABLE", "Verb", "check_status_length", "clean", "parse"]
 
 
 _STATUS_EXAMPLE = "/status Out for lunch for 1h"
@@ -146,16 +144,21 @@ def _state_with_message(state: State, tail: str, now: datetime, zone: ZoneInfo) 
     return _with_message(state, when, text) if when is not None else None
 
 
+def check_status_length(message: str, example: str) -> None:
+    """Refuse a status message longer than Teams' editor allows, saying how long it is."""
+    if len(message) > STATUS_MESSAGE_MAX:
+        raise CommandError(
+            f"That status message is {len(message)} characters long; Teams allows at most "
+            f"{STATUS_MESSAGE_MAX}.",
+            example,
+        )
+
+
 def _with_message(state: State, when: When, message: str) -> SetState:
     message = message.strip().strip('"“”')
     if not message:
         raise CommandError("Say the status message after the time.", f"/{state.value} 2h Focus time")
-    if len(message) > STATUS_MAX_LENGTH:
-        raise CommandError(
-            f"That status message is {len(message)} characters long; Teams allows at most "
-            f"{STATUS_MAX_LENGTH}.",
-            f"/{state.value} 2h Focus time",
-        )
+    check_status_length(message, f"/{state.value} 2h Focus time")
     return SetState(state=state, when=when, message=message)
 
 
@@ -423,11 +426,7 @@ def _status(rest: str, now: datetime, zone: ZoneInfo) -> SetStatusMessage | Clea
     text, when = _quoted_status(raw, now, zone) or _plain_status(raw, now, zone)
     if not text:
         raise CommandError("Say what your status message should be, not only when it ends.", _STATUS_EXAMPLE)
-    if len(text) > STATUS_MAX_LENGTH:
-        raise CommandError(
-            f"That status message is {len(text)} characters long; Teams allows at most {STATUS_MAX_LENGTH}.",
-            _STATUS_EXAMPLE,
-        )
+    check_status_length(text, _STATUS_EXAMPLE)
     return SetStatusMessage(text=text, when=when)
 
 

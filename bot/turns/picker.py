@@ -9,8 +9,9 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from bot.commands import CommandError, When
+from bot.commands.parser import check_status_length
 from bot.commands.timeexpr import WhenError, parse_when, resolve_zone
-from bot.core.states import STATUS_MESSAGE_MAX, State
+from bot.core.states import State
 
 WITH_STATE: Final = object()  # the message clears with the state
 
@@ -37,12 +38,8 @@ def read_picker(form: dict[str, str], *, now: datetime, time_zone: str) -> Picke
             raise CommandError("“Custom” needs a length or an end, like 45m or until 5pm.", "/set")
     when = _when(length, now, zone, "how long")
     message = " ".join(form.get("message", "").split()) or None
-    if message is not None and len(message) > STATUS_MESSAGE_MAX:
-        raise CommandError(
-            f"That status message is {len(message)} characters long; Teams allows at most "
-            f"{STATUS_MESSAGE_MAX}.",
-            "/set",
-        )
+    if message is not None:
+        check_status_length(message, "/set")
     clear = form.get("clear", "same").strip() or "same"
     message_when: When | object | None = WITH_STATE
     if clear == "never":
