@@ -28,6 +28,7 @@ from bot.clock import Clock
 from bot.store.migrate import upgrade_to_head
 
 log = logging.getLogger(__name__)
+_ADVISORY_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtext(:topic), hashtext(:key))")
 
 T = TypeVar("T")
 
@@ -253,6 +254,12 @@ class Database:
         return lite.on_conflict_do_update(
             index_elements=list(conflict), set_=update(lite.excluded), where=where
         )
+
+    def queue_for(self, connection: sa.Connection, topic: str, key: str) -> None:
+        """Make this transaction wait for any other holding `(topic, key)` (a PostgreSQL transaction
+        advisory lock, released at commit); SQLite has a single writer, so nothing to do there."""
+        if self.dialect == "postgresql":
+            connection.execute(_ADVISORY_LOCK, {"topic": f"presence-bot:{topic}", "key": key})
 
     async def close(self) -> None:
         if self._thread is not None and self._sync is not None:

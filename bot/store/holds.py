@@ -42,7 +42,6 @@ from bot.store.schema import (
 log = logging.getLogger(__name__)
 
 _REPLACE_TRIES = 3
-_USER_HOLD_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtext('presence-bot:hold'), hashtext(:user))")
 
 
 class TimerGap(NamedTuple):
@@ -157,9 +156,8 @@ class HoldQueries(Database):
         now: datetime,
         previous_status: HoldStatus,
     ) -> Hold:
-        if self.dialect == "postgresql":
-            # Replacements for one user queue here instead of racing to the unique index.
-            connection.execute(_USER_HOLD_LOCK, {"user": f"{tenant_key(user)}/{user.user_id}"})
+        # Replacements for one user queue here instead of racing to the unique index.
+        self.queue_for(connection, "hold", f"{tenant_key(user)}/{user.user_id}")
         self._end_holds(connection, active_hold_of(user), status=previous_status, reason=new.reason, now=now)
         row = (
             connection.execute(

@@ -27,7 +27,6 @@ from bot.store.schema import audit_log, watches
 WATCH_OPERATION = "watch"
 # Ids ended per statement: well inside both backends' limits on bound parameters.
 _END_CHUNK = 1000
-_WATCHER_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtext('presence-bot:watch'), hashtext(:user))")
 
 
 class WatchTarget(NamedTuple):
@@ -87,9 +86,8 @@ class WatchQueries(Database):
             raise ValueError("the cap is at least one watch")
 
         def add(connection: sa.Connection) -> Watch:
-            if self.dialect == "postgresql":
-                # One watcher's adds queue here: the cap is counted and kept under concurrency.
-                connection.execute(_WATCHER_LOCK, {"user": f"{tenant_key(watcher)}/{watcher.user_id}"})
+            # One watcher's adds queue here: the cap is counted and kept under concurrency.
+            self.queue_for(connection, "watch", f"{tenant_key(watcher)}/{watcher.user_id}")
             mine = active_watches_of(watcher)
             same = connection.execute(
                 sa.select(watches).where(mine, watches.c.target_id == target.aad_id, watches.c.kind == kind)
