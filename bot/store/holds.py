@@ -18,6 +18,7 @@ from bot.clock import Clock
 from bot.core.states import Layer
 from bot.core.users import UserRef
 from bot.store.engine import Database
+from bot.store.people import DEDUP_WINDOW
 from bot.store.records import (
     Effects,
     Hold,
@@ -36,6 +37,7 @@ from bot.store.rows import (
 from bot.store.schema import (
     audit_log,
     holds,
+    processed_activities,
     timers,
 )
 
@@ -58,6 +60,12 @@ class HoldQueries(Database):
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         super().__init__(engine, clock)
         # Built once: constructing an upsert costs more than executing it.
+        self._mark_processed = self.upsert(
+            processed_activities,
+            conflict=["activity_id"],
+            update=lambda excluded: {"seen_at": excluded.seen_at},
+            where=processed_activities.c.seen_at < sa.bindparam("cutoff"),
+        ).returning(processed_activities.c.activity_id)
         self._schedule_timer = self.upsert(
             timers,
             conflict=["key"],
@@ -144,8 +152,10 @@ class HoldQueries(Database):
         return hold
 
     def _mark_done(self, connection: sa.Connection, activity_key: str, now: datetime) -> None:
-        """Mark an activity processed (`bot.store.people.PeopleQueries` has the statement)."""
-        raise NotImplementedError
+        """Mark an activity processed (inside `commit`'s transaction): a redelivery within the dedup
+        window is then skipped. A key older than the window is taken over."""
+        values = {"activity_id": activity_key[:256], "seen_at": now, "cutoff": now - DEDUP_WINDOW}
+        connection.execute(self._mark_processed, values)
 
     def _replace_hold(
         self,

@@ -74,12 +74,6 @@ class PeopleQueries(Database):
                 "updated_at": excluded.updated_at,
             },
         ).returning(*conversation_references.c)
-        self._mark_processed = self.upsert(
-            processed_activities,
-            conflict=["activity_id"],
-            update=lambda excluded: {"seen_at": excluded.seen_at},
-            where=processed_activities.c.seen_at < sa.bindparam("cutoff"),
-        ).returning(processed_activities.c.activity_id)
 
         self._take_lease = self.upsert(
             user_leases,
@@ -194,12 +188,6 @@ class PeopleQueries(Database):
         async with self.read() as connection:
             row = (await connection.execute(statement)).first()
         return reference_record(row) if row else None
-
-    def _mark_done(self, connection: sa.Connection, activity_key: str, now: datetime) -> None:
-        """Mark an activity processed (inside `Store.commit`'s transaction): a redelivery within the
-        dedup window is then skipped. A key older than the window is taken over."""
-        values = {"activity_id": activity_key[:256], "seen_at": now, "cutoff": now - DEDUP_WINDOW}
-        connection.execute(self._mark_processed, values)
 
     async def forget_conversation(
         self, user: UserRef, conversation_id: str | None, *, personal: bool = False, everyone: bool = False
