@@ -32,9 +32,9 @@ from bot.clock import Clock
 from bot.core.colleagues import PRESENCES_PER_CALL, Watch, WatchEnd, watch_met
 from bot.graph.errors import GraphThrottled
 from bot.graph.models import Presence
+from bot.store.dispatch import UsesTimers
 from bot.store.records import Timer
 from bot.store.store import Store
-from bot.store.timers import TimerService
 from bot.store.watches import WatchTarget
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class PollReport:
     seconds: float  # how long the poll took (on the clock)
 
 
-class Watcher:
+class Watcher(UsesTimers):
     """Polls each tenant's watched people; the `TimerService` calls `fire` and `give_up`."""
 
     kinds = (POLL_KIND,)
@@ -120,17 +120,7 @@ class Watcher:
         self._interval = interval
         self._allowance = bulk_calls_per_window / 2  # a poll loop takes at most half of the window's
         self._window = bulk_window
-        self._timers: TimerService | None = None
         self._recent: collections.deque[PollReport] = collections.deque(maxlen=100)
-
-    def attach(self, timers: TimerService) -> None:
-        self._timers = timers
-
-    @property
-    def timers(self) -> TimerService:
-        if self._timers is None:
-            raise RuntimeError("Watcher.attach(timers) was not called")
-        return self._timers
 
     def recent_polls(self) -> list[PollReport]:
         """The last 100 polls this process ran, oldest first."""

@@ -33,10 +33,10 @@ from bot.graph.client import clear_presence_write, set_presence_write
 from bot.graph.models import Presence
 from bot.presence.locks import UserLocks
 from bot.presence.service import HeldState, PresenceGraph
+from bot.store.dispatch import UsesTimers
 from bot.store.effects import collect, current_conversation
 from bot.store.records import Effects, Hold, HoldStatus, NewHold, Timer, TimerKind, TimerPlan, hold_timer_key
 from bot.store.store import Store
-from bot.store.timers import TimerService
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _pair_text(presence: Presence) -> str:
     return f"{presence.availability}/{presence.activity}"
 
 
-class HoldKeeper:
+class HoldKeeper(UsesTimers):
     """Starts, refreshes and ends holds; the `TimerService` calls `fire` and `give_up`."""
 
     def __init__(
@@ -86,16 +86,6 @@ class HoldKeeper:
         self._session_id = session_id
         self._notifier = notifier
         self._locks = locks
-        self._timers: TimerService | None = None
-
-    def attach(self, timers: TimerService) -> None:
-        self._timers = timers
-
-    @property
-    def timers(self) -> TimerService:
-        if self._timers is None:
-            raise RuntimeError("HoldKeeper.attach(timers) was not called")
-        return self._timers
 
     # -- called by the presence service, under the user's lock --------------------------------------
     def changes(self, user: UserRef) -> AbstractAsyncContextManager[Effects]:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 
 from bot.store.records import Timer
-from bot.store.timers import GiveUpHandler, TimerHandler
+from bot.store.timers import GiveUpHandler, TimerHandler, TimerService
 
 log = logging.getLogger(__name__)
 
@@ -50,3 +50,19 @@ class TimerDispatcher:
         handler = self._give_ups.get(timer.kind)
         if handler is not None:
             await handler(timer, error)
+
+
+class UsesTimers:
+    """A timer handler that schedules timers too: it is built before the `TimerService` that fires it
+    (the service needs its handler), so the service is attached afterwards (`attach`)."""
+
+    _timers: TimerService | None = None
+
+    def attach(self, timers: TimerService) -> None:
+        self._timers = timers
+
+    @property
+    def timers(self) -> TimerService:
+        if self._timers is None:
+            raise RuntimeError(f"{type(self).__name__}.attach(timers) was not called")
+        return self._timers

@@ -13,10 +13,10 @@ import logging
 from datetime import timedelta
 
 from bot.clock import Clock
+from bot.store.dispatch import UsesTimers
 from bot.store.privacy import PRUNE_BATCH, PruneReport
 from bot.store.records import Timer
 from bot.store.store import Store
-from bot.store.timers import TimerService
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ PRUNE_KIND = "maintenance.audit-prune"
 PRUNE_EVERY = timedelta(days=1)
 
 
-class Retention:
+class Retention(UsesTimers):
     """Keeps the audit log, ended holds and ended watches for `days` days; `fire` and `give_up` serve
     `PRUNE_KIND`."""
 
@@ -38,16 +38,6 @@ class Retention:
         self._clock = clock
         self._keep = timedelta(days=days)
         self._batch = batch
-        self._timers: TimerService | None = None
-
-    def attach(self, timers: TimerService) -> None:
-        self._timers = timers
-
-    @property
-    def timers(self) -> TimerService:
-        if self._timers is None:
-            raise RuntimeError("Retention.attach(timers) was not called")
-        return self._timers
 
     async def start(self) -> None:
         """Schedule the first pass (a day from now) unless the pruning timer exists already."""
