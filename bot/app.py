@@ -28,6 +28,7 @@ from bot.colleagues.service import ColleaguesService
 from bot.colleagues.watcher import Watcher
 from bot.config import SIM_APP_ID, SIM_APP_SECRET, Settings
 from bot.core.catalog import offered
+from bot.core.tenants import MULTI_TENANT_SEGMENTS
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
 from bot.graph.transport import RetryPolicy
@@ -312,7 +313,7 @@ def _readiness(mode: Mode, store: Store, timers: TimerService, tokens: MsalToken
     """Readiness checks a Graph token only against real Graph, and only with one tenant to ask in."""
     if mode.graph.embedded:
         return Readiness(store, timers, None)
-    if mode.graph.default_tenant.lower() in {"common", "organizations", "consumers"}:
+    if mode.graph.default_tenant.lower() in MULTI_TENANT_SEGMENTS:
         return Readiness(store, timers, None, skipped_because="no default tenant: set GRAPH_TENANT_ID")
     return Readiness(store, timers, tokens)
 

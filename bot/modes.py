@@ -18,7 +18,6 @@ nothing falls back silently to the simulator.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -37,6 +36,7 @@ from bot.core.credentials import (
     load_certificate,
 )
 from bot.core.net import is_loopback_host, is_loopback_url
+from bot.core.tenants import GUID
 
 # The scope of app-only Graph tokens where Graph's host says nothing (a simulated tenant on loopback).
 GLOBAL_GRAPH_SCOPE = "https://graph.microsoft.com/.default"
@@ -241,11 +241,8 @@ def _embedded(settings: Settings) -> GraphTarget:
     )
 
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
 def _bot(settings: Settings, app_id: str, load: CertificateLoader) -> BotIdentity:
-    if not _GUID.match(app_id):
+    if not GUID.match(app_id):
         raise ConfigurationError(
             "MicrosoftAppId", f"{app_id!r} is not an app (client) id: a GUID is expected"
         )

@@ -36,6 +36,7 @@ from msal.exceptions import MsalServiceError
 from bot.clock import Clock, SystemClock
 from bot.core.credentials import AppCredential, ManagedIdentity
 from bot.core.net import is_loopback_url
+from bot.core.tenants import MULTI_TENANT_SEGMENTS, TENANT_SHAPE
 from bot.graph.msal_clients import MsalHttp, TokenClient, build_client
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,6 @@ GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 ENTRA_AUTHORITY_HOST = "https://login.microsoftonline.com"
 # Fetch a new token this long before expiry (msal's own cache uses the same margin).
 REFRESH_MARGIN = timedelta(minutes=5)
-_MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
-_TENANT_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$")  # a GUID or a domain name
 _TRANSIENT_ERRORS = frozenset(
     {"temporarily_unavailable", "server_error", "network_error", "service_unavailable"}
 )
@@ -234,12 +233,12 @@ class MsalTokenProvider:
     # -- internals -------------------------------------------------------------------------------------
     def _tenant(self, tenant_id: str | None) -> str:
         tenant = (tenant_id or self._default_tenant or "").strip().lower()
-        if not tenant or tenant in _MULTI_TENANT:
+        if not tenant or tenant in MULTI_TENANT_SEGMENTS:
             raise TokenError(
                 "tenant_required",
                 f"app-only Graph tokens need a tenant id, got {tenant or 'none'!r}",
             )
-        if not _TENANT_SHAPE.match(tenant):
+        if not TENANT_SHAPE.match(tenant):
             raise TokenError("invalid_tenant", "the tenant id is neither a GUID nor a domain name")
         if self._managed and tenant != self._default_tenant.strip().lower():
             raise TokenError(

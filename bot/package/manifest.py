@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from bot.core.catalog import COMMANDS
+from bot.core.tenants import GUID
 from bot.core.views import CommandDoc
 from bot.package.errors import PackageError
 from bot.package.publisher import Publisher
@@ -63,7 +64,6 @@ MENU_COMMANDS: tuple[str, ...] = (
     "help",
 )
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _NIL_GUID = "00000000-0000-0000-0000-000000000000"
 # A host name as Teams' validDomains wants it: no scheme, no path, no port; `*.` allowed in front.
 _HOST = re.compile(
@@ -92,7 +92,7 @@ DEFAULT_VERSION = _default_version()
 def validate_app_id(app_id: str) -> str:
     """The app id, stripped, if it is a GUID (Teams requires one); `PackageError` otherwise."""
     value = app_id.strip()
-    if not _GUID.match(value):
+    if not GUID.match(value):
         raise PackageError(
             f"app id {app_id!r} is not a GUID: Teams requires the bot's Microsoft Entra "
             "Application (client) ID, like 8c2b1e5a-3f4d-4e6b-9a7c-1d2e3f4a5b6c "
@@ -277,7 +277,7 @@ def check_manifest(manifest: JsonObject) -> None:
         if not text.strip() or len(text) > limit:
             raise PackageError(f"manifest: {'.'.join(keys)} must have 1–{limit} characters, has {len(text)}")
     app_id = _text(manifest, "id")
-    if not _GUID.match(app_id):
+    if not GUID.match(app_id):
         raise PackageError(f"manifest: id {app_id!r} is not a GUID")
     bots = manifest.get("bots")
     if not isinstance(bots, list) or len(bots) != 1 or not isinstance(bots[0], dict):

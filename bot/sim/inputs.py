@@ -4,11 +4,11 @@ accepts, expiration durations and their ranges, and session ids (docs/graph-fact
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import timedelta
 
 from bot.core.states import PREFERRED_PAIRS, SESSION_PAIRS, Pair
+from bot.core.tenants import GUID
 from bot.sim.errors import bad_request, invalid_argument
 from bot.sim.times import parse_iso_duration
 
@@ -32,7 +32,6 @@ CLIENT_PAIRS: frozenset[Pair] = SESSION_PAIRS | {
     Pair("DoNotDisturb", "DoNotDisturb"),
 }
 
-_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _OUT_OF_RANGE = "The provided [ExpirationDuration] is out of range."
 
 
@@ -40,7 +39,7 @@ def user_key(user_id: str) -> str:
     """How the tenant keys a user: any opaque id as given; GUIDs case-insensitively (lowercased)."""
     if not user_id:
         raise bad_request("The user id is empty.")
-    return user_id.lower() if _GUID.fullmatch(user_id) else user_id
+    return user_id.lower() if GUID.fullmatch(user_id) else user_id
 
 
 # -- rules for inputs --------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ One module per job:
 """
 
 from bot.sim.identity.endpoints import (
-    MULTI_TENANT_SEGMENTS,
     IdentitySite,
     create_identity_app,
     start_identity_site,
@@ -45,7 +44,6 @@ __all__ = [
     "GRAPH_AUDIENCES",
     "GRAPH_RESOURCE",
     "GRAPH_WWW_AUTHENTICATE",
-    "MULTI_TENANT_SEGMENTS",
     "TOKEN_LIFETIME",
     "IdentitySite",
     "IssuedToken",

@@ -19,13 +19,13 @@ from aiohttp import web
 
 from bot.clock import Clock
 from bot.core.net import listening_url
+from bot.core.tenants import MULTI_TENANT_SEGMENTS
 from bot.sim.identity.assertions import JWT_BEARER, AssertionRejected, verify_client_assertion
 from bot.sim.identity.issuer import GRAPH_APP_ID, GRAPH_RESOURCE, RegisteredApp, SimIdentity
 
 log = logging.getLogger(__name__)
 
 # Tenant path segments that name no tenant: fine for discovery, refused for app-only tokens.
-MULTI_TENANT_SEGMENTS = frozenset({"common", "organizations", "consumers"})
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import re
 import secrets
 import ssl
 import threading
@@ -27,6 +26,7 @@ from jwt.algorithms import RSAAlgorithm
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from bot.clock import Clock
+from bot.core.tenants import MULTI_TENANT_SEGMENTS, TENANT_SHAPE
 from bot.sim.identity.material import Material, load_or_create_material
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
@@ -36,8 +36,6 @@ TOKEN_LIFETIME = timedelta(hours=1)
 
 # A registration in every tenant: the embedded simulator serves whichever tenant a conversation names.
 ANY_TENANT = "*"
-_TENANT_SHAPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$")  # a GUID or a domain name
-_NO_TENANT = frozenset({"common", "organizations", "consumers"})
 
 _MATERIAL_DIR = "sim-identity"
 _OID_NAMESPACE = uuid.UUID("6f1d8a43-3c0e-4b8e-9a51-5a3c1e0b7d21")  # service principal ids (uuid5)
@@ -112,7 +110,7 @@ class SimIdentity:
         known = self._tenants.get(segment.lower())
         if known is not None:
             return known
-        if self._any_tenant and segment.lower() not in _NO_TENANT and _TENANT_SHAPE.match(segment):
+        if self._any_tenant and segment.lower() not in MULTI_TENANT_SEGMENTS and TENANT_SHAPE.match(segment):
             return segment
         return None
 
