@@ -62,8 +62,7 @@ class UserTimes:
             if days == 2:
                 return "until the end of tomorrow"
             if days > 2:
-                day = f"{_WEEKDAYS[at.weekday()]} {at.day} {_MONTHS[at.month - 1]}"
-                return f"until {day}" + (f" {at.year}" if at.year != today.year else "")
+                return f"until {self.day_and_clock(dt)[0]}"
         return f"until {self.when(dt)}"
 
     def at(self, dt: datetime) -> str:
