@@ -67,7 +67,7 @@ class WatchStore(Protocol):
         cap: int,
     ) -> StoredWatch: ...
 
-    async def active_watches(self, watcher: UserRef) -> list[StoredWatch]: ...
+    async def active_watches(self, watcher: UserRef, *, now: datetime) -> list[StoredWatch]: ...
 
     async def cancel_watches(
         self, watcher: UserRef, target_aad_id: str | None, *, now: datetime
@@ -172,7 +172,7 @@ class ColleaguesService:
         ends_at = self._watch_end(command, now, time_zone)
         kind = WatchKind.BACK if command.back else WatchKind.FREE
         views: list[WatchView] = []
-        before = {w.id for w in await self._store.active_watches(user)}  # what a repeat extends
+        before = {w.id for w in await self._store.active_watches(user, now=now)}  # what a repeat extends
         try:
             for person, seen in zip(people, await self._read(user, people), strict=True):
                 if watch_met(kind, seen.availability, seen.activity, seen.out_of_office):
@@ -243,7 +243,7 @@ class ColleaguesService:
         if command.everyone:
             stopped = await self._store.cancel_watches(user, None, now=now)
         elif command.watch_id is not None:
-            mine = {w.id: w for w in await self._store.active_watches(user)}
+            mine = {w.id: w for w in await self._store.active_watches(user, now=now)}
             if command.watch_id in mine:
                 stopped = await self._store.cancel_watches(
                     user, mine[command.watch_id].target.aad_id, now=now
@@ -274,8 +274,7 @@ class ColleaguesService:
     ) -> WatchesView:
         lines = tuple(
             WatchLine(watch_id=w.id, name=w.target.name, back=w.kind is WatchKind.BACK, ends_at=w.ends_at)
-            for w in await self._store.active_watches(user)
-            if w.ends_at > now
+            for w in await self._store.active_watches(user, now=now)
         )
         return WatchesView(watches=lines, cap=self._cap, time_zone=time_zone, now=now, title=title)
 

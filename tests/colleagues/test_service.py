@@ -116,7 +116,7 @@ async def test_unwatch_by_a_cards_stop_button_only_stops_the_pressers_own_watch(
     someone_else = UserRef(user_id="other", tenant_id=TENANT)
     view = await svc.unwatch(someone_else, Unwatch(watch_id=1), (), None, now=NOW, time_zone="UTC")
     assert view.title == "You weren't watching them."
-    assert len(await watches.active_watches(ME)) == 1
+    assert len(await watches.active_watches(ME, now=NOW)) == 1
     view = await svc.unwatch(ME, Unwatch(watch_id=1), (), None, now=NOW, time_zone="UTC")
     assert view.title == "Stopped watching Megan Bowen." and view.watches == ()
 

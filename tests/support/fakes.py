@@ -186,7 +186,7 @@ class FakeWatches:
         now: datetime,
         cap: int,
     ) -> Watch:
-        mine = await self.active_watches(watcher)
+        mine = await self.active_watches(watcher, now=now)
         same = [w for w in mine if w.target.aad_id == target.aad_id and w.kind is kind]
         if same:
             extended = dataclasses.replace(same[0], ends_at=ends_at, conversation_id=conversation_id)
@@ -206,13 +206,16 @@ class FakeWatches:
         self.watches.append(watch)
         return watch
 
-    async def active_watches(self, watcher: UserRef) -> list[Watch]:
-        return [w for w in self.watches if w.watcher.key == watcher.key and w.ended_at is None]
+    async def active_watches(self, watcher: UserRef, *, now: datetime) -> list[Watch]:
+        mine = [w for w in self.watches if w.watcher.key == watcher.key and w.ended_at is None]
+        return [w for w in mine if w.ends_at > now]
 
     async def cancel_watches(
         self, watcher: UserRef, target_aad_id: str | None, *, now: datetime
     ) -> list[Watch]:
-        stopped = [w for w in await self.active_watches(watcher) if target_aad_id in (None, w.target.aad_id)]
+        stopped = [
+            w for w in await self.active_watches(watcher, now=now) if target_aad_id in (None, w.target.aad_id)
+        ]
         for watch in stopped:
             self.watches[self.watches.index(watch)] = dataclasses.replace(
                 watch, ended_at=now, end_reason=WatchEnd.CANCELLED
