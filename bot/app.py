@@ -47,7 +47,7 @@ from bot.store.store import Store, open_store
 from bot.store.timers import TimerService
 from bot.teams import speedups
 from bot.teams.auth import bot_framework_authentication
-from bot.teams.handler import CHANNEL_ERRORS, PresenceBot, describe
+from bot.teams.handler import CHANNEL_ERRORS, PresenceBot, log_unsent
 from bot.teams.inbound_auth import (
     CHANNEL_ISSUER,
     InboundAuthentication,
@@ -370,9 +370,7 @@ async def start_background(app: web.Application) -> None:
 
 async def _on_turn_error(context: object, error: Exception) -> None:
     if isinstance(error, CHANNEL_ERRORS):  # the reply could not reach the channel (serviceUrl)
-        activity = getattr(context, "activity", None)
-        where = str(getattr(activity, "service_url", None) or "the channel")[:200]
-        log.warning("could not send the reply to %s: %s", where, describe(error))
+        log_unsent(context, error)
         return
     log.error("unhandled error in a turn", exc_info=error)
 

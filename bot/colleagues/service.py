@@ -357,8 +357,7 @@ def colleague_view(person: Colleague, presence: Presence | None) -> ColleagueVie
             chat_url=chat_link(person),
         )
     message = presence.status_message.message if presence.status_message else None
-    ooo = presence.out_of_office_settings
-    out = bool(ooo and ooo.is_out_of_office)
+    ooo, out = presence.out_of_office_settings, presence.out_of_office
     return ColleagueView(
         name=person.name,
         availability=presence.availability,

@@ -166,7 +166,7 @@ class Watcher(UsesTimers):
         await self._schedule(tenant, due, payload)
 
     async def fire(self, timer: Timer) -> None:
-        tenant = str(timer.payload.get("tenant", timer.key.removeprefix(POLL_KEY_PREFIX)))
+        tenant = _tenant(timer)
         resume = timer.payload.get("resume")
         previous = timer.payload.get("interval", self._interval.total_seconds())
         report = await self.poll(tenant, resume=resume if isinstance(resume, str) else None)
@@ -181,7 +181,7 @@ class Watcher(UsesTimers):
             )
 
     async def give_up(self, timer: Timer, error: BaseException) -> None:
-        tenant = str(timer.payload.get("tenant", timer.key.removeprefix(POLL_KEY_PREFIX)))
+        tenant = _tenant(timer)
         log.error(
             "watch poll of tenant %s failed for good (%s); next poll in an interval", tenant or "-", error
         )
@@ -262,11 +262,8 @@ class Watcher(UsesTimers):
         """End the watches the presences meet (first), then notify those this call ended."""
         met: dict[int, Presence] = {}
         for presence in presences:
-            out_of_office = bool(
-                presence.out_of_office_settings and presence.out_of_office_settings.is_out_of_office
-            )
             for watch in waiting.get((presence.id or "").lower(), ()):
-                if watch_met(watch.kind, presence.availability, presence.activity, out_of_office):
+                if watch_met(watch.kind, presence.availability, presence.activity, presence.out_of_office):
                     met[watch.id] = presence
         if not met:
             return 0, 0
@@ -324,6 +321,11 @@ class Watcher(UsesTimers):
 
     async def _schedule(self, tenant: str, due: datetime, payload: dict[str, Any]) -> None:
         await self.timers.schedule(poll_key(tenant), POLL_KIND, due, {**payload, "tenant": tenant})
+
+
+def _tenant(timer: Timer) -> str:
+    """The tenant a poll timer is for (its payload says; else its key)."""
+    return str(timer.payload.get("tenant", timer.key.removeprefix(POLL_KEY_PREFIX)))
 
 
 def _moment(value: Any) -> datetime | None:

@@ -78,6 +78,11 @@ class Presence(GraphModel):
     out_of_office_settings: OutOfOfficeSettings | None = None
     sequence_number: str | None = None
 
+    @property
+    def out_of_office(self) -> bool:
+        """Automatic replies are on (what Teams shows with the purple out-of-office icon)."""
+        return bool(self.out_of_office_settings and self.out_of_office_settings.is_out_of_office)
+
 
 class SetPresenceRequest(GraphModel):
     session_id: str

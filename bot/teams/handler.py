@@ -82,7 +82,7 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         try:
             await turn_context.send_activity(activity)
         except (*CHANNEL_ERRORS, ValueError) as error:  # ValueError: a serviceUrl urljoin cannot read
-            log.warning("could not send the reply to %s: %s", _where(turn_context), describe(error))
+            log_unsent(turn_context, error)
 
     # -- Universal Actions (Action.Execute) ---------------------------------------------------
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
@@ -142,8 +142,11 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {first[:300]}" if first else type(error).__name__
 
 
-def _where(turn_context: TurnContext) -> str:
-    return str(getattr(turn_context.activity, "service_url", None) or "the channel")[:200]
+def log_unsent(turn_context: object, error: BaseException) -> None:
+    """One warning line for a reply the channel (the activity's serviceUrl) did not take."""
+    activity = getattr(turn_context, "activity", None)
+    where = str(getattr(activity, "service_url", None) or "the channel")[:200]
+    log.warning("could not send the reply to %s: %s", where, describe(error))
 
 
 def _short(value: object) -> str:

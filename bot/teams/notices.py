@@ -93,7 +93,7 @@ class TeamsNotifier:
         if prefs is not None and not prefs.notices_enabled:
             log.info("notice not sent: the user turned notices off")
             return False
-        zone = (prefs.time_zone if prefs else None) or self._default_time_zone
+        zone = self._zone(prefs)
         view = (
             PresenceView(
                 user_name=user.name, presence=snapshot(presence), time_zone=zone, now=self._clock.now()
@@ -134,10 +134,14 @@ class TeamsNotifier:
 
     async def watch_expired(self, watch: Watch) -> bool:
         prefs = await self._store.get_user(watch.watcher)
-        zone = (prefs.time_zone if prefs else None) or self._default_time_zone
+        zone = self._zone(prefs)
         by = f"by {cards.UserTimes(self._clock.now(), zone).when(watch.ends_at)}"
         card = cards.watch_ended_card(watch.target.name, back=watch.kind is WatchKind.BACK, ended=by)
         return await self.send(watch.watcher, card, conversation_id=watch.conversation_id)
+
+    def _zone(self, prefs: UserSettings | None) -> str:
+        """The zone a notice's times are in: the user's, else the deployment's default."""
+        return (prefs.time_zone if prefs else None) or self._default_time_zone
 
     async def _where(self, user: UserRef, conversation_id: str | None) -> ConversationReferenceRecord | None:
         if conversation_id is not None:
