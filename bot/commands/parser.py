@@ -122,9 +122,11 @@ def _set_state(state: State, rest: str, now: datetime, zone: ZoneInfo) -> SetSta
     try:
         whole = parse_when(tail, now=now, zone=zone) if tail else None
     except WhenError:
-        whole = None  # a time we refuse (in the past, too far): `_state_when` says why
+        pass  # a time we refuse (in the past, too far): `_state_when` says why
     else:
-        if tail and whole is None and not is_bare_number(re.sub(r"^for\s+", "", tail, flags=re.IGNORECASE)):
+        if whole is not None or not tail:
+            return SetState(state=state, when=whole)
+        if not is_bare_number(_amount(tail)):
             with_message = _state_with_message(state, tail, now, zone)
             if with_message is not None:
                 return with_message
@@ -164,19 +166,27 @@ def _with_message(state: State, when: When, message: str) -> SetState:
 
 def _others_mentioned(text: str, bot_names: Sequence[str]) -> list[str]:
     """People other than the bot mentioned after the command's start (`/busy 30m for <at>Megan</at>`)."""
-    names = {n.strip().lower() for n in bot_names if n and n.strip()}
-    rest = (
-        _LEADING_MENTIONS.sub(" ", text or "", count=1) if _LEADING_MENTIONS.match(text or "") else text or ""
-    )
-    return [name for name in mention_names(rest) if name.lower() not in names]
+    names = _lowered(bot_names)
+    return [name for name in mention_names(_after_leading_mentions(text)) if name.lower() not in names]
 
 
 def mention_names(text: str) -> list[str]:
     """The names of the people `text` @mentions, as shown (`<at>Megan <b>B</b></at>` → "Megan B")."""
-    found = (
-        html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip() for match in _MENTION.finditer(text)
-    )
-    return [name for name in found if name]
+    return [name for name in map(_mention_name, _MENTION.finditer(text)) if name]
+
+
+def _mention_name(match: re.Match[str]) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip()
+
+
+def _after_leading_mentions(text: str) -> str:
+    """`text` without the mentions it starts with (how Teams addresses the bot in chats and channels)."""
+    text = text or ""
+    return _LEADING_MENTIONS.sub(" ", text, count=1) if _LEADING_MENTIONS.match(text) else text
+
+
+def _lowered(names: Sequence[str]) -> set[str]:
+    return {n.strip().lower() for n in names if n and n.strip()}
 
 
 def _names_a_state(body: str, found: tuple[State | Verb | Unsettable, str] | None) -> bool:
@@ -275,16 +285,13 @@ def clean(text: str, bot_names: Sequence[str] = ()) -> str:
     bot anywhere are dropped; anyone else mentioned later keeps their name (`/status Pairing with
     <at>Megan</at>` → "Pairing with Megan").
     """
-    names = {n.strip().lower() for n in bot_names if n and n.strip()}
-    text = (
-        _LEADING_MENTIONS.sub(" ", text or "", count=1) if _LEADING_MENTIONS.match(text or "") else text or ""
-    )
+    names = _lowered(bot_names)
 
     def mention(match: re.Match[str]) -> str:
-        inner = html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).strip()
+        inner = _mention_name(match)
         return " " if not names or inner.lower() in names else inner
 
-    text = _MENTION.sub(mention, text)
+    text = _MENTION.sub(mention, _after_leading_mentions(text))
     text = _BLOCK_TAG.sub(" ", text)
     text = _INLINE_TAG.sub("", text)
     text = html.unescape(text)
@@ -315,7 +322,7 @@ def _state_when(state: State, rest: str, now: datetime, zone: ZoneInfo) -> When 
         raise CommandError(error.message, f"/{name} {error.example}") from None
     if when is not None:
         return when
-    amount = re.sub(r"^for\s+", "", tail, flags=re.IGNORECASE)
+    amount = _amount(tail)
     if is_bare_number(amount):  # `/busy 30`, `/busy for 30`
         number = int(amount) if amount.isdigit() else 0
         example = f"/{name} {number}m" if number > 0 else f"/{name} 30m"
@@ -328,6 +335,11 @@ def _state_when(state: State, rest: str, now: datetime, zone: ZoneInfo) -> When 
         "Try a length like 30m or an end time like until 5pm.",
         f"/{name} 30m",
     )
+
+
+def _amount(tail: str) -> str:
+    """`tail` without a leading "for" (`for 30` → `30`)."""
+    return re.sub(r"^for\s+", "", tail, flags=re.IGNORECASE)
 
 
 def _verb(verb: Verb, rest: str, now: datetime, zone: ZoneInfo) -> Command:
