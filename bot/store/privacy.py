@@ -99,34 +99,20 @@ class PrivacyQueries(Database):
         (never an active one), `batch` rows a transaction, until none are left."""
         if batch < 1:
             raise ValueError("batch must be at least 1")
-        old_audit = (
-            sa.select(audit_log.c.id).where(audit_log.c.at < before).order_by(audit_log.c.id).limit(batch)
-        )
-        # In id order: old holds have low ids, so each batch stops early instead of reading the table.
-        old_holds = (
-            sa.select(holds.c.id)
-            .where(holds.c.status != HoldStatus.ACTIVE.value, holds.c.ended_at < before)
-            .order_by(holds.c.id)
-            .limit(batch)
-        )
-        audit = await self._delete_in_batches(
-            sa.delete(audit_log).where(audit_log.c.id.in_(old_audit.scalar_subquery())), batch
-        )
-        old_watches = (
-            sa.select(watches.c.id)
-            .where(watches.c.ended_at.is_not(None), watches.c.ended_at < before)
-            .order_by(watches.c.id)
-            .limit(batch)
-        )
+        # In id order: old rows have low ids, so each batch stops early instead of reading the table.
+        audit = await self._delete_in_batches(audit_log, audit_log.c.at < before, batch)
         ended = await self._delete_in_batches(
-            sa.delete(holds).where(holds.c.id.in_(old_holds.scalar_subquery())), batch
+            holds, sa.and_(holds.c.status != HoldStatus.ACTIVE.value, holds.c.ended_at < before), batch
         )
         ended_watches = await self._delete_in_batches(
-            sa.delete(watches).where(watches.c.id.in_(old_watches.scalar_subquery())), batch
+            watches, sa.and_(watches.c.ended_at.is_not(None), watches.c.ended_at < before), batch
         )
         return PruneReport(audit_entries=audit, ended_holds=ended, ended_watches=ended_watches)
 
-    async def _delete_in_batches(self, statement: sa.Delete, batch: int) -> int:
+    async def _delete_in_batches(self, table: sa.Table, condition: sa.ColumnElement[bool], batch: int) -> int:
+        """Delete the rows of `table` that meet `condition`, lowest ids first, `batch` a transaction."""
+        oldest = sa.select(table.c.id).where(condition).order_by(table.c.id).limit(batch)
+        statement = sa.delete(table).where(table.c.id.in_(oldest.scalar_subquery()))
         total = 0
         while True:
             deleted = await self.run(lambda connection: connection.execute(statement).rowcount)
