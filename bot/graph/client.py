@@ -407,7 +407,7 @@ class GraphClient:
         """Wait `seconds` before sending again, or raise `error` if that would not leave time to."""
         if seconds <= 0:
             return
-        if self._monotonic() + seconds + self.retry.min_attempt > self._current_deadline():
+        if not self.retry.leaves_time(self._monotonic(), seconds, self._current_deadline()):
             raise error
         log.info("Graph asked to wait %.1f s before sending again (%r)", seconds, error)
         await self._sleep(seconds)

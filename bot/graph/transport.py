@@ -47,6 +47,10 @@ class RetryPolicy:
     request_timeout: float = 8.0  # one send, at most
     min_attempt: float = 0.5  # a retry is not worth starting with less time than this left
 
+    def leaves_time(self, now: float, wait: float, deadline: float) -> bool:
+        """Whether waiting `wait` seconds from `now` still leaves time for one more try by `deadline`."""
+        return now + wait + self.min_attempt <= deadline
+
 
 @dataclass
 class _CallLimits:
@@ -65,7 +69,7 @@ class _CallLimits:
         return min(self.policy.request_timeout, left)
 
     def may_resend(self) -> bool:
-        if self.resent or self.monotonic() + self.policy.min_attempt > self.deadline:
+        if self.resent or not self.policy.leaves_time(self.monotonic(), 0.0, self.deadline):
             return False
         self.resent = True
         return True
@@ -99,15 +103,12 @@ class GraphTransport:
         tenant_id: str | None,
         deadline: float,
         final_statuses: frozenset[int] = frozenset(),
-        idempotent: bool | None = None,
+        idempotent: bool,
     ) -> httpx.Response:
         """A 2xx answer to `method url`, retried as the module docstring says, by `deadline` (on the
         `monotonic` clock). `path` names the call in the logs; `final_statuses` are never retried.
-        `idempotent` says the request may be sent again after its answer was lost (default: a GET; a
-        read sent as a POST, such as getPresencesByUserId, says so itself)."""
-        # Only a read may be sent again after its answer was lost; a $batch carries writes.
-        if idempotent is None:
-            idempotent = method == "GET"
+        `idempotent` says the request may be sent again after its answer was lost: a read (a GET, or
+        getPresencesByUserId sent as a POST; `Endpoint.read`), never a $batch, which carries writes."""
         policy = self._policy
         limits = _CallLimits(policy, deadline, self._monotonic)
 
@@ -162,7 +163,7 @@ class GraphTransport:
             if state.attempt_number >= policy.attempts:
                 return True
             # Not worth waiting for if no time would be left to try: fail now with the last error.
-            return self._monotonic() + (state.upcoming_sleep or 0.0) + policy.min_attempt > deadline
+            return not policy.leaves_time(self._monotonic(), state.upcoming_sleep or 0.0, deadline)
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
