@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.logs import escape_control
+from bot.logs import escape_control, one_line
 from bot.store.engine import DB_FILE
 from bot.store.records import AuditEntry
 from bot.store.store import Store, open_store
@@ -71,20 +71,15 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]
     try:
         store = await open_store(settings.database_url, settings.data_dir, SystemClock())
     except (OSError, ValueError, SQLAlchemyError) as error:
-        print(f"could not open the store: {_one_line(error)}", file=sys.stderr)
+        print(f"could not open the store: {escape_control(one_line(error))}", file=sys.stderr)
         return 1
     try:
         return await work(store)
     except (OSError, SQLAlchemyError) as error:
-        print(f"the store failed: {_one_line(error)}", file=sys.stderr)
+        print(f"the store failed: {escape_control(one_line(error))}", file=sys.stderr)
         return 1
     finally:
         await store.close()
-
-
-def _one_line(error: BaseException) -> str:
-    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
-    return escape_control(lines[0]) if lines else type(error).__name__
 
 
 def _whom(user: str, tenant: str | None) -> str:

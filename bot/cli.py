@@ -59,13 +59,8 @@ def _mode(settings: Settings, host: str, allow_unauthenticated: bool) -> Mode:
     return mode
 
 
-def _one_line(error: BaseException) -> str:
-    """An exception as one readable line (SQLAlchemy appends its background links on new lines)."""
-    text = str(getattr(error, "orig", None) or error).strip().splitlines()
-    return text[0] if text else type(error).__name__
-
-
 async def _serve(host: str, port: int, allow_unauthenticated: bool) -> None:
+    from bot.logs import one_line
     from bot.server import start_bot
 
     settings = _settings()
@@ -80,7 +75,7 @@ async def _serve(host: str, port: int, allow_unauthenticated: bool) -> None:
             print(f"could not start Presence Bot: {error}", file=sys.stderr)
         raise SystemExit(1) from None
     except (ValueError, SQLAlchemyError) as error:  # the store: an unsupported or unreachable database
-        print(f"could not start Presence Bot: {_one_line(error)}", file=sys.stderr)
+        print(f"could not start Presence Bot: {one_line(error)}", file=sys.stderr)
         raise SystemExit(1) from None
     endpoint = f"{running.url}/api/messages"
     print(f"Presence Bot is listening on {endpoint}", flush=True)

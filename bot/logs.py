@@ -53,6 +53,13 @@ def escape_control(text: str) -> str:
     return _CONTROL.sub(_escaped, text)
 
 
+def one_line(error: BaseException) -> str:
+    """An exception as one readable line: its first (SQLAlchemy appends its background links on new
+    lines, and wraps the driver's error in `orig`)."""
+    lines = str(getattr(error, "orig", None) or error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def _escaped(match: re.Match[str]) -> str:
     char = match.group()
     return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
