@@ -59,11 +59,10 @@ def _mode(settings: Settings, host: str, allow_unauthenticated: bool) -> Mode:
     return mode
 
 
-async def _serve(host: str, port: int, allow_unauthenticated: bool) -> None:
+async def _serve(settings: Settings, host: str, port: int, allow_unauthenticated: bool) -> None:
     from bot.logs import one_line
     from bot.server import start_bot
 
-    settings = _settings()
     mode = _mode(settings, host, allow_unauthenticated)
     print(mode.line(), flush=True)
     try:
@@ -90,22 +89,32 @@ async def _serve(host: str, port: int, allow_unauthenticated: bool) -> None:
             f"Bot Framework Emulator: open a bot at {endpoint} with no App ID and no password.",
             flush=True,
         )
+    await _until_signalled()
+    await running.stop()
+
+
+async def _until_signalled() -> None:
+    """Wait for SIGINT or SIGTERM, then say so."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     print("Stopping…", flush=True)
-    await running.stop()
 
 
 async def _simulator(
-    host: str, port: int, identity_port: int | None, data_dir: Path | None, tenants: list[str] | None
+    settings: Settings,
+    host: str,
+    port: int,
+    identity_port: int | None,
+    data_dir: Path | None,
+    tenants: list[str] | None,
 ) -> None:
     """The simulated tenant alone, to point a bot at as at a real tenant (docs/simulator.md)."""
     from bot.sim.standalone import start_standalone
 
-    directory = data_dir if data_dir is not None else _settings().data_dir / "simulator"
+    directory = data_dir if data_dir is not None else settings.data_dir / "simulator"
     try:
         simulator = await start_standalone(
             directory,
@@ -123,12 +132,7 @@ async def _simulator(
     print("Point the bot at it as at a real tenant (a shell, or a .env file):", flush=True)
     for line in simulator.environment_lines():
         print(line, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
-    print("Stopping…", flush=True)
+    await _until_signalled()
     await simulator.stop()
 
 
@@ -175,16 +179,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "package":  # needs no configuration
         raise SystemExit(run_package(args))
-    configure_logging(_settings())
+    settings = _settings()  # read once: the environment and .env
+    configure_logging(settings)
     if getattr(args, "admin", None) is not None:
-        raise SystemExit(run_admin(args, _settings()))
+        raise SystemExit(run_admin(args, settings))
     # A reply to an unreachable channel is retried by urllib3, one WARNING per try; the bot logs the
     # outcome once (bot/teams/handler.py).
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     if args.command == "serve":
-        asyncio.run(_serve(args.host, args.port, args.allow_unauthenticated))
+        asyncio.run(_serve(settings, args.host, args.port, args.allow_unauthenticated))
     elif args.command == "simulator":
-        asyncio.run(_simulator(args.host, args.port, args.identity_port, args.data_dir, args.tenant))
+        asyncio.run(
+            _simulator(settings, args.host, args.port, args.identity_port, args.data_dir, args.tenant)
+        )
 
 
 if __name__ == "__main__":
