@@ -47,6 +47,7 @@ from bot.store.store import Store, open_store
 from bot.store.timers import TimerService
 from bot.teams import speedups
 from bot.teams.auth import bot_framework_authentication
+from bot.teams.context import tenant_of
 from bot.teams.handler import CHANNEL_ERRORS, PresenceBot, log_unsent
 from bot.teams.inbound_auth import (
     CHANNEL_ISSUER,
@@ -453,7 +454,10 @@ async def messages(request: web.Request) -> web.StreamResponse:
         return _bad_request("the activity could not be read")
     # Every line logged while this activity is handled names it and the caller's correlation id.
     with log_context(activity.id, correlation_id(request.headers)):
-        log.debug("%s activity from tenant %s via %s", activity.type, _tenant(body), activity.service_url)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s activity from tenant %s via %s", activity.type, tenant_of(activity), activity.service_url
+            )
         try:
             authenticated = await runtime.authentication.authenticate_request(
                 activity, request.headers.get("Authorization", "")
@@ -471,11 +475,3 @@ async def messages(request: web.Request) -> web.StreamResponse:
         return web.Response(status=invoke.status)
     body_out = invoke.body if isinstance(invoke.body, dict | list) else serializer_helper(invoke.body)
     return web.json_response(body_out, status=invoke.status)
-
-
-def _tenant(body: dict[str, object]) -> object:
-    """The tenant an activity names (for the log: not trusted, not validated)."""
-    conversation, data = body.get("conversation"), body.get("channelData")
-    named = conversation.get("tenantId") if isinstance(conversation, dict) else None
-    tenant = data.get("tenant") if isinstance(data, dict) else None
-    return named or (tenant.get("id") if isinstance(tenant, dict) else None)
