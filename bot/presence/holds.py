@@ -13,9 +13,10 @@ left alone, and only the firing that actually ends a hold sends the notice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.clock import Clock
 from bot.core.states import (
@@ -145,6 +146,12 @@ class HoldKeeper(UsesTimers):
             for plan in effects.new_hold.timers:
                 self.timers.scheduled(plan.due_at)
 
+    async def _schedule(
+        self, hold_id: int, kind: TimerKind, due: datetime, payload: Mapping[str, Any]
+    ) -> None:
+        """(Re)schedule hold `hold_id`'s timer of `kind`, tied to the hold."""
+        await self.timers.schedule(hold_timer_key(hold_id, kind), kind, due, payload, hold_id=hold_id)
+
     # -- called on start -----------------------------------------------------------------------------------
     async def repair(self) -> int:
         """Give every active hold the timers it needs; returns how many holds were repaired.
@@ -163,22 +170,14 @@ class HoldKeeper(UsesTimers):
                 end = hold.requested_end if hold.requested_end is not None else now
                 fixed = False
                 if missing_end:
-                    await self.timers.schedule(
-                        hold_timer_key(hold.id, TimerKind.END), TimerKind.END, end, payload, hold_id=hold.id
-                    )
+                    await self._schedule(hold.id, TimerKind.END, end, payload)
                     fixed = True
                 if (
                     missing_refresh
                     and hold.graph_expires_at is not None
                     and _lapses(State(hold.state), hold.last_refresh_at or now, hold.graph_expires_at) < end
                 ):
-                    await self.timers.schedule(
-                        hold_timer_key(hold.id, TimerKind.REFRESH),
-                        TimerKind.REFRESH,
-                        now,
-                        payload,
-                        hold_id=hold.id,
-                    )
+                    await self._schedule(hold.id, TimerKind.REFRESH, now, payload)
                     fixed = True
                 repaired += fixed
         if repaired:
@@ -245,13 +244,7 @@ class HoldKeeper(UsesTimers):
         await self._store.update_hold_refresh(hold.id, now, expires)
         if _lapses(spec.state, now, expires) < hold.requested_end:
             next_refresh = self._next_refresh(spec.state, now, expires)
-            await self.timers.schedule(
-                hold_timer_key(hold.id, TimerKind.REFRESH),
-                TimerKind.REFRESH,
-                next_refresh,
-                dict(timer.payload),
-                hold_id=hold.id,
-            )
+            await self._schedule(hold.id, TimerKind.REFRESH, next_refresh, dict(timer.payload))
         log.info("refreshed hold %d until %s", hold.id, expires.isoformat())
 
     async def _end(self, hold: Hold, user: UserRef) -> None:
