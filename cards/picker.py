@@ -3,22 +3,24 @@ status"). One Apply (`Action.Execute`, `/set apply`); Teams sends the inputs' va
 
 from __future__ import annotations
 
-from bot.core.states import STATUS_MESSAGE_MAX
+from bot.core.states import STATES, STATUS_MESSAGE_MAX, State
 from cards.elements import Card, Element, card, command_action, text
 
 PICKER_APPLY = "/set apply"
 
-# (title, value): the value is a state's command word (`bot.core.states.State`).
-AVAILABILITY_CHOICES: tuple[tuple[str, str], ...] = (
-    ("Available", "available"),
-    ("Busy", "busy picked"),
-    ("Do not disturb", "dnd"),
-    ("Be right back", "brb"),
-    ("Appear away", "away"),
-    ("Appear offline", "offline"),
-    ("In a call", "busy"),
-    ("Presenting", "presenting"),
+# Teams' picker's availabilities, then the bot's session states; (title, value): the state's label as
+# Teams names it, and its command word (`bot.core.states.State`).
+PICKED = (
+    State.AVAILABLE,
+    State.BUSY_PICKED,
+    State.DND,
+    State.BRB,
+    State.AWAY,
+    State.OFFLINE,
+    State.BUSY,
+    State.PRESENTING,
 )
+AVAILABILITY_CHOICES: tuple[tuple[str, str], ...] = tuple((STATES[s].label, s.value) for s in PICKED)
 DURATION_CHOICES: tuple[tuple[str, str], ...] = (
     ("30 minutes", "30m"),
     ("1 hour", "1h"),
