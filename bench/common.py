@@ -44,6 +44,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # fields 14 (utime) and 15 (stime)
 
 
+def child_env(data_dir: Path | None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment less any bot configuration (a fresh data dir, no credentials), plus `extra`."""
+    prefixes = ("GRAPH_", "Microsoft", "MICROSOFT_", "PRESENCE_BOT_", "DATABASE_URL", "ALLOWED_TENANTS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    if data_dir is not None:
+        env["PRESENCE_BOT_DATA_DIR"] = str(data_dir)
+    env.update(extra or {})
+    return env
+
+
 @dataclass
 class SimulatorProcess:
     """`presence-bot simulator` in a child process, and the GRAPH_* variables that point a bot at it."""

@@ -43,7 +43,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import sqlalchemy as sa
 
-from bench.common import ROOT, log, simulator, stop
+from bench.common import ROOT, child_env, log, simulator, stop
 from bot.app import RUNTIME
 from bot.clock import SystemClock
 from bot.config import SIM_TENANT_ID
@@ -231,14 +231,10 @@ async def lateness_and_memory(
 async def time_to_ready(data_dir: Path, database_url: str | None) -> float:
     """Seconds from spawning `presence-bot serve` to its first /healthz 200."""
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("GRAPH_", "Microsoft", "MICROSOFT_"))},
-        "PRESENCE_BOT_DATA_DIR": str(data_dir),
-        "PRESENCE_BOT_LOG_LEVEL": "WARNING",
-    }
-    env.pop("DATABASE_URL", None)
+    extra = {"PRESENCE_BOT_LOG_LEVEL": "WARNING"}
     if database_url is not None:
-        env["DATABASE_URL"] = database_url
+        extra["DATABASE_URL"] = database_url
+    env = child_env(data_dir, extra)
     started = time.perf_counter()
     process = await asyncio.create_subprocess_exec(
         sys.executable,

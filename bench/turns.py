@@ -54,7 +54,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bench.common import ROOT, cpu_seconds, log, simulator, stop
+from bench.common import ROOT, child_env, cpu_seconds, log, simulator, stop
 from bot.config import SIM_TENANT_ID
 from bot.core.net import bound_port, free_port
 from bot.store.timers import percentile
@@ -230,17 +230,6 @@ class Server:
     other_pids: dict[str, int] = field(default_factory=dict)  # e.g. the standalone simulator
 
 
-def _child_env(data_dir: Path | None, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This environment less any bot configuration (a fresh data dir, no credentials), plus `extra`."""
-    prefixes = ("GRAPH_", "Microsoft", "MICROSOFT_", "PRESENCE_BOT_", "DATABASE_URL", "ALLOWED_TENANTS")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    if data_dir is not None:
-        env["PRESENCE_BOT_DATA_DIR"] = str(data_dir)
-    env.update(extra or {})
-    return env
-
-
 @dataclass
 class Profiler:
     """How the profiled pass samples the bot: py-spy when installed, else cProfile inside the process."""
@@ -317,15 +306,15 @@ async def start_server(name: str, workdir: Path, profiler: Profiler | None = Non
         env: dict[str, str]
         if name == "echo":
             argv = [sys.executable, "-m", "bench.echo", *host]
-            env, inspect = _child_env(None), None
+            env, inspect = child_env(None), None
         elif name == "embedded":
             argv = [sys.executable, "-m", "bot.cli", "serve", *host]
-            env, inspect = _child_env(home / "data"), f"http://127.0.0.1:{port}/sim/_sim"
+            env, inspect = child_env(home / "data"), f"http://127.0.0.1:{port}/sim/_sim"
         else:
             sim_log = stack.enter_context((home / "simulator.log").open("wb"))
             sim = await stack.enter_async_context(simulator(home, log_level="INFO", stderr=sim_log))
             argv = [sys.executable, "-m", "bot.cli", "serve", *host]
-            env = _child_env(home / "data", sim.environment)
+            env = child_env(home / "data", sim.environment)
             inspect = sim.environment["GRAPH_BASE_URL"].removesuffix("/v1.0") + "/_sim"
             other["simulator"] = sim.process.pid
         if profiler is not None:
