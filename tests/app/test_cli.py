@@ -58,6 +58,12 @@ def test_a_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
         ("PRESENCE_BOT_AUDIT_DAYS", "forever", "PRESENCE_BOT_AUDIT_DAYS"),
         ("PRESENCE_BOT_LOG_FORMAT", "xml", "PRESENCE_BOT_LOG_FORMAT"),
         ("PRESENCE_BOT_LOG_LEVEL", "LOUD", "PRESENCE_BOT_LOG_LEVEL must be DEBUG"),
+        ("PRESENCE_BOT_COLLEAGUES", "maybe", "PRESENCE_BOT_COLLEAGUES must be on or off"),
+        ("PRESENCE_BOT_WATCH_INTERVAL", "0", "PRESENCE_BOT_WATCH_INTERVAL must be between 1 and 3600"),
+        ("PRESENCE_BOT_WATCH_INTERVAL", "soon", "PRESENCE_BOT_WATCH_INTERVAL"),
+        ("PRESENCE_BOT_WHO_LIMIT", "0", "PRESENCE_BOT_WHO_LIMIT"),
+        ("PRESENCE_BOT_WATCH_CAP", "lots", "PRESENCE_BOT_WATCH_CAP"),
+        ("PRESENCE_BOT_WORKDAY_END", "25:00", "PRESENCE_BOT_WORKDAY_END"),
     ],
 )
 def test_bad_configuration_names_the_variable(tmp_path: Path, variable: str, value: str, says: str) -> None:
