@@ -27,7 +27,6 @@ from bot.clock import AdjustableClock, Clock, SystemClock
 from bot.colleagues.service import ColleaguesService
 from bot.colleagues.watcher import Watcher
 from bot.config import SIM_APP_ID, SIM_APP_SECRET, Settings
-from bot.core.catalog import offered
 from bot.core.tenants import MULTI_TENANT_SEGMENTS
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
@@ -73,6 +72,7 @@ from bot.turns import (
     require_sender,
     skip_redelivered,
 )
+from bot.turns.commands import COMMANDS, Services
 from bot.turns.inputs import BodyError, clean_strings, clean_text, read_json
 
 if TYPE_CHECKING:
@@ -278,7 +278,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             workday_end=settings.workday_end,
         )
         dispatcher = Dispatcher(
-            presence, PreferencesService(store), colleagues, budget_seconds=settings.command_budget_seconds
+            Services(presence, PreferencesService(store), colleagues),
+            budget_seconds=settings.command_budget_seconds,
         )
         pipeline = Pipeline(
             [
@@ -298,7 +299,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             runtime.clock,
             notifier,
             simulated=mode.kind is ModeKind.TEAMS_SIMULATED_GRAPH,
-            commands=offered(colleagues=colleagues.enabled),
+            commands=COMMANDS.docs(colleagues=colleagues.enabled),
         )
         runtime.authentication = bot_framework_authentication(mode, _token_validator(settings, mode, http))
         runtime.adapter = CloudAdapter(runtime.authentication)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.commands.model import SetNotices, SetTimeZone
+from bot.commands.preferences import SetNotices, SetTimeZone
 from bot.core.users import UserRef
 from bot.core.views import Notice
 

@@ -10,7 +10,6 @@ from bot.core.words import spoken_list
 from cards.elements import Card, Element, card, command_action, container, sentence, text
 
 # The welcome card's examples: one of each kind a new user is most likely to want first.
-_WELCOME_PICKS = ("busy", "dnd", "status")
 
 
 def error_card(view: ErrorView) -> Card:
@@ -104,7 +103,7 @@ def welcome_card(view: WelcomeView) -> Card:
         {
             "type": "ActionSet",
             "spacing": "small",
-            "actions": [command_action(example, example) for example in welcome_examples(view.commands)],
+            "actions": [command_action(example, example) for example in welcome_examples(view.tries)],
         },
     ]
     actions = [
@@ -115,12 +114,9 @@ def welcome_card(view: WelcomeView) -> Card:
     return card(body, fallback_text=welcome_fallback(view), actions=actions)
 
 
-def welcome_examples(commands: Sequence[CommandDoc]) -> list[str]:
-    """Three example commands: /busy, /dnd and /status first when the catalog has them."""
-    by_name = {doc.name: doc for doc in commands}
-    ordered = [by_name[name] for name in _WELCOME_PICKS if name in by_name]
-    ordered += [doc for doc in commands if doc.name not in _WELCOME_PICKS]
-    return [doc.examples[0] for doc in ordered if doc.examples][:3]
+def welcome_examples(tries: Sequence[CommandDoc]) -> list[str]:
+    """At most three example commands: the first example of each command offered to try."""
+    return [doc.examples[0] for doc in tries if doc.examples][:3]
 
 
 # -- fallback text ------------------------------------------------------------------------------
@@ -138,7 +134,7 @@ def help_fallback(view: HelpView) -> str:
 
 def welcome_fallback(view: WelcomeView) -> str:
     greeting = f"Hi {view.user_name}, I'm Presence Bot" if view.user_name else "Hi, I'm Presence Bot"
-    examples = welcome_examples(view.commands)
+    examples = welcome_examples(view.tries)
     tries = f"Try {spoken_list(examples, 'or')}; /help lists every command." if examples else "Send /help."
     return f"{greeting}: I set your Teams presence and status message.\n{tries}"
 

@@ -15,7 +15,8 @@ from datetime import datetime, time, timedelta
 from typing import Protocol
 from urllib.parse import quote
 
-from bot.commands.model import CommandError, ListWatches, Unwatch, Watch, Who
+from bot.commands.colleagues import AddWatch, ListWatches, Unwatch, Who
+from bot.commands.model import CommandError
 from bot.commands.timeexpr import resolve_zone
 from bot.core.colleagues import (
     Colleague,
@@ -152,7 +153,7 @@ class ColleaguesService:
     async def watch(
         self,
         user: UserRef,
-        command: Watch,
+        command: AddWatch,
         mentions: Sequence[Mention],
         directory: Directory | None,
         *,
@@ -211,7 +212,7 @@ class ColleaguesService:
                 await self._watcher.watching(user.tenant_id or "")
         return views
 
-    def _watch_end(self, command: Watch, now: datetime, time_zone: str) -> datetime:
+    def _watch_end(self, command: AddWatch, now: datetime, time_zone: str) -> datetime:
         """The end asked for (at most 24 hours away), else the end of the working day in the user's
         zone (the next one when today's is over), at most 24 hours away."""
         if command.when is not None:

@@ -1,47 +1,10 @@
-"""Chat text in, a `Command` out. Pure: no I/O, no clock reads."""
+"""Chat text in, a `Command` out. Pure: no I/O, no clock reads.
 
-from bot.commands.model import (
-    ApplyPicker,
-    ClearSession,
-    ClearStatusMessage,
-    Command,
-    CommandError,
-    Extend,
-    Help,
-    ListWatches,
-    OpenPicker,
-    Reset,
-    SetNotices,
-    SetState,
-    SetStatusMessage,
-    SetTimeZone,
-    ShowPresence,
-    Unwatch,
-    Watch,
-    When,
-    Who,
-)
-from bot.commands.parser import parse
+`model` holds what every command shares, `parser` the phrasing every command shares, `registry` the
+declaration of a command; each area's models and readers are in `presence`, `status`, `preferences` and
+`colleagues`. The declarations themselves, with their handlers, are in `bot.turns.commands`.
+"""
 
-__all__ = [
-    "ApplyPicker",
-    "ClearSession",
-    "ClearStatusMessage",
-    "Command",
-    "CommandError",
-    "Extend",
-    "Help",
-    "ListWatches",
-    "OpenPicker",
-    "Reset",
-    "SetNotices",
-    "SetState",
-    "SetStatusMessage",
-    "SetTimeZone",
-    "ShowPresence",
-    "Unwatch",
-    "Watch",
-    "When",
-    "Who",
-    "parse",
-]
+from bot.commands.model import Command, CommandError, When
+
+__all__ = ["Command", "CommandError", "When"]

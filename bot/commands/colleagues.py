@@ -13,23 +13,39 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from bot.commands.model import Command, CommandError, ListWatches, Unwatch, Watch, When, Who
+from bot.commands.model import Command, CommandError, When
+from bot.commands.parser import Reading
 from bot.commands.timeexpr import WhenError, parse_when
 
-_WHO = re.compile(r"^(?:who(?:'s|’s|\s+is|\s+are|s)?|whois|presence|show|check|where\s+is)\b", re.I)
-_ASKING = re.compile(r"^(?:is|are)\b", re.I)  # "is @Megan free?"
-_WATCH = re.compile(
-    r"^(?:watch|(?:please\s+)?(?:tell|let|notify|ping|alert|message)\s+me(?:\s+know)?\s+(?:when|once|if))\b",
-    re.I,
-)
-_UNWATCH = re.compile(
-    r"^(?:unwatch|stop\s+watching|don'?t\s+watch|(?:cancel|stop|end)\s+(?:all\s+)?(?:my\s+)?watch(?:es|ing)?)\b",
-    re.I,
-)
-_WATCHES = re.compile(
-    r"^(?:(?:my|list|show)\s+)?(?:watches|watching|watch\s*list|watchlist)(?:\s+list)?$", re.I
-)
-_SELF = re.compile(r"^(?:who\s*am\s*i|whoami)\b", re.I)
+
+class Who(Command):
+    """`/who @Megan @Adele`, `/presence @Megan`, "is @Megan free?"; `/who` alone in a group chat or
+    channel: its members. The people are the message's mentions (`Inbound.mentions`), named here as
+    written (`names`) for answers that speak of them."""
+
+    names: tuple[str, ...] = ()
+    free_only: bool = False  # "who is free?": of the chat's members, only those free now
+
+
+class AddWatch(Command):
+    """`/watch @Megan [back] [until …]`, "tell me when @Megan is free": one notice when it happens."""
+
+    names: tuple[str, ...] = ()
+    back: bool = False  # no longer away, offline or out of office (else: Available)
+    when: When | None = None  # default: the end of the watcher's working day, at most 24 hours
+
+
+class Unwatch(Command):
+    """`/unwatch @Megan`, `/unwatch all`."""
+
+    names: tuple[str, ...] = ()
+    everyone: bool = False
+    watch_id: int | None = None  # `/unwatch #12`: the watch a card's "Stop" button names
+
+
+class ListWatches(Command):
+    """`/watches`: the watches the user has running."""
+
 
 # Words around the names that add nothing: "tell me when @Megan is free again".
 _FILLER: Final = frozenset(
@@ -40,42 +56,59 @@ _FREE: Final = frozenset({"free", "available", "avail"})
 _BACK: Final = frozenset({"back", "online", "returns", "return", "around", "in"})
 _EVERYONE: Final = frozenset({"all", "everyone", "everybody", "every", "watches", "watch"})
 _WATCH_EXAMPLE = "/watch @Megan until 5pm"
+_NOT_A_PERSON: Final = frozenset(
+    {"it", "this", "that", "there", "anyone", "everyone", "someone", "he", "she"}
+)
 
 
-def parse_colleagues(body: str, others: Sequence[str], now: datetime, zone: ZoneInfo) -> Command | None:
-    """The colleague command `body` says, or None when it is not one (then the rest of the parser
-    reads it). Raises `CommandError` for one that is wrong."""
-    text = body.strip().rstrip("?!. ")
-    if _SELF.match(text):
-        return None
-    if _WATCHES.match(text):
-        return ListWatches()
-    if match := _UNWATCH.match(text):
-        said_all = ["all"] if re.search(r"\ball\b", match.group(0), re.I) else []
-        return _unwatch(said_all + _words(text[match.end() :], others), others)
-    if match := _WATCH.match(text):
-        return _watch(_words(text[match.end() :], others), others, now, zone)
-    if match := _WHO.match(text):
-        rest = _words(text[match.end() :], others)
-        if text.lower().startswith(("presence", "show", "check")) and not others:
-            return None  # `/presence`, `/show`: the sender's own
-        return _who(rest, others)
-    asking = _ASKING.match(text)
-    if asking and others:  # "is @Megan free?", "are @Megan and @Adele around?"
-        return _who(_words(text[asking.end() :], others), others)
-    words = text.split()
-    name = " ".join(words[1:-1])
+def _rest(reading: Reading) -> str:
+    return reading.rest.strip().rstrip("?!. ")
+
+
+def read_who(reading: Reading) -> Command:
+    """`/who @Megan`, `/who` (the chat's members), "who is free?"."""
+    return _who(_words(_rest(reading), reading.others), reading.others)
+
+
+def read_check(reading: Reading) -> Command | None:
+    """ "check @Megan": their presence; "check" alone is no command."""
+    return read_who(reading) if reading.others else None
+
+
+def read_asking(reading: Reading) -> Command | None:
+    """ "is @Megan free?", "are @Megan and @Adele around?"; "is Megan free?" without a mention asks for
+    one. Any other question is no command."""
+    rest = _rest(reading)
+    if reading.others:
+        return _who(_words(rest, reading.others), reading.others)
+    words = rest.split()
+    name = " ".join(words[:-1])
     if (
-        asking
-        and len(words) >= 3
+        len(words) >= 2
         and words[-1].lower() in _FREE | _BACK | {"busy"}
-        and name.lower() not in {"it", "this", "that", "there", "anyone", "everyone", "someone", "he", "she"}
-    ):  # "is Megan free?": a person, named without a mention
+        and name.lower() not in _NOT_A_PERSON
+    ):
         raise CommandError(
             f"Mention {name} (type @ and pick them from the list), so I know exactly who you mean.",
             "/who @Megan",
         )
     return None
+
+
+def read_watch(reading: Reading) -> Command:
+    """`/watch @Megan [back] [until …]`, "tell me when @Megan is back"."""
+    return _watch(_words(_rest(reading), reading.others), reading.others, reading.now, reading.zone)
+
+
+def read_unwatch(reading: Reading) -> Command:
+    """`/unwatch @Megan`, `/unwatch all`, "stop all my watches", `/unwatch #12` (a card's Stop)."""
+    said_all = ["all"] if re.search(r"\ball\b", reading.said, re.I) else []
+    return _unwatch(said_all + _words(_rest(reading), reading.others), reading.others)
+
+
+def read_watches(reading: Reading) -> Command | None:
+    """`/watches`, "my watches", "watch list": nothing may follow."""
+    return None if _rest(reading) else ListWatches()
 
 
 def _who(rest: list[str], others: Sequence[str]) -> Who:
@@ -90,7 +123,7 @@ def _who(rest: list[str], others: Sequence[str]) -> Who:
     return Who(names=tuple(others), free_only=free_only)
 
 
-def _watch(rest: list[str], others: Sequence[str], now: datetime, zone: ZoneInfo) -> Watch:
+def _watch(rest: list[str], others: Sequence[str], now: datetime, zone: ZoneInfo) -> AddWatch:
     if not others:
         raise CommandError(
             "Mention who to watch (type @ and pick them), so I know exactly who you mean.", _WATCH_EXAMPLE
@@ -110,7 +143,7 @@ def _watch(rest: list[str], others: Sequence[str], now: datetime, zone: ZoneInfo
                 "or “back” to hear when they are no longer away.",
                 _WATCH_EXAMPLE,
             )
-    return Watch(names=tuple(others), back=back, when=when)
+    return AddWatch(names=tuple(others), back=back, when=when)
 
 
 def _unwatch(rest: list[str], others: Sequence[str]) -> Unwatch:

@@ -1,55 +1,75 @@
 """Chat text in, a `Command` out: what a Teams user typed, read generously but never guessed at.
 
-Pure: no I/O and no clock reads; `now` and the user's time zone come from the caller. The `[when]`
-part is read by `bot.commands.timeexpr`. Refusals are `CommandError`s with a plain message and an
-example to copy; anything that isn't a command at all is `Help(unknown=<first word>)`.
+Pure: no I/O and no clock reads; `now` and the user's time zone come from the caller. The parser knows
+no command by name: a `Grammar` (built by the command registry, `bot.commands.registry`, from each
+command's declaration) says which words start which command and which reader (`Reader`) reads what
+follows them. What is left here is chat phrasing common to every command: Teams' HTML and mentions,
+polite wrappers ("please", "I'm"), "set my status to …", states apps can't set, and did-you-mean.
+
+Refusals are `CommandError`s with a plain message and an example to copy; anything that isn't a command
+at all is `Help(unknown=<first word>)`.
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
 import html
 import re
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from bot.commands.colleagues import parse_colleagues
-from bot.commands.model import (
-    ApplyPicker,
-    ClearSession,
-    ClearStatusMessage,
-    Command,
-    CommandError,
-    Extend,
-    Help,
-    OpenPicker,
-    Reset,
-    SetNotices,
-    SetState,
-    SetStatusMessage,
-    SetTimeZone,
-    ShowPresence,
-    When,
-)
-from bot.commands.timeexpr import WhenError, is_bare_number, parse_duration, parse_when, resolve_zone
-from bot.commands.vocabulary import (
-    ALIASES,
-    STATUS_CLEAR_WORDS,
-    UNSETTABLE,
-    ZONE_ABBREVIATIONS,
-    Unsettable,
-    Verb,
-)
-from bot.core.states import STATUS_MESSAGE_MAX, State
-from bot.core.words import spoken_list
+from bot.commands.model import Command, CommandError, Help
+from bot.commands.timeexpr import resolve_zone
+from bot.commands.vocabulary import UNSETTABLE, Unsettable
 
-__all__ = ["ALIASES", "STATUS_CLEAR_WORDS", "UNSETTABLE", "Verb", "check_status_length", "clean", "parse"]
+__all__ = ["Entry", "Grammar", "Reader", "Reading", "Role", "clean", "mention_names", "parse", "tail"]
 
 
-_STATUS_EXAMPLE = "/status Out for lunch for 1h"
+@dataclass(frozen=True)
+class Reading:
+    """What a reader gets: the words that named the command (`said`), what follows them (`rest`), the
+    people the message mentions (`others`, the bot left out) and the caller's clock and zone."""
+
+    said: str
+    rest: str
+    now: datetime
+    zone: ZoneInfo
+    others: tuple[str, ...] = ()
+    # False where words after a state are no status message of its own ("set my status to busy today"
+    # reads "today" as the end, "set my status to busy with customers" is all a status message)
+    with_message: bool = True
+
+    @property
+    def tail(self) -> str:
+        return tail(self.rest)
+
+
+# A reader turns what follows a command's words into its model; None means "not this command after all"
+# (the message is then answered as one the bot did not understand).
+Reader = Callable[[Reading], Command | None]
+
+
+class Role(StrEnum):
+    """What the parser's shared phrasing needs to know about a command."""
+
+    STATE = "state"  # sets a presence state: "set my status to <it>", refused when it names someone else
+    CHANGE = "change"  # changes the sender's presence otherwise (/clear, /reset): refused the same way
+    STATUS = "status"  # sets the status message: what "set my status to <words>" means otherwise
+    PICKER = "picker"  # the status picker: a state may follow its words ("set @Megan to away")
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One command as the parser sees it: its name, its reader and its role."""
+
+    name: str
+    read: Reader
+    role: Role = Role.OTHER
 
 
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
@@ -57,12 +77,52 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     return re.compile(words + r"(?=$|[\s.!?,:;])", re.IGNORECASE)
 
 
-_PHRASES: Final[tuple[tuple[re.Pattern[str], State | Verb | Unsettable], ...]] = tuple(
-    (_phrase_pattern(phrase), meaning)
-    for phrase, meaning in sorted(
-        [*ALIASES.items(), *UNSETTABLE.items()], key=lambda item: (-len(item[0].split()), -len(item[0]))
-    )
-)
+class Grammar:
+    """Which words start which command: every phrase once, matched on whole words, longest first."""
+
+    def __init__(self, phrases: Iterable[tuple[str, Entry]]) -> None:
+        table: dict[str, Entry | Unsettable] = {}
+        for phrase, entry in phrases:
+            key = " ".join(phrase.lower().split())
+            if key in table and table[key] != entry:
+                raise ValueError(f"the words “{phrase}” name two commands")
+            table[key] = entry
+        for phrase, refusal in UNSETTABLE.items():
+            table.setdefault(phrase, refusal)
+        ordered = sorted(table.items(), key=lambda item: (-len(item[0].split()), -len(item[0])))
+        self._phrases: Final = tuple((_phrase_pattern(phrase), meaning) for phrase, meaning in ordered)
+        self.one_word: Final = tuple(
+            phrase for phrase, meaning in ordered if isinstance(meaning, Entry) and phrase.isalpha()
+        )
+        self._status = next(
+            (e for e in table.values() if isinstance(e, Entry) and e.role is Role.STATUS), None
+        )
+
+    def find(
+        self, body: str, roles: frozenset[Role] | None = None
+    ) -> tuple[Entry | Unsettable, str, str] | None:
+        """The command `body` starts with (longest phrase first), the words that said it and what
+        follows; only commands of `roles` (and the refusals) when given."""
+        for pattern, meaning in self._phrases:
+            if roles is not None and isinstance(meaning, Entry) and meaning.role not in roles:
+                continue
+            if (match := pattern.match(body)) is not None:
+                return meaning, match.group(0), body[match.end() :]
+        return None
+
+    def names_a_state(self, body: str) -> bool:
+        """Whether `body` names a presence state anywhere ("set Megan to away")."""
+        return any(
+            isinstance(meaning, Entry)
+            and meaning.role is Role.STATE
+            and re.search(rf"(?<!\w){pattern.pattern}", body, re.IGNORECASE)
+            for pattern, meaning in self._phrases
+        )
+
+    @property
+    def status(self) -> Entry | None:
+        return self._status
+
 
 _MENTION = re.compile(r"<at\b[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _LEADING_MENTIONS = re.compile(r"(?:\s*<at\b[^>]*>.*?</at>)+\s*", re.IGNORECASE | re.DOTALL)
@@ -74,94 +134,44 @@ _ODD_SPACE = re.compile(r"[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
 _ENDS_AM_PM = re.compile(r"\b[ap]\.m\.$", re.IGNORECASE)
 _ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
 
-_QUOTES: Final[Mapping[str, str]] = {'"': '"“”', "“": '”"“', "”": '”"', "'": "'’", "‘": "’'", "’": "’'"}
-_STATUS_WHEN = re.compile(r"(?<!\S)(?:for|until|untill|till|til|'til|’til)(?=\s)", re.IGNORECASE)
 
-
-def parse(text: str, *, now: datetime, tz: ZoneInfo | str | None, bot_names: Sequence[str] = ()) -> Command:
+def parse(
+    text: str, grammar: Grammar, *, now: datetime, tz: ZoneInfo | str | None, bot_names: Sequence[str] = ()
+) -> Command:
     """Read one chat message as a command, for a user in `tz` (None or unknown → UTC) at `now`.
 
     Raises `CommandError` for a command we refuse; unknown words give `Help(unknown=word)`.
     """
-    others = _others_mentioned(text, bot_names)
+    others = tuple(_others_mentioned(text, bot_names))
     body = clean(text, bot_names)
     if body.startswith("/"):
         body = body[1:].lstrip()
     zone = resolve_zone(tz)
-    about_others = parse_colleagues(body, others, now, zone)
-    if about_others is not None:  # /who, /watch, "is @Megan free?"
-        return about_others
     set_status = _SET_STATUS.match(body)
     if set_status is not None:
-        return _set_status(set_status, now, zone)
+        status = _set_status(grammar, set_status, Reading("", "", now, zone, others))
+        if status is not None:
+            return status
     body = _polite(body)
     if not body:
         return Help()
-    found = _phrase(body)
-    if others and _names_a_state(body, found):  # "/busy 30m for @Megan", "set @Megan to away"
+    found = grammar.find(body)
+    if others and _changes_presence(grammar, body, found):  # "/busy 30m for @Megan", "set @Megan to away"
         raise CommandError(
             f"You can only change your own presence: I set it for whoever sends the command, never for "
             f"{others[0]} or anyone else mentioned. Ask them to message me themselves.",
             "/busy 30m",
         )
-    if found is None:
-        word = body.split()[0].strip("/.!?,:;")[:40]
-        return Help(unknown=word or None, suggestion=_did_you_mean(body))
-    meaning, rest = found
-    if isinstance(meaning, Unsettable):
-        raise CommandError(meaning.message, meaning.example)
-    if isinstance(meaning, State):
-        return _set_state(meaning, rest, now, zone)
-    return _verb(meaning, rest, now, zone)
-
-
-def _set_state(state: State, rest: str, now: datetime, zone: ZoneInfo) -> SetState:
-    """A state with its optional [when], and optionally a status message that ends with it: a length or
-    end time first (`/busy 2h Focus time`) or last (`/dnd Deep work until 3pm`)."""
-    tail = _tail(rest)
-    try:
-        whole = parse_when(tail, now=now, zone=zone) if tail else None
-    except WhenError:
-        pass  # a time we refuse (in the past, too far): `_state_when` says why
-    else:
-        if whole is not None or not tail:
-            return SetState(state=state, when=whole)
-        if not is_bare_number(_amount(tail)):
-            with_message = _state_with_message(state, tail, now, zone)
-            if with_message is not None:
-                return with_message
-    return SetState(state=state, when=_state_when(state, rest, now, zone))
-
-
-def _state_with_message(state: State, tail: str, now: datetime, zone: ZoneInfo) -> SetState | None:
-    words = tail.split()
-    for cut in range(len(words) - 1, 0, -1):  # the longest leading length or end time
-        try:
-            when = parse_when(" ".join(words[:cut]), now=now, zone=zone)
-        except WhenError:
-            continue
-        if when is not None:
-            return _with_message(state, when, " ".join(words[cut:]))
-    text, when = _plain_status(tail, now, zone)
-    return _with_message(state, when, text) if when is not None else None
-
-
-def check_status_length(message: str, example: str) -> None:
-    """Refuse a status message longer than Teams' editor allows, saying how long it is."""
-    if len(message) > STATUS_MESSAGE_MAX:
-        raise CommandError(
-            f"That status message is {len(message)} characters long; Teams allows at most "
-            f"{STATUS_MESSAGE_MAX}.",
-            example,
-        )
-
-
-def _with_message(state: State, when: When, message: str) -> SetState:
-    message = message.strip().strip('"“”')
-    if not message:
-        raise CommandError("Say the status message after the time.", f"/{state.value} 2h Focus time")
-    check_status_length(message, f"/{state.value} 2h Focus time")
-    return SetState(state=state, when=when, message=message)
+    if found is not None:
+        meaning, said, rest = found
+        if isinstance(meaning, Unsettable):
+            raise CommandError(meaning.message, meaning.example)
+        command = meaning.read(Reading(said, rest, now, zone, others))
+        if command is not None:
+            return command
+    word = body.split()[0].strip("/.!?,:;")[:40]
+    suggestion = _did_you_mean(grammar, body) if found is None else None  # a command word, read otherwise
+    return Help(unknown=word or None, suggestion=suggestion)
 
 
 def _others_mentioned(text: str, bot_names: Sequence[str]) -> list[str]:
@@ -189,46 +199,35 @@ def _lowered(names: Sequence[str]) -> set[str]:
     return {n.strip().lower() for n in names if n and n.strip()}
 
 
-def _names_a_state(body: str, found: tuple[State | Verb | Unsettable, str] | None) -> bool:
+_CHANGES: Final = frozenset({Role.STATE, Role.CHANGE})
+
+
+def _changes_presence(grammar: Grammar, body: str, found: tuple[Entry | Unsettable, str, str] | None) -> bool:
     """The message sets a presence: it starts with a state or /clear or /reset, or names a state
-    anywhere ("set Megan to away")."""
-    if found is not None and found[0] is not Verb.PICKER:  # "set <someone> to away" names a state later
-        return isinstance(found[0], State) or found[0] in {Verb.CLEAR, Verb.RESET}
-    return any(
-        isinstance(meaning, State) and re.search(rf"(?<!\w){pattern.pattern}", body, re.IGNORECASE)
-        for pattern, meaning in _PHRASES
-    )
+    anywhere ("set Megan to away": the picker's "set" names a state later)."""
+    if found is not None and not (isinstance(found[0], Entry) and found[0].role is Role.PICKER):
+        return isinstance(found[0], Entry) and found[0].role in _CHANGES
+    return grammar.names_a_state(body)
 
 
 # A command word with its first argument glued on (`/dnd1h`, `busy30m`).
 _GLUED = re.compile(r"^([a-z]+)(\d\S*)(.*)$", re.IGNORECASE | re.DOTALL)
-_ONE_WORD_ALIASES: Final = tuple(alias for alias in ALIASES if " " not in alias and alias.isalpha())
 
 
-def _did_you_mean(body: str) -> str | None:
+def _did_you_mean(grammar: Grammar, body: str) -> str | None:
     """A command close to what was typed: a missing space (`/dnd1h` → `/dnd 1h`) or a near miss of a
     command word (`/bsy 30m` → `/busy 30m`, `/avalable` → `/available`); None when nothing is close."""
     glued = _GLUED.match(body.strip())
-    if glued and glued.group(1).lower() in ALIASES:
+    if glued and glued.group(1).lower() in grammar.one_word:
         return f"/{glued.group(1).lower()} {glued.group(2)}{glued.group(3)}".rstrip()
     first, _, rest = body.strip().partition(" ")
     word = first.strip("/.!?,:;").lower()
     if len(word) < 3 or not word.isalpha():
         return None
-    close = difflib.get_close_matches(word, _ONE_WORD_ALIASES, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(word, grammar.one_word, n=1, cutoff=0.75)
     if not close:
         return None
     return f"/{close[0]} {rest.strip()}".rstrip()
-
-
-def _phrase(
-    body: str, kinds: tuple[type, ...] = (State, Verb, Unsettable)
-) -> tuple[State | Verb | Unsettable, str] | None:
-    """The command phrase `body` starts with (longest first), of one of `kinds`, and what follows."""
-    for pattern, meaning in _PHRASES:
-        if isinstance(meaning, kinds) and (match := pattern.match(body)) is not None:
-            return meaning, body[match.end() :]
-    return None
 
 
 # How people phrase a state in chat around the command word: "set me to busy for 30m", "I'm away",
@@ -249,30 +248,36 @@ _SET_STATUS = re.compile(
     r"(?P<message>\s+(?:message|msg|text|note))?\s+(?:to|as)\s+(?P<rest>\S.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+_STATES: Final = frozenset({Role.STATE})
+_TIME_START = re.compile(r"(?:[+-]?\d|for\b|until\b|untill\b|till?\b|'til\b|’til\b|$)", re.IGNORECASE)
 
 
-def _set_status(match: re.Match[str], now: datetime, zone: ZoneInfo) -> Command:
+def _set_status(grammar: Grammar, match: re.Match[str], context: Reading) -> Command | None:
     rest = match["rest"]
-    found = None if match["message"] else _phrase(_polite(rest), (State, Unsettable))
+    found = None if match["message"] else grammar.find(_polite(rest), _STATES)
     if found is not None:
-        meaning, after = found
+        meaning, said, after = found
         if isinstance(meaning, Unsettable):
             raise CommandError(meaning.message, meaning.example)
-        assert isinstance(meaning, State)
         try:
-            return SetState(state=meaning, when=_state_when(meaning, after, now, zone))
+            return meaning.read(Reading(said, after, context.now, context.zone, context.others, False))
         except CommandError:
             if _TIME_START.match(after.strip()):
                 raise  # "busy 45": the time is what needs fixing
             # "away from keyboard": words, not a time: the status message
-    return _verb(Verb.STATUS, " " + rest, now, zone)
+    status = grammar.status
+    if status is None:
+        return None
+    return status.read(Reading("status", " " + rest, context.now, context.zone, context.others))
 
 
-_TIME_START = re.compile(r"(?:[+-]?\d|for\b|until\b|untill\b|till?\b|'til\b|’til\b|$)", re.IGNORECASE)
+_COURTESY = re.compile(r"^(?:(?:please|pls|hey|hi)[\s,]+)+", re.IGNORECASE)
 
 
 def _polite(body: str) -> str:
     stripped = _POLITE_PREFIX.sub("", body, count=1)
+    if stripped is body or stripped == body:
+        stripped = _COURTESY.sub("", body, count=1)
     if stripped.lower().startswith("status"):
         return body if stripped is body else stripped  # status text stays exactly as typed
     return _POLITE_SUFFIX.sub("", stripped)
@@ -304,177 +309,21 @@ def clean(text: str, bot_names: Sequence[str] = ()) -> str:
     return text
 
 
-def _tail(rest: str) -> str:
+def tail(rest: str) -> str:
     """What follows a command word, without separators around it (`busy: 30m.` → `30m`)."""
-    tail = rest.strip().lstrip(":,").strip().rstrip("!").strip()
-    return tail if _ENDS_AM_PM.search(tail) else tail.rstrip(".").strip()
+    rest = rest.strip().lstrip(":,").strip().rstrip("!").strip()
+    return rest if _ENDS_AM_PM.search(rest) else rest.rstrip(".").strip()
 
 
-def _state_when(state: State, rest: str, now: datetime, zone: ZoneInfo) -> When | None:
-    """The optional `[when]` after a state; anything else after it is refused, not ignored."""
-    tail = _tail(rest)
-    if not tail:
-        return None
-    name = state.value
-    try:
-        when = parse_when(tail, now=now, zone=zone)
-    except WhenError as error:
-        raise CommandError(error.message, f"/{name} {error.example}") from None
-    if when is not None:
-        return when
-    amount = _amount(tail)
-    if is_bare_number(amount):  # `/busy 30`, `/busy for 30`
-        number = int(amount) if amount.isdigit() else 0
-        example = f"/{name} {number}m" if number > 0 else f"/{name} 30m"
-        as_time = f", or “until {number}” for {number} o'clock" if 1 <= number <= 23 else ""
-        raise CommandError(
-            f"“{tail}” needs a unit, like {example.split()[-1]} for minutes{as_time}.", example
-        )
-    raise CommandError(
-        f"I couldn't understand “{tail}” as a length or an end time. "
-        "Try a length like 30m or an end time like until 5pm.",
-        f"/{name} 30m",
-    )
+def nothing_after(factory: Callable[[], Command], command: str) -> Reader:
+    """A reader for a command that takes nothing after its words (`/clear`, `/presence`)."""
 
+    def read(reading: Reading) -> Command:
+        if reading.tail:
+            raise CommandError(
+                f"{command} takes nothing after it, and I don't know what “{reading.tail}” means there.",
+                command,
+            )
+        return factory()
 
-def _amount(tail: str) -> str:
-    """`tail` without a leading "for" (`for 30` → `30`)."""
-    return re.sub(r"^for\s+", "", tail, flags=re.IGNORECASE)
-
-
-def _verb(verb: Verb, rest: str, now: datetime, zone: ZoneInfo) -> Command:
-    if verb is Verb.HELP:
-        return Help()
-    if verb is Verb.STATUS:
-        return OpenPicker() if not _tail(rest) else _status(rest, now, zone)
-    tail = _tail(rest)
-    if verb is Verb.EXTEND:
-        return _extend(tail)
-    if verb is Verb.PICKER and tail.lower() in {"", "apply"}:
-        return ApplyPicker() if tail else OpenPicker()
-    if verb is Verb.TIMEZONE:
-        return _time_zone(tail)
-    if verb is Verb.NOTIFY:
-        return _notify(tail)
-    command = "/status clear" if verb is Verb.STATUS_CLEAR else f"/{verb.value}"
-    if tail:
-        raise CommandError(
-            f"{command} takes nothing after it, and I don't know what “{tail}” means there.", command
-        )
-    if verb is Verb.CLEAR:
-        return ClearSession()
-    if verb is Verb.RESET:
-        return Reset()
-    if verb is Verb.STATUS_CLEAR:
-        return ClearStatusMessage()
-    return ShowPresence()
-
-
-_ZONE_EXAMPLE = "/timezone Europe/Berlin"
-
-
-@functools.cache
-def _zone_names() -> Mapping[str, str]:
-    """Every IANA zone name, keyed case-insensitively (`europe/berlin` → `Europe/Berlin`)."""
-    import zoneinfo
-
-    return {name.lower(): name for name in zoneinfo.available_timezones()}
-
-
-def _time_zone(tail: str) -> SetTimeZone:
-    """`/timezone Europe/Berlin`; `/timezone auto` goes back to the zone Teams reports."""
-    if not tail:
-        raise CommandError("Tell me which time zone, as an IANA name.", _ZONE_EXAMPLE)
-    if tail.lower() in {"auto", "automatic", "teams", "reset", "default"}:
-        return SetTimeZone(zone=None)
-    meant = ZONE_ABBREVIATIONS.get(tail.strip().lower())
-    if meant is not None:
-        names = spoken_list(meant, "or")
-        raise CommandError(
-            f"“{tail.strip()}” is an abbreviation, not a time zone: it may mean {names}. Abbreviations "
-            "don't follow daylight saving, so say the zone by its IANA name.",
-            f"/timezone {meant[0]}",
-        )
-    wanted = tail.replace(" ", "_")
-    name = _zone_names().get(wanted.lower())
-    if name is None:
-        raise CommandError(
-            f"“{tail}” is not a time zone I know. Use an IANA name like Europe/Berlin, America/New_York "
-            "or Asia/Tokyo (or /timezone auto to follow Teams).",
-            _ZONE_EXAMPLE,
-        )
-    return SetTimeZone(zone=name)
-
-
-def _extend(tail: str) -> Extend:
-    """`/extend` (30 minutes), `/extend 1h`, `/extend by 45 minutes`."""
-    amount = re.sub(r"^(?:by|for)\s+", "", tail, flags=re.IGNORECASE) or "30m"
-    by = parse_duration(amount)
-    if by is None or by <= timedelta(0):
-        raise CommandError(f"I couldn't read “{tail}” as a length to add, like 30m or 1h.", "/extend 30m")
-    return Extend(by=by)
-
-
-def _notify(tail: str) -> SetNotices:
-    value = tail.lower()
-    if value in {"on", "yes", "enable", "enabled", "true"}:
-        return SetNotices(enabled=True)
-    if value in {"off", "no", "disable", "disabled", "false", "stop"}:
-        return SetNotices(enabled=False)
-    raise CommandError("Say /notify on or /notify off.", "/notify off")
-
-
-def _status(rest: str, now: datetime, zone: ZoneInfo) -> SetStatusMessage | ClearStatusMessage:
-    """`/status <text> [for D | until T]`; a quoted text is literal, `/status clear` removes it."""
-    raw = rest.strip()
-    if raw.startswith(":"):
-        raw = raw[1:].strip()
-    if raw.lower().rstrip(".!") in STATUS_CLEAR_WORDS:
-        return ClearStatusMessage()
-    if not raw:
-        raise CommandError(
-            "Say what your status message should be. (To see your presence, send /presence.)", _STATUS_EXAMPLE
-        )
-    text, when = _quoted_status(raw, now, zone) or _plain_status(raw, now, zone)
-    if not text:
-        raise CommandError("Say what your status message should be, not only when it ends.", _STATUS_EXAMPLE)
-    check_status_length(text, _STATUS_EXAMPLE)
-    return SetStatusMessage(text=text, when=when)
-
-
-def _quoted_status(raw: str, now: datetime, zone: ZoneInfo) -> tuple[str, When | None] | None:
-    """`"back in 5 minutes"` or `"Out" for 1h`: the words inside quotes are never an expiry."""
-    closers = _QUOTES.get(raw[0])
-    if closers is None:
-        return None
-    for end in range(len(raw) - 1, 0, -1):
-        if raw[end] not in closers:
-            continue
-        inner, after = raw[1:end].strip(), raw[end + 1 :].strip()
-        if not after:
-            return inner, None
-        when = _status_when(after, inner, now, zone)
-        if when is not None:
-            return inner, when
-    return None
-
-
-def _plain_status(raw: str, now: datetime, zone: ZoneInfo) -> tuple[str, When | None]:
-    """The text and a trailing `for …`/`until …` expiry, if one parses; otherwise it is all text."""
-    for match in _STATUS_WHEN.finditer(raw):
-        text = raw[: match.start()].rstrip()
-        when = _status_when(raw[match.start() :], text, now, zone)
-        if when is not None:
-            return text, when
-    return raw, None
-
-
-def _status_when(clause: str, text: str, now: datetime, zone: ZoneInfo) -> When | None:
-    try:
-        return parse_when(clause, now=now, zone=zone, allow_to=False)
-    except WhenError as error:
-        suffix = error.example if error.example.startswith("until") else f"for {error.example}"
-        raise CommandError(
-            f"{error.message} To keep those words in the message, put the message in quotes.",
-            f"/status {text or 'Out for lunch'} {suffix}",
-        ) from None
+    return read

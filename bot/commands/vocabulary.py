@@ -1,28 +1,11 @@
-"""The words commands are made of: every alias of a state or verb, what apps can't set and why, and the
-zone abbreviations people type. Tables only; `bot.commands.parser` reads them."""
+"""Words every command shares: states people ask for that apps can't set (and why), the words that clear
+a status message, and the zone abbreviations people type. A command's own words are in its declaration
+(`bot.turns.commands`). Tables only."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Final, NamedTuple
-
-from bot.core.states import State
-
-
-class Verb(StrEnum):
-    """Commands that are not a presence state."""
-
-    CLEAR = "clear"
-    RESET = "reset"
-    STATUS = "status"
-    STATUS_CLEAR = "status clear"
-    SHOW = "presence"
-    HELP = "help"
-    TIMEZONE = "timezone"
-    NOTIFY = "notify"
-    PICKER = "set"
-    EXTEND = "extend"
 
 
 class Unsettable(NamedTuple):
@@ -42,85 +25,6 @@ _OUT_OF_OFFICE = Unsettable(
     "Set a message with /status instead, or use /busy or /conference.",
     "/status Out of office until tomorrow 9am",
 )
-
-# Every word or phrase a command may start with (case-insensitive, matched on whole words, longest
-# first). Each alias means exactly one thing.
-ALIASES: Final[Mapping[str, State | Verb]] = {
-    # Available
-    "available": State.AVAILABLE,
-    "online": State.AVAILABLE,
-    "free": State.AVAILABLE,
-    # Busy, in a call
-    "busy": State.BUSY,
-    "call": State.BUSY,
-    "in a call": State.BUSY,
-    "on a call": State.BUSY,
-    "in call": State.BUSY,
-    # Busy, in a conference call
-    "conference": State.CONFERENCE,
-    "conference call": State.CONFERENCE,
-    "in a conference": State.CONFERENCE,
-    "in a conference call": State.CONFERENCE,
-    # Busy as picked in Teams (Busy/Busy, a preferred presence)
-    "busy picked": State.BUSY_PICKED,
-    "picked busy": State.BUSY_PICKED,
-    "appear busy": State.BUSY_PICKED,
-    # Away: Teams' "Appear away" (a preferred presence: it shows even while Teams is open)
-    "away": State.AWAY,
-    "appear away": State.AWAY,
-    "afk": State.AWAY,
-    # Presenting
-    "presenting": State.PRESENTING,
-    # Do not disturb; Teams shows Focusing as DoNotDisturb too (FACTS.md §1)
-    "dnd": State.DND,
-    "do not disturb": State.DND,
-    "donotdisturb": State.DND,
-    "do-not-disturb": State.DND,
-    "focus": State.DND,
-    "focusing": State.DND,
-    # Be right back
-    "brb": State.BRB,
-    "be right back": State.BRB,
-    "berightback": State.BRB,
-    "be-right-back": State.BRB,
-    # Appear offline
-    "offline": State.OFFLINE,
-    "appear offline": State.OFFLINE,
-    "appearoffline": State.OFFLINE,
-    "invisible": State.OFFLINE,
-    # The bot's session only
-    "clear": Verb.CLEAR,
-    # Back to automatic: the session and the picked status both go
-    "reset": Verb.RESET,
-    "auto": Verb.RESET,
-    "automatic": Verb.RESET,
-    "back": Verb.RESET,
-    # Status message
-    "status": Verb.STATUS,
-    "clear status": Verb.STATUS_CLEAR,
-    "clear status message": Verb.STATUS_CLEAR,
-    # Read only
-    "presence": Verb.SHOW,
-    "whoami": Verb.SHOW,
-    "who am i": Verb.SHOW,
-    "show": Verb.SHOW,
-    "help": Verb.HELP,
-    "timezone": Verb.TIMEZONE,
-    "time zone": Verb.TIMEZONE,
-    "tz": Verb.TIMEZONE,
-    "notify": Verb.NOTIFY,
-    "notifications": Verb.NOTIFY,
-    "notices": Verb.NOTIFY,
-    "commands": Verb.HELP,
-    # Longer, for the state the bot holds
-    "extend": Verb.EXTEND,
-    # The status picker card
-    "set": Verb.PICKER,
-    "set status": Verb.PICKER,
-    "picker": Verb.PICKER,
-    "status picker": Verb.PICKER,
-    "?": Verb.HELP,
-}
 
 # States Teams has but Graph won't let an app set (FACTS.md §1): refused with what to use instead.
 UNSETTABLE: Final[Mapping[str, Unsettable]] = {

@@ -76,6 +76,7 @@ class MissView(_View):
 class WelcomeView(_View):
     user_name: str | None = None
     commands: tuple[CommandDoc, ...]
+    tries: tuple[CommandDoc, ...] = ()  # the commands whose first example the card offers to press
 
 
 class Notice(_View):

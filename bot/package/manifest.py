@@ -1,7 +1,7 @@
 """The Teams app manifest: `manifest/manifest.template.json` filled and checked.
 
-`render_manifest()` fills the template, generates the bot's `commandLists` from the command catalog
-(`bot.core.catalog.COMMANDS`, the one place command text lives) and checks what Teams admin center
+`render_manifest()` fills the template, generates the bot's `commandLists` from the command registry
+(`bot.turns.commands.COMMANDS`, where each command is declared once) and checks what Teams admin center
 checks on upload and the schema alone does not (GUID ids, name and description lengths, command limits).
 """
 
@@ -13,11 +13,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import TypeAlias
 
-from bot.core.catalog import COMMANDS
 from bot.core.tenants import GUID
 from bot.core.views import CommandDoc
 from bot.package.errors import PackageError
 from bot.package.publisher import Publisher
+from bot.turns.commands import COMMANDS
 
 JsonValue: TypeAlias = "dict[str, JsonValue] | list[JsonValue] | str | int | float | bool | None"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
@@ -43,26 +43,6 @@ MAX_COMMANDS_PER_LIST = 10
 COMMAND_TITLE_MAX = 32
 COMMAND_DESCRIPTION_MAX = 128
 BOT_SCOPES: tuple[str, ...] = ("personal", "groupChat", "team")
-
-# The 10 commands offered in the compose box's command menu, most useful first. Text comes from the
-# catalog; this only picks and orders. Left out (all still work, and /help lists them):
-# - `conference`: a rarer flavour of Busy (`/busy` covers "in a call"),
-# - `presenting`: a rarer flavour of Do not disturb (`/dnd` covers it),
-# - `clear`: ends only the bot's session; `/reset` is what people want when "back to normal",
-# - `offline`: the picker (`set`) offers Appear offline; `reset`: a held state's card has "End now",
-# - `unwatch`: the answer to /watch has a "Stop watching" button, and /watches a "Stop" for each.
-MENU_COMMANDS: tuple[str, ...] = (
-    "busy",
-    "dnd",
-    "available",
-    "away",
-    "set",
-    "status",
-    "who",
-    "watch",
-    "presence",
-    "help",
-)
 
 _NIL_GUID = "00000000-0000-0000-0000-000000000000"
 # A host name as Teams' validDomains wants it: no scheme, no path, no port; `*.` allowed in front.
@@ -154,16 +134,12 @@ def _menu_description(doc: CommandDoc) -> str:
 
 
 def menu_commands() -> list[JsonObject]:
-    """The compose-box command menu, from the catalog (`MENU_COMMANDS` picks and orders)."""
-    by_name = {doc.name: doc for doc in COMMANDS}
-    missing = [name for name in MENU_COMMANDS if name not in by_name]
-    if missing:
-        raise PackageError(f"MENU_COMMANDS names commands the catalog does not have: {missing}")
-    commands: list[JsonObject] = []
-    for name in MENU_COMMANDS:
-        doc = by_name[name]
-        commands.append({"title": doc.name, "description": _menu_description(doc)})
-    return commands
+    """The compose-box command menu: the commands whose declaration gives them a place in it
+    (`bot.turns.commands`), most useful first. Left out on purpose (all still work, and /help lists
+    them): `conference` and `presenting` (rarer flavours of /busy and /dnd), `clear` (/reset is what
+    people want when "back to normal"), `offline` (the picker offers it), `reset` (a held state's card has
+    "End now"), `unwatch` (/watch's answer has "Stop watching"), `presence` (every answer shows it)."""
+    return [{"title": doc.name, "description": _menu_description(doc)} for doc in COMMANDS.menu()]
 
 
 def command_lists() -> list[JsonValue]:

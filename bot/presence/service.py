@@ -16,17 +16,9 @@ from typing import NamedTuple, Protocol
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from bot.commands.model import (
-    ClearSession,
-    ClearStatusMessage,
-    CommandError,
-    Extend,
-    Reset,
-    SetState,
-    SetStatusMessage,
-    ShowPresence,
-    When,
-)
+from bot.commands.model import CommandError, When
+from bot.commands.presence import ClearSession, Extend, Reset, SetState, ShowPresence
+from bot.commands.status import ClearStatusMessage, SetStatusMessage
 from bot.core.states import (
     PREFERRED_MAX,
     PREFERRED_MIN,

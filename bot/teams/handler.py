@@ -18,13 +18,13 @@ from msrest.exceptions import ClientRequestError, HttpOperationError
 
 import cards
 from bot.clock import Clock
-from bot.core.catalog import COMMANDS
 from bot.core.users import UserRef
 from bot.core.views import CommandDoc, WelcomeView
 from bot.teams import replies
 from bot.teams.context import inbound, invoked_action, sender
 from bot.teams.roster import TeamsDirectory
 from bot.turns import Pipeline, Reply, Turn, TurnKind
+from bot.turns.commands import COMMANDS
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         forgetter: ConversationForgetter,
         *,
         simulated: bool = False,
-        commands: Sequence[CommandDoc] = COMMANDS,
+        commands: Sequence[CommandDoc] = COMMANDS.docs(),
     ) -> None:
         super().__init__()
         self._commands = tuple(commands)  # what the welcome card offers (without /who when turned off)
@@ -117,7 +117,10 @@ class PresenceBot(TeamsActivityHandler):  # type: ignore[misc]
         ):
             return  # someone else joined a chat the bot is in, or left it: stay quiet
         who = sender(activity)
-        card = cards.welcome_card(WelcomeView(user_name=who.name if who else None, commands=self._commands))
+        view = WelcomeView(
+            user_name=who.name if who else None, commands=self._commands, tries=COMMANDS.welcome()
+        )
+        card = cards.welcome_card(view)
         await self._send(turn_context, replies.message(Reply.of(card), simulated=self._simulated))
 
     # -- uninstall -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from bot.commands import CommandError, When
-from bot.commands.parser import check_status_length
+from bot.commands.status import check_status_length
 from bot.commands.timeexpr import WhenError, parse_when, resolve_zone
 from bot.core.states import State
 
@@ -24,7 +24,7 @@ class Picked:
     message_when: When | object | None  # `WITH_STATE`, None (never), or its own end
 
 
-def read_picker(form: dict[str, str], *, now: datetime, time_zone: str) -> Picked:
+def read_picker_form(form: dict[str, str], *, now: datetime, time_zone: str) -> Picked:
     """The picker's values, or a `CommandError` saying what to fix on the card."""
     zone = resolve_zone(time_zone)
     try:

@@ -222,15 +222,17 @@ async def test_refused_commands_never_reach_graph(
 async def test_help_and_unknown_words_list_every_command(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
-    from bot.core.catalog import COMMANDS, MOST_USED
+    from bot.turns.commands import COMMANDS
+
+    most_used = [doc.name for doc in COMMANDS.shortlist()]
 
     shown = texts(card_of(await say(http, bot, connector, "/help")))
-    for command in COMMANDS:
+    for command in COMMANDS.docs():
         assert f"/{command.name}" in shown
     # Anything else gets a short card: the most used commands and a button for all of them.
-    miss = card_of(await say(http, bot, connector, "lunch please"))
-    assert "lunch" in texts(miss)
-    assert [f"/{name}" in texts(miss) for name in MOST_USED] == [True] * len(MOST_USED)
+    miss = card_of(await say(http, bot, connector, "coffee please"))
+    assert "coffee" in texts(miss)
+    assert [f"/{name}" in texts(miss) for name in most_used] == [True] * len(most_used)
     assert "/conference" not in texts(miss)
     assert [action["data"]["command"] for action in miss["actions"]] == ["/help"]
 
@@ -342,7 +344,8 @@ async def test_welcome_card_on_install(
     response = await http.post(f"{bot.url}/api/messages", json=body)
     assert response.status_code in (200, 201)
     received = await connector.wait_for(1)
-    assert "/busy" in texts(card_of(received[0]))
+    welcome = texts(card_of(received[0]))
+    assert "/busy" in welcome and "/lunch" in welcome
 
 
 @pytest.mark.parametrize(
@@ -537,6 +540,41 @@ async def test_a_state_and_a_status_message_in_one_command_end_together(
     expiry = parse_utc(status["expiryDateTime"]["dateTime"] + "+00:00")
     assert abs((expiry - (now + timedelta(hours=2))).total_seconds()) < 5, "it ends when the state does"
     assert "Focus time" in texts(card) and "Status message set." in texts(card)
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes", "message"),
+    [
+        ("/lunch", 60, "Out for lunch"),
+        ("lunch 45m", 45, "Out for lunch"),
+        ("/lunch 30m Team lunch", 30, "Team lunch"),
+    ],
+)
+async def test_lunch_appears_away_over_a_teams_client_with_a_message_ending_with_it(
+    http: httpx.AsyncClient, bot: RunningBot, connector: Connector, text: str, minutes: int, message: str
+) -> None:
+    """`/lunch`: Teams' Appear away (a picked status, so it shows although the Teams client is open and
+    Available) and a status message, both ending after an hour unless the user says otherwise."""
+    client = await http.post(
+        f"{bot.url}/sim/_sim/users/{ALEX}/clients",
+        json={"availability": "Available", "activity": "Available"},
+    )
+    assert client.status_code in (200, 201), client.text
+    now = await bot_now(http, bot)
+    card = card_of(await say(http, bot, connector, text))
+    state = await sim_user(http, bot, ALEX)
+    assert (state["presence"]["availability"], state["presence"]["activity"]) == ("Away", "Away")
+    assert close_to(state["preferred"]["expiresAt"], now + timedelta(minutes=minutes))
+    status = state["statusMessage"]
+    assert status["message"]["content"] == message
+    expiry = parse_utc(status["expiryDateTime"]["dateTime"] + "+00:00")
+    assert abs((expiry - (now + timedelta(minutes=minutes))).total_seconds()) < 5, "both end together"
+    shown = texts(card)
+    assert "Away" in shown and message in shown and "both end together" in shown
+
+    follow = texts(card_of(await say(http, bot, connector, "/reset")))  # back from lunch early
+    after = await sim_user(http, bot, ALEX)
+    assert after["preferred"] is None and after["presence"]["availability"] == "Available", follow
 
 
 async def test_in_a_group_chat_a_press_changes_only_the_pressers_presence_and_the_card_keeps_its_owner(

@@ -19,13 +19,13 @@ def test_plain_json_objects_serialize_exactly_as_msrest_would() -> None:
     from msrest.serialization import Serializer
 
     import cards
-    from bot.core.catalog import COMMANDS
     from bot.core.views import HelpView
+    from bot.turns.commands import COMMANDS
 
     class Color(enum.StrEnum):
         RED = "red"
 
-    card = cards.help_card(HelpView(commands=COMMANDS))
+    card = cards.help_card(HelpView(commands=COMMANDS.docs()))
     samples: list[object] = [
         card,
         [card, {"n": 1, "f": 1.5, "t": True, "none": None, "u": "émoji 🏖️"}],

@@ -14,7 +14,7 @@ from PIL import Image
 
 import cards
 from bot.commands.model import CommandError
-from bot.core.catalog import COMMANDS, WHEN_HELP, most_used
+from bot.core.catalog import WHEN_HELP
 from bot.core.states import Icon, Layer, Tone
 from bot.core.views import (
     ErrorView,
@@ -37,6 +37,7 @@ from bot.graph.errors import (
     GraphUnavailable,
 )
 from bot.presence.errors import command_error_view, graph_error_view, internal_error_view, tenant_refused_view
+from bot.turns.commands import COMMANDS
 from cards import UserTimes
 from cards.icons import data_uri, png
 from cards.messages import teams_safe
@@ -215,16 +216,27 @@ def every_card() -> Iterator[tuple[str, dict[str, Any]]]:
     yield "novel", cards.presence_card(shown_view("Focusing", "DeepWork", "Focusing", Tone.NEUTRAL))
     for kind, view in ERROR_VIEWS.items():
         yield f"error-{kind}", cards.error_card(view)
-    yield "help", cards.help_card(HelpView(commands=COMMANDS))
-    yield "help-unknown", cards.help_card(HelpView(intro="I didn't understand “lunch”.", commands=COMMANDS))
-    yield "miss", cards.miss_card(MissView(unknown="lunch", commands=most_used()))
+    yield "help", cards.help_card(HelpView(commands=COMMANDS.docs()))
+    yield (
+        "help-unknown",
+        cards.help_card(HelpView(intro="I didn't understand “coffee”.", commands=COMMANDS.docs())),
+    )
+    yield "miss", cards.miss_card(MissView(unknown="coffee", commands=COMMANDS.shortlist()))
     yield (
         "did-you-mean",
-        cards.miss_card(MissView(unknown="bsy", suggestion="/busy 30m", commands=most_used())),
+        cards.miss_card(MissView(unknown="bsy", suggestion="/busy 30m", commands=COMMANDS.shortlist())),
     )
     yield "picker", cards.picker_card()
-    yield "welcome", cards.welcome_card(WelcomeView(user_name="Ada Lovelace", commands=COMMANDS))
-    yield "welcome-anonymous", cards.welcome_card(WelcomeView(commands=COMMANDS))
+    yield (
+        "welcome",
+        cards.welcome_card(
+            WelcomeView(user_name="Ada Lovelace", commands=COMMANDS.docs(), tries=COMMANDS.welcome())
+        ),
+    )
+    yield (
+        "welcome-anonymous",
+        cards.welcome_card(WelcomeView(commands=COMMANDS.docs(), tries=COMMANDS.welcome())),
+    )
     yield "notice", cards.notice_card("Your hold ended", "In a call ended at 5:30 PM.", busy_view())
     yield "notice-bare", cards.notice_card("Couldn't set your presence", "Microsoft Graph was unavailable.")
 
@@ -531,13 +543,13 @@ def test_error_card_without_hint_or_example_is_just_title_and_message() -> None:
 
 
 def test_help_lists_every_catalog_command_with_usage_description_and_examples() -> None:
-    card = cards.help_card(HelpView(commands=COMMANDS))
+    card = cards.help_card(HelpView(commands=COMMANDS.docs()))
     usages = [b["text"] for b in walk(card["body"]) if b.get("fontType") == "monospace" and b.get("weight")]
-    assert usages == [teams_safe(doc.usage) for doc in COMMANDS]
-    assert "/status ‹text›" in usages[[doc.name for doc in COMMANDS].index("status")]
+    assert usages == [teams_safe(doc.usage) for doc in COMMANDS.docs()]
+    assert "/status ‹text›" in usages[[doc.name for doc in COMMANDS.docs()].index("status")]
     assert "<" not in json.dumps(card["body"]), "Teams would read <text> as an HTML tag and drop it"
     shown = texts(card)
-    for doc in COMMANDS:
+    for doc in COMMANDS.docs():
         assert doc.description in shown
         assert " · ".join(doc.examples) in shown
     assert shown[-1] == WHEN_HELP
@@ -545,18 +557,20 @@ def test_help_lists_every_catalog_command_with_usage_description_and_examples() 
 
 
 def test_help_with_an_unknown_command_says_so_first() -> None:
-    card = cards.help_card(HelpView(intro="I didn't understand “lunch”.", commands=COMMANDS))
-    assert texts(card)[0] == "I didn't understand “lunch”."
-    assert card["fallbackText"].splitlines()[0] == "I didn't understand “lunch”."
+    card = cards.help_card(HelpView(intro="I didn't understand “coffee”.", commands=COMMANDS.docs()))
+    assert texts(card)[0] == "I didn't understand “coffee”."
+    assert card["fallbackText"].splitlines()[0] == "I didn't understand “coffee”."
     assert "/status" in card["fallbackText"].splitlines()[1]
 
 
 def test_welcome_greets_by_name_explains_and_offers_three_commands_to_press_and_three_buttons() -> None:
-    card = cards.welcome_card(WelcomeView(user_name="Ada Lovelace", commands=COMMANDS))
+    card = cards.welcome_card(
+        WelcomeView(user_name="Ada Lovelace", commands=COMMANDS.docs(), tries=COMMANDS.welcome())
+    )
     assert texts(card)[0] == "Hi Ada Lovelace, I'm Presence Bot"
     assert "Microsoft Graph" in texts(card)[1]
     tries = [a for node in walk(card["body"]) if node.get("type") == "ActionSet" for a in node["actions"]]
-    examples = ["/busy 30m", "/dnd 1h", "/status Out for lunch for 1h"]
+    examples = ["/busy 30m", "/dnd 1h", "/lunch"]
     assert [(a["title"], a["data"]["command"]) for a in tries] == [(e, e) for e in examples]
     assert all(a["type"] == "Action.Execute" and a["fallback"]["type"] == "Action.Submit" for a in tries)
     assert {title: action["data"]["command"] for title, action in buttons(card).items()} == {
@@ -570,12 +584,12 @@ def test_welcome_greets_by_name_explains_and_offers_three_commands_to_press_and_
         assert action["fallback"]["data"] == action["data"]
     assert card["fallbackText"] == (
         "Hi Ada Lovelace, I'm Presence Bot: I set your Teams presence and status message.\n"
-        "Try /busy 30m, /dnd 1h or /status Out for lunch for 1h; /help lists every command."
+        "Try /busy 30m, /dnd 1h or /lunch; /help lists every command."
     )
 
 
 def test_welcome_without_a_name_still_greets() -> None:
-    card = cards.welcome_card(WelcomeView(commands=COMMANDS))
+    card = cards.welcome_card(WelcomeView(commands=COMMANDS.docs(), tries=COMMANDS.welcome()))
     assert texts(card)[0] == "Hi, I'm Presence Bot"
 
 
@@ -609,9 +623,9 @@ def test_text_fallback_of_a_view_matches_its_card() -> None:
         assert cards.text_fallback(presence) == cards.presence_card(presence)["fallbackText"]
     for error in ERROR_VIEWS.values():
         assert cards.text_fallback(error) == cards.error_card(error)["fallbackText"]
-    help_view = HelpView(intro="I didn't understand “lunch”.", commands=COMMANDS)
+    help_view = HelpView(intro="I didn't understand “coffee”.", commands=COMMANDS.docs())
     assert cards.text_fallback(help_view) == cards.help_card(help_view)["fallbackText"]
-    welcome = WelcomeView(user_name="Ada Lovelace", commands=COMMANDS)
+    welcome = WelcomeView(user_name="Ada Lovelace", commands=COMMANDS.docs(), tries=COMMANDS.welcome())
     assert cards.text_fallback(welcome) == cards.welcome_card(welcome)["fallbackText"]
 
 

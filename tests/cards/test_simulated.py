@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 
 import cards
-from bot.core.catalog import COMMANDS
 from bot.core.states import Tone
 from bot.core.views import ErrorView, HelpView, PresenceSnapshot, PresenceView, WelcomeView
 from bot.teams import replies
 from bot.turns import Reply
+from bot.turns.commands import COMMANDS
 from tests.support.cardschema import assert_valid_card
 from tests.support.e2e import texts
 
@@ -28,8 +28,8 @@ PRESENCE = PresenceView(
 EVERY_KIND = {
     "presence": cards.presence_card(PRESENCE),
     "error": cards.error_card(ErrorView(title="Nope", message="That did not work.")),
-    "help": cards.help_card(HelpView(commands=COMMANDS)),
-    "welcome": cards.welcome_card(WelcomeView(commands=COMMANDS)),
+    "help": cards.help_card(HelpView(commands=COMMANDS.docs())),
+    "welcome": cards.welcome_card(WelcomeView(commands=COMMANDS.docs(), tries=COMMANDS.welcome())),
     "notice": cards.notice_card("Your hold ended", "Back to Available.", PRESENCE),
 }
 

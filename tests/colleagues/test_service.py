@@ -9,7 +9,8 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from bot.colleagues.service import ColleaguesService
-from bot.commands import CommandError, Unwatch, Watch, When, Who
+from bot.commands.colleagues import AddWatch, Unwatch, Who
+from bot.commands.model import CommandError, When
 from bot.core.colleagues import Colleague, Mention, RosterError, RosterPage
 from bot.core.users import UserRef
 from bot.graph.errors import GraphPermissionDenied
@@ -53,18 +54,18 @@ def service(
 MENTION = (Mention(channel_id="29:m", name="Megan"),)
 
 
-async def watch(svc: ColleaguesService, command: Watch, zone: str = "Europe/Berlin") -> datetime | None:
+async def watch(svc: ColleaguesService, command: AddWatch, zone: str = "Europe/Berlin") -> datetime | None:
     views = await svc.watch(ME, command, MENTION, Roster(MEGAN), conversation_id="c", now=NOW, time_zone=zone)
     return views[0].ends_at
 
 
 async def test_a_watch_without_an_end_lasts_until_the_end_of_the_working_day_in_the_users_zone() -> None:
     svc = service(workday_end=time(18, 0))
-    assert await watch(svc, Watch(names=("Megan",))) == datetime(
+    assert await watch(svc, AddWatch(names=("Megan",))) == datetime(
         2026, 12, 1, 17, 0, tzinfo=UTC
     )  # 18:00 Berlin
     # In Tokyo it is 11 PM: the working day is over, so until tomorrow's end of day, 19 hours away.
-    assert await watch(service(), Watch(names=("Megan",)), "Asia/Tokyo") == datetime(
+    assert await watch(service(), AddWatch(names=("Megan",)), "Asia/Tokyo") == datetime(
         2026, 12, 2, 9, 0, tzinfo=UTC
     )
 
@@ -72,14 +73,14 @@ async def test_a_watch_without_an_end_lasts_until_the_end_of_the_working_day_in_
 async def test_a_watch_lasts_at_most_24_hours() -> None:
     later = When(end=NOW + timedelta(hours=25), text="for 25h")
     with pytest.raises(CommandError, match="at most 24 hours"):
-        await watch(service(), Watch(names=("Megan",), when=later))
+        await watch(service(), AddWatch(names=("Megan",), when=later))
 
 
 async def test_a_mention_the_roster_cannot_resolve_is_named_not_guessed() -> None:
     svc = service()
     with pytest.raises(CommandError, match="couldn't look up Megan"):
         await svc.watch(
-            ME, Watch(names=("Megan",)), MENTION, Roster(), conversation_id=None, now=NOW, time_zone="UTC"
+            ME, AddWatch(names=("Megan",)), MENTION, Roster(), conversation_id=None, now=NOW, time_zone="UTC"
         )
     # A failing roster with the Entra id in the mention itself still works.
     with_id = (Mention(channel_id="29:m", name="Megan", aad_id="megan"),)
@@ -112,7 +113,7 @@ async def test_a_graph_permission_problem_speaks_to_the_user_and_names_the_permi
 async def test_unwatch_by_a_cards_stop_button_only_stops_the_pressers_own_watch() -> None:
     watches = FakeWatches()
     svc = service(watches=watches)
-    await watch(svc, Watch(names=("Megan",)))
+    await watch(svc, AddWatch(names=("Megan",)))
     someone_else = UserRef(user_id="other", tenant_id=TENANT)
     view = await svc.unwatch(someone_else, Unwatch(watch_id=1), (), None, now=NOW, time_zone="UTC")
     assert view.title == "You weren't watching them."

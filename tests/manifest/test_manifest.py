@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from bot.core.catalog import COMMANDS
 from bot.package import (
     BOT_SCOPES,
     COLOR_ICON_SIZE,
@@ -31,7 +30,6 @@ from bot.package import (
     COMMAND_TITLE_MAX,
     MANIFEST_DIR,
     MAX_COMMANDS_PER_LIST,
-    MENU_COMMANDS,
     OUTLINE_ICON_SIZE,
     PackageError,
     add_package_command,
@@ -41,6 +39,7 @@ from bot.package import (
     read_png,
     run_package,
 )
+from bot.turns.commands import COMMANDS
 from tests.support.nodejs import node_tools, run_node
 
 APP_ID = "8c2b1e5a-3f4d-4e6b-9a7c-1d2e3f4a5b6c"
@@ -278,11 +277,12 @@ def test_every_scope_has_a_command_list(manifest: dict[str, Any]) -> None:
 
 
 def test_commands_come_from_the_catalog_within_teams_limits(manifest: dict[str, Any]) -> None:
-    catalog = {doc.name: doc for doc in COMMANDS}
+    catalog = {doc.name: doc for doc in COMMANDS.docs()}
+    menu = [doc.name for doc in COMMANDS.menu()]
     for entry in manifest["bots"][0]["commandLists"]:
         commands = entry["commands"]
         assert len(commands) <= MAX_COMMANDS_PER_LIST == 10
-        assert [c["title"] for c in commands] == list(MENU_COMMANDS)
+        assert [c["title"] for c in commands] == menu
         for command in commands:
             assert 1 <= len(command["title"]) <= COMMAND_TITLE_MAX == 32
             assert 1 <= len(command["description"]) <= COMMAND_DESCRIPTION_MAX == 128
@@ -293,9 +293,11 @@ def test_commands_come_from_the_catalog_within_teams_limits(manifest: dict[str, 
 
 
 def test_menu_leaves_out_the_rarer_commands() -> None:
-    assert len(MENU_COMMANDS) == 10 == len(set(MENU_COMMANDS))
-    left_out = {doc.name for doc in COMMANDS} - set(MENU_COMMANDS)
+    menu = [doc.name for doc in COMMANDS.menu()]
+    assert menu == ["busy", "dnd", "available", "away", "lunch", "set", "status", "who", "watch", "help"]
+    left_out = {doc.name for doc in COMMANDS.docs()} - set(menu)
     assert left_out == {
+        "presence",
         "conference",
         "presenting",
         "brb",

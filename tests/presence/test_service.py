@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from bot.commands.model import (
-    ClearSession,
-    ClearStatusMessage,
-    Command,
-    Reset,
-    SetState,
-    SetStatusMessage,
-    ShowPresence,
-    When,
-)
+from bot.commands.model import Command, When
+from bot.commands.presence import ClearSession, Reset, SetState, ShowPresence
+from bot.commands.status import ClearStatusMessage, SetStatusMessage
 from bot.core.states import STATES, Layer, State
 from bot.core.users import UserRef
 from bot.core.views import PresenceView
 from bot.graph.models import Presence
 from bot.presence.service import HeldState, PreferredPlan, PresenceService, SessionPlan, explain
-from bot.turns.dispatch import PresenceMethod
 from tests.support.fake_holds import FakeHolds
 from tests.support.fakes import FakeGraph
 
@@ -41,24 +33,16 @@ def for_(minutes: float) -> When:
 
 
 async def run(
-    graph: FakeGraph, command: Command, zone: str = "UTC", holds: FakeHolds | None = None
+    graph: FakeGraph, method: str, command: Command, zone: str = "UTC", holds: FakeHolds | None = None
 ) -> PresenceView:
-    """The command through the service method the dispatch table names for it."""
-    svc = service(graph, holds)
-    method: dict[type, PresenceMethod[Any]] = {
-        SetState: svc.set_state,
-        ClearSession: svc.clear_session,
-        Reset: svc.reset,
-        SetStatusMessage: svc.set_status_message,
-        ClearStatusMessage: svc.clear_status_message,
-        ShowPresence: svc.show,
-    }
-    return await method[type(command)](ALEX, command, now=NOW, time_zone=zone)
+    """`command` through the service method named (each test names the one it tests)."""
+    run_method: Callable[..., Awaitable[PresenceView]] = getattr(service(graph, holds), method)
+    return await run_method(ALEX, command, now=NOW, time_zone=zone)
 
 
 async def test_busy_sets_the_bots_session_with_its_app_id() -> None:
     graph = FakeGraph(Presence(availability="Busy", activity="InACall"))
-    view = await run(graph, SetState(state=State.BUSY, when=for_(30)))
+    view = await run(graph, "set_state", SetState(state=State.BUSY, when=for_(30)))
     assert [w.op for _, w in graph.writes] == ["set_presence"]
     assert graph.bodies() == [
         {"sessionId": APP, "availability": "Busy", "activity": "InACall", "expirationDuration": "PT30M"}
@@ -71,13 +55,13 @@ async def test_busy_sets_the_bots_session_with_its_app_id() -> None:
 
 async def test_default_duration_is_one_hour() -> None:
     graph = FakeGraph(Presence(availability="Busy", activity="InACall"))
-    await run(graph, SetState(state=State.BUSY))
+    await run(graph, "set_state", SetState(state=State.BUSY))
     assert graph.bodies()[0]["expirationDuration"] == "PT1H"
 
 
 async def test_below_five_minutes_is_raised_and_the_card_says_so() -> None:
     graph = FakeGraph(Presence(availability="Busy", activity="InACall"))
-    view = await run(graph, SetState(state=State.BUSY, when=for_(2)))
+    view = await run(graph, "set_state", SetState(state=State.BUSY, when=for_(2)))
     assert graph.bodies()[0]["expirationDuration"] == "PT5M"
     assert view.outcome is not None
     assert any("5 minutes" in note and "2 minutes" in note for note in view.outcome.notes)
@@ -86,7 +70,7 @@ async def test_below_five_minutes_is_raised_and_the_card_says_so() -> None:
 async def test_over_four_hours_is_capped_and_held_to_the_end_asked() -> None:
     graph = FakeGraph(Presence(availability="Busy", activity="InACall"))
     holds = FakeHolds()
-    view = await run(graph, SetState(state=State.BUSY, when=for_(6 * 60)), holds=holds)
+    view = await run(graph, "set_state", SetState(state=State.BUSY, when=for_(6 * 60)), holds=holds)
     assert graph.bodies()[0]["expirationDuration"] == "PT4H"
     assert view.outcome is not None
     assert view.outcome.requested_end == NOW + timedelta(hours=6)
@@ -98,7 +82,7 @@ async def test_over_four_hours_is_capped_and_held_to_the_end_asked() -> None:
 
 async def test_available_warns_about_the_fade() -> None:
     graph = FakeGraph()
-    view = await run(graph, SetState(state=State.AVAILABLE, when=for_(60)), zone="Europe/Berlin")
+    view = await run(graph, "set_state", SetState(state=State.AVAILABLE, when=for_(60)), zone="Europe/Berlin")
     assert view.outcome is not None
     assert view.outcome.lapses_at is None, "the bot refreshes Available before it fades"
     assert any("fades" in note and "refreshes" in note for note in view.outcome.notes)
@@ -106,7 +90,7 @@ async def test_available_warns_about_the_fade() -> None:
 
 async def test_dnd_is_a_preferred_presence_with_graphs_default() -> None:
     graph = FakeGraph(Presence(availability="DoNotDisturb", activity="DoNotDisturb"))
-    view = await run(graph, SetState(state=State.DND))
+    view = await run(graph, "set_state", SetState(state=State.DND))
     assert [w.op for _, w in graph.writes] == ["set_preferred_presence"]
     assert graph.bodies() == [{"availability": "DoNotDisturb", "activity": "DoNotDisturb"}]
     assert view.outcome is not None and view.outcome.layer is Layer.PREFERRED
@@ -115,7 +99,7 @@ async def test_dnd_is_a_preferred_presence_with_graphs_default() -> None:
 
 async def test_offline_with_duration() -> None:
     graph = FakeGraph(Presence(availability="Offline", activity="OffWork"))
-    await run(graph, SetState(state=State.OFFLINE, when=for_(120)))
+    await run(graph, "set_state", SetState(state=State.OFFLINE, when=for_(120)))
     assert graph.bodies() == [
         {"availability": "Offline", "activity": "OffWork", "expirationDuration": "PT2H"}
     ]
@@ -123,7 +107,7 @@ async def test_offline_with_duration() -> None:
 
 async def test_clear_tolerates_no_session() -> None:
     graph = FakeGraph()
-    view = await run(graph, ClearSession())
+    view = await run(graph, "clear_session", ClearSession())
     assert [w.op for _, w in graph.writes] == ["clear_presence"]
     assert view.outcome is not None and "nothing to clear" in view.outcome.summary
 
@@ -131,8 +115,8 @@ async def test_clear_tolerates_no_session() -> None:
 async def test_reset_clears_session_and_preference() -> None:
     graph = FakeGraph()
     holds = FakeHolds()
-    await run(graph, SetState(state=State.BUSY, when=for_(30)), holds=holds)
-    await run(graph, Reset(), holds=holds)
+    await run(graph, "set_state", SetState(state=State.BUSY, when=for_(30)), holds=holds)
+    await run(graph, "reset", Reset(), holds=holds)
     assert [w.op for _, w in graph.writes][1:] == ["clear_presence", "clear_preferred_presence"]
     assert holds.held == {} and holds.cancelled == ["reset with /reset"]
 
@@ -140,8 +124,8 @@ async def test_reset_clears_session_and_preference() -> None:
 async def test_a_newer_state_on_the_other_layer_clears_the_bots_earlier_one() -> None:
     graph = FakeGraph(Presence(availability="Busy", activity="InACall"))
     holds = FakeHolds()
-    await run(graph, SetState(state=State.DND, when=for_(30)), holds=holds)
-    await run(graph, SetState(state=State.BUSY, when=for_(30)), holds=holds)
+    await run(graph, "set_state", SetState(state=State.DND, when=for_(30)), holds=holds)
+    await run(graph, "set_state", SetState(state=State.BUSY, when=for_(30)), holds=holds)
     assert [w.op for _, w in graph.writes] == [
         "set_preferred_presence",
         "clear_preferred_presence",
@@ -153,15 +137,15 @@ async def test_a_newer_state_on_the_other_layer_clears_the_bots_earlier_one() ->
 async def test_show_names_the_state_the_bot_holds() -> None:
     graph = FakeGraph(Presence(availability="Busy", activity="InACall"))
     holds = FakeHolds()
-    await run(graph, SetState(state=State.BUSY, when=for_(90)), holds=holds)
-    view = await run(graph, ShowPresence(), holds=holds)
+    await run(graph, "set_state", SetState(state=State.BUSY, when=for_(90)), holds=holds)
+    view = await run(graph, "show", ShowPresence(), holds=holds)
     assert view.outcome is not None and view.outcome.summary == "The bot is keeping you In a call."
     assert view.outcome.requested_end == NOW + timedelta(minutes=90)
 
 
 async def test_status_message_body_has_utc_expiry() -> None:
     graph = FakeGraph()
-    await run(graph, SetStatusMessage(text="Out for lunch", when=for_(60)))
+    await run(graph, "set_status_message", SetStatusMessage(text="Out for lunch", when=for_(60)))
     assert graph.bodies() == [
         {
             "statusMessage": {
@@ -174,13 +158,13 @@ async def test_status_message_body_has_utc_expiry() -> None:
 
 async def test_status_clear_posts_empty_content() -> None:
     graph = FakeGraph()
-    await run(graph, ClearStatusMessage())
+    await run(graph, "clear_status_message", ClearStatusMessage())
     assert graph.bodies() == [{"statusMessage": {"message": {"content": "", "contentType": "text"}}}]
 
 
 async def test_show_only_reads() -> None:
     graph = FakeGraph()
-    await run(graph, ShowPresence())
+    await run(graph, "show", ShowPresence())
     assert graph.writes == [] and graph.reads == 1
 
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import cards
 from bot.colleagues.service import colleague_view
-from bot.commands import CommandError, Help, parse
-from bot.core.catalog import COMMANDS, most_used
+from bot.commands.model import CommandError, Help
 from bot.core.colleagues import Colleague
 from bot.core.states import STATES, State
 from bot.core.views import (
@@ -50,6 +49,7 @@ from bot.presence.errors import (
     token_error_view,
 )
 from bot.presence.service import explain, snapshot
+from bot.turns.commands import COMMANDS, parse
 
 Card = dict[str, Any]
 
@@ -295,14 +295,20 @@ def gallery() -> dict[str, Card]:
     # In a personal chat the bot asks Teams to refresh the card for its viewer.
     result["presence-busy-refresh"] = cards.presence_card(views["presence-busy"], refresh_user_ids=["29:ada"])
     result.update(error_views())
-    result["help"] = cards.help_card(HelpView(commands=COMMANDS))
+    result["help"] = cards.help_card(HelpView(commands=COMMANDS.docs()))
     result["picker"] = cards.picker_card()
-    result["help-unknown-command"] = cards.miss_card(MissView(unknown="lunch", commands=most_used()))
-    result["help-did-you-mean"] = cards.miss_card(
-        MissView(unknown="bsy", suggestion="/busy 30m", commands=most_used())
+    result["help-unknown-command"] = cards.miss_card(
+        MissView(unknown="coffee", commands=COMMANDS.shortlist())
     )
-    result["welcome"] = cards.welcome_card(WelcomeView(user_name=USER, commands=COMMANDS))
-    result["welcome-anonymous"] = cards.welcome_card(WelcomeView(commands=COMMANDS))
+    result["help-did-you-mean"] = cards.miss_card(
+        MissView(unknown="bsy", suggestion="/busy 30m", commands=COMMANDS.shortlist())
+    )
+    result["welcome"] = cards.welcome_card(
+        WelcomeView(user_name=USER, commands=COMMANDS.docs(), tries=COMMANDS.welcome())
+    )
+    result["welcome-anonymous"] = cards.welcome_card(
+        WelcomeView(commands=COMMANDS.docs(), tries=COMMANDS.welcome())
+    )
     result.update(notices())
     result.update(colleague_cards())
     return result

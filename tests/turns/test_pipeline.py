@@ -16,7 +16,7 @@ from sqlalchemy import event
 from bot.app import RUNTIME
 from bot.clock import AdjustableClock
 from bot.colleagues.service import ColleaguesService
-from bot.commands import SetNotices, SetTimeZone
+from bot.commands.preferences import SetNotices, SetTimeZone
 from bot.core.users import UserRef
 from bot.graph.models import Presence
 from bot.preferences import PreferencesService
@@ -52,7 +52,7 @@ from bot.turns import (
     require_sender,
     skip_redelivered,
 )
-from bot.turns.dispatch import _command_types
+from bot.turns.commands import Services
 from tests.support.connector import Connector
 from tests.support.e2e import card_of, say, texts
 from tests.support.fake_holds import FakeHolds
@@ -313,15 +313,8 @@ def dispatcher(
     )
     watches = FakeWatches()
     colleagues = ColleaguesService(graph or FakeGraph(), watches, watches)
-    return Dispatcher(
-        presence, PreferencesService(prefs or FakePreferences()), colleagues, budget_seconds=budget
-    )
-
-
-def test_every_command_kind_has_exactly_one_handler() -> None:
-    table = dispatcher()._table
-    assert set(table) == set(_command_types())
-    assert len(_command_types()) == 16
+    services = Services(presence, PreferencesService(prefs or FakePreferences()), colleagues)
+    return Dispatcher(services, budget_seconds=budget)
 
 
 async def test_preferences_are_a_service_of_their_own() -> None:
