@@ -19,6 +19,7 @@ from bot.commands.vocabulary import UNSETTABLE
 from bot.core.states import State
 from bot.core.views import CommandDoc
 from bot.turns.commands import COMMANDS, Handler, parse
+from bot.turns.commands.presence import Lunch
 
 # Wednesday 18 March 2026, 10:00 UTC. New York is on EDT (UTC-4) since 8 March: 06:00 local.
 NOW = datetime(2026, 3, 18, 10, 0, tzinfo=UTC)
@@ -133,6 +134,31 @@ def test_every_state_alias_takes_a_when(text: str, state: State) -> None:
 )
 def test_commands_without_a_state(text: str, expected: Command) -> None:
     assert run(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes", "message"),
+    [
+        ("/lunch", None, "Out for lunch"),
+        ("lunch please", None, "Out for lunch"),
+        ("I'm at lunch", None, "Out for lunch"),
+        ("/lunch break 30m", 30, "Out for lunch"),
+        ("/lunch 45 minutes", 45, "Out for lunch"),
+        ("/lunch 1h Team lunch", 60, "Team lunch"),
+        ("/lunch Team lunch for 90m", 90, "Team lunch"),
+    ],
+)
+def test_lunch_reads_a_when_and_a_message_like_a_state(text: str, minutes: int | None, message: str) -> None:
+    command = run(text)
+    assert isinstance(command, Lunch) and command.message == message
+    ends = None if command.when is None else command.when.end
+    assert ends == (None if minutes is None else NOW + timedelta(minutes=minutes))
+
+
+@pytest.mark.parametrize(("text", "says"), [("/lunch 30", "needs a unit"), ("/lunch until yesterday", "")])
+def test_a_refused_lunch_suggests_a_lunch_that_works(text: str, says: str) -> None:
+    error = refused(text)  # runs the example too
+    assert says in error.message and error.example is not None and error.example.startswith("/lunch ")
 
 
 @pytest.mark.parametrize(
