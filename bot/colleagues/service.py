@@ -33,6 +33,7 @@ from bot.core.views import ColleagueView, WatchesView, WatchLine, WatchView, Who
 from bot.core.words import spoken_list
 from bot.graph.errors import GraphPermissionDenied
 from bot.graph.models import Presence
+from bot.store.effects import TurnUnit
 from bot.store.watches import WatchCapReached
 
 log = logging.getLogger(__name__)
@@ -156,11 +157,14 @@ class ColleaguesService:
         mentions: Sequence[Mention],
         directory: Directory | None,
         *,
-        conversation_id: str | None,
         now: datetime,
         time_zone: str,
+        unit: TurnUnit | None,
     ) -> list[WatchView]:
+        """`/watch @Megan`: watch each colleague mentioned who isn't already free (or back); a notice goes
+        to the conversation of the turn `unit` when they are."""
         self._check_enabled()
+        conversation_id = unit.conversation_id if unit is not None else None
         people, problems = await self._resolve(user, command.names, mentions, directory)
         if problems and not people:
             raise CommandError(" ".join(problems), "/watch @Megan")

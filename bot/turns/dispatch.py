@@ -52,6 +52,7 @@ from bot.presence.errors import (
 )
 from bot.presence.locks import UserBusy
 from bot.presence.service import PresenceService
+from bot.store.effects import TurnUnit
 from bot.turns.model import Card, Reply, Turn
 from bot.turns.picker import WITH_STATE, read_picker
 
@@ -62,10 +63,10 @@ Handler = Callable[[Turn, Any], Awaitable[Card]]
 
 
 class PresenceMethod(Protocol[C]):
-    """A `PresenceService` method: one presence command for one user."""
+    """A `PresenceService` method: one presence command for one user, in the turn's unit of work."""
 
     def __call__(
-        self, user: UserRef, command: C, *, now: datetime, time_zone: str
+        self, user: UserRef, command: C, *, now: datetime, time_zone: str, unit: TurnUnit | None
     ) -> Awaitable[PresenceView]: ...
 
 
@@ -146,7 +147,13 @@ class Dispatcher:
                 owner, ListWatches(), now=turn.now, time_zone=turn.time_zone
             )
             return Reply.of(cards.watches_card(watches, owner=_owner(owner)))
-        view = await self._presence.show(owner, ShowPresence(), now=turn.now, time_zone=turn.time_zone)
+        view = await self._presence.show(
+            owner,
+            ShowPresence(),
+            now=turn.now,
+            time_zone=turn.time_zone,
+            unit=None,  # not the turn's user
+        )
         return Reply.of(cards.presence_card(view, owner=owner.user_id))
 
     async def _apply_picker(self, turn: Turn, command: ApplyPicker) -> Card:
@@ -159,10 +166,13 @@ class Dispatcher:
                 SetStatusMessage(text=picked.message, when=picked.message_when),
                 now=turn.now,
                 time_zone=turn.time_zone,
+                unit=turn.unit,
             )
         message = picked.message if picked.message_when is WITH_STATE else None
         state = SetState(state=picked.state, when=picked.when, message=message)
-        view = await self._presence.set_state(turn.user, state, now=turn.now, time_zone=turn.time_zone)
+        view = await self._presence.set_state(
+            turn.user, state, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
+        )
         owner = None if turn.inbound.personal else turn.user.user_id
         return cards.presence_card(view, owner=owner)
 
@@ -183,9 +193,9 @@ class Dispatcher:
             command,
             inbound.mentions,
             inbound.directory,
-            conversation_id=inbound.conversation.conversation_id if inbound.conversation else None,
             now=turn.now,
             time_zone=turn.time_zone,
+            unit=turn.unit,
         )
         return cards.watch_card(views, owner=_shared_owner(turn))
 
@@ -222,7 +232,7 @@ def _presence_card(method: PresenceMethod[Any]) -> Handler:
     shared chats its buttons carry the owner, see `bot.turns.steps.KeepCardOwner`)."""
 
     async def handle(turn: Turn, command: Any) -> Card:
-        view = await method(turn.user, command, now=turn.now, time_zone=turn.time_zone)
+        view = await method(turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit)
         # Teams identifies refresh users by their channel id (29:…), not the AAD object id.
         viewer = turn.inbound.viewer_id
         refresh = [viewer] if viewer and turn.inbound.personal else None

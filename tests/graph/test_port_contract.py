@@ -33,7 +33,7 @@ from bot.graph.client import (
 )
 from bot.graph.errors import GraphNotFound, GraphThrottled
 from bot.graph.models import Presence
-from bot.presence.service import PresenceGraph
+from bot.presence.ports import PresenceGraph
 from bot.sim.caller import TrustingAuthenticator
 from bot.sim.routes import create_sim_app
 from bot.sim.tenant import SimTenant

@@ -22,7 +22,8 @@ from bot.core.states import STATES, Layer, State
 from bot.core.users import UserRef
 from bot.core.views import PresenceView
 from bot.graph.models import Presence
-from bot.presence.service import HeldState, PreferredPlan, PresenceService, SessionPlan, explain
+from bot.presence.ports import HeldState
+from bot.presence.service import PreferredPlan, PresenceService, SessionPlan, explain
 from bot.turns.dispatch import PresenceMethod
 from tests.support.fake_holds import FakeHolds
 from tests.support.fakes import FakeGraph
@@ -53,7 +54,7 @@ async def run(
         ClearStatusMessage: svc.clear_status_message,
         ShowPresence: svc.show,
     }
-    return await method[type(command)](ALEX, command, now=NOW, time_zone=zone)
+    return await method[type(command)](ALEX, command, now=NOW, time_zone=zone, unit=None)
 
 
 async def test_busy_sets_the_bots_session_with_its_app_id() -> None:

@@ -20,7 +20,8 @@ expiry, no fade of an idle Available).
 A test that needs Graph to show something the writes do not explain (a status picked in Teams, a client
 in a call) scripts it: `FakeGraph(Presence(...))` answers every read with that presence, whatever was
 written; `scripted[user_id] = Presence(...)` does it for one user (a colleague in a meeting, out of
-office), bulk reads included. Every write is recorded in `writes`, every read counted in `reads`;
+office), bulk reads included. Every write is recorded in `writes` (and, as the client does, in the call's
+`audit` sink with its outcome), every read counted in `reads`;
 `fail_with` makes every call raise that error.
 """
 
@@ -35,7 +36,7 @@ from datetime import datetime
 from bot.core.colleagues import PRESENCES_PER_CALL, Colleague, Watch, WatchEnd, WatchKind
 from bot.core.states import SESSION_RANK
 from bot.core.users import UserRef
-from bot.graph.client import GraphWrite, WriteOutcome
+from bot.graph.client import AuditSink, GraphWrite, WriteOutcome
 from bot.graph.errors import GraphError, GraphNotFound
 from bot.graph.models import (
     ClearPresenceRequest,
@@ -78,7 +79,13 @@ class FakeGraph:
     _order: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     async def apply(
-        self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None = None, read: bool = True
+        self,
+        user_id: str,
+        writes: Sequence[GraphWrite],
+        *,
+        tenant_id: str | None = None,
+        read: bool = True,
+        audit: AuditSink | None = None,
     ) -> WriteOutcome:
         if self.fail_with is not None:
             raise self.fail_with
@@ -88,9 +95,12 @@ class FakeGraph:
             try:
                 self._write(user_id, write)
             except GraphError as error:
+                await _audit(audit, user_id, tenant_id, write, error)
                 if not isinstance(error, write.tolerated):
                     raise
                 outcome.errors[index] = error
+            else:
+                await _audit(audit, user_id, tenant_id, write, None)
         if read:
             outcome.presence = self._read(user_id)
         return outcome
@@ -166,6 +176,21 @@ class FakeGraph:
                 candidates, key=lambda c: (SESSION_RANK.get(c[0].lower(), 1), c[2])
             )
         return Presence(id=user_id, availability=availability, activity=activity, status_message=user.status)
+
+
+async def _audit(
+    sink: AuditSink | None, user_id: str, tenant_id: str | None, write: GraphWrite, error: GraphError | None
+) -> None:
+    """What `GraphClient` records of each write it sent, in the call's audit sink."""
+    if sink is not None:
+        await sink.record_write(
+            user_id=user_id,
+            tenant_id=tenant_id,
+            operation=write.op,
+            request=write.body.wire() if write.body is not None else {},
+            status=error.status if error else 200,
+            code=error.code if error else "ok",
+        )
 
 
 class FakeWatches:

@@ -24,7 +24,7 @@ from bot.presence.locks import UserBusy
 from bot.presence.service import PresenceService
 from bot.server import RunningBot
 from bot.store import Store
-from bot.store.effects import StoreAudit, collect
+from bot.store.effects import collect
 from bot.store.records import (
     AuditRow,
     HoldStatus,
@@ -165,7 +165,7 @@ async def test_a_turn_whose_outcome_is_stored_is_marked_in_that_transaction(stor
     ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
 
     async def command(current: Turn) -> Reply:
-        async with collect(store, ALEX) as effects:
+        async with collect(store, ALEX, current.unit) as effects:
             effects.audit.append(AuditRow("set_presence", "ok", {}, 200))
         return Reply({}, "done")
 
@@ -406,12 +406,11 @@ async def test_record_turn_keeps_the_latest_conversation_latest(store: Store) ->
 
 
 async def test_a_commands_hold_timers_and_audit_are_one_transaction(store: Store) -> None:
-    audit = StoreAudit(store)
     now = store.clock.now()
     end = now + timedelta(hours=6)
     plans = (TimerPlan(TimerKind.END, end, {}), TimerPlan(TimerKind.REFRESH, now + timedelta(hours=3), {}))
-    async with collect(store, ALEX) as effects:
-        await audit.record_write(
+    async with collect(store, ALEX, None) as effects:
+        await effects.record_write(  # the unit is the Graph call's audit sink
             user_id=ALEX.user_id,
             tenant_id=ALEX.tenant_id,
             operation="set_presence",
@@ -431,7 +430,7 @@ async def test_a_commands_hold_timers_and_audit_are_one_transaction(store: Store
 
 async def test_a_failed_command_keeps_the_audit_of_what_it_sent(store: Store) -> None:
     with pytest.raises(RuntimeError):
-        async with collect(store, ALEX) as effects:
+        async with collect(store, ALEX, None) as effects:
             effects.audit.append(AuditRow("set_presence", "Timeout", {}, 504))
             raise RuntimeError("Graph timed out")
     assert [entry.outcome for entry in await store.list_audit(ALEX)] == ["Timeout"]
@@ -440,11 +439,11 @@ async def test_a_failed_command_keeps_the_audit_of_what_it_sent(store: Store) ->
 
 async def test_ending_a_hold_in_a_command_deletes_its_timers(store: Store) -> None:
     plans = (TimerPlan(TimerKind.END, NOW + timedelta(hours=1), {}),)
-    async with collect(store, ALEX) as effects:
+    async with collect(store, ALEX, None) as effects:
         effects.new_hold = NewHold(
             "busy", "session", "Busy", "InACall", NOW + timedelta(hours=1), None, plans
         )
-    async with collect(store, ALEX) as effects:
+    async with collect(store, ALEX, None) as effects:
         effects.end_hold = (HoldStatus.CANCELLED, "cleared with /clear")
     assert await store.get_active_hold(ALEX) is None
     assert (await store.counts()).timers == 0
