@@ -12,9 +12,9 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
-from typing import Protocol
 from urllib.parse import quote
 
+from bot.colleagues.ports import PresenceReader, WatchCapReached, Watching, WatchStore
 from bot.commands.model import CommandError, ListWatches, Unwatch, Watch, Who
 from bot.commands.timeexpr import resolve_zone
 from bot.core.colleagues import (
@@ -34,7 +34,6 @@ from bot.core.words import spoken_list
 from bot.graph.errors import GraphPermissionDenied
 from bot.graph.models import Presence
 from bot.store.effects import TurnUnit
-from bot.store.watches import WatchCapReached
 
 log = logging.getLogger(__name__)
 
@@ -47,41 +46,9 @@ _OFF = (
 )
 
 
-class PresenceReader(Protocol):
-    async def get_presences(
-        self, user_ids: Sequence[str], *, tenant_id: str | None = None
-    ) -> list[Presence]: ...
-
-
-class WatchStore(Protocol):
-    """The store's watches (`bot.store.Store`)."""
-
-    async def add_watch(
-        self,
-        watcher: UserRef,
-        target: Colleague,
-        kind: WatchKind,
-        *,
-        ends_at: datetime,
-        conversation_id: str | None,
-        now: datetime,
-        cap: int,
-    ) -> StoredWatch: ...
-
-    async def active_watches(self, watcher: UserRef, *, now: datetime) -> list[StoredWatch]: ...
-
-    async def cancel_watches(
-        self, watcher: UserRef, target_aad_id: str | None, *, now: datetime
-    ) -> list[StoredWatch]: ...
-
-
-class Watching(Protocol):
-    """The watcher: told when a tenant has a new watch, so it polls there."""
-
-    async def watching(self, tenant_id: str) -> None: ...
-
-
 class ColleaguesService:
+    """`/who`, `/watch`, `/unwatch` and `/watches`, over three small ports (`bot.colleagues.ports`)."""
+
     def __init__(
         self,
         reader: PresenceReader,

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.core.colleagues import PRESENCES_PER_CALL, Colleague, Watch, WatchEnd, WatchKind
+from bot.core.colleagues import PRESENCES_PER_CALL, Colleague, Watch, WatchCapReached, WatchEnd, WatchKind
 from bot.core.states import SESSION_RANK
 from bot.core.users import UserRef
 from bot.graph.client import AuditSink, GraphWrite, WriteOutcome
@@ -46,7 +46,6 @@ from bot.graph.models import (
     SetStatusMessageRequest,
     StatusMessage,
 )
-from bot.store.watches import WatchCapReached
 
 # What a user's Teams client reports when nothing else is going on (the simulated tenant's new user).
 CLIENT_PAIR = ("Available", "Available")
