@@ -193,7 +193,10 @@ async def _audit(
 
 
 class FakeWatches:
-    """The store's watches and the watcher's `watching`, in memory (`bot.colleagues.service` ports)."""
+    """The store's watches and the watcher's `watching`, in memory (`bot.colleagues.ports`: `WatchStore`,
+    `Watching`). Held to the same contract as the real `Store` (tests/colleagues/test_watches_contract.py):
+    asking again for the same colleague and kind extends the running watch (its end; its conversation when
+    one is given), a new watch beyond the cap is refused, a cancel returns the watches it ended."""
 
     def __init__(self) -> None:
         self.watches: list[Watch] = []
@@ -210,10 +213,14 @@ class FakeWatches:
         now: datetime,
         cap: int,
     ) -> Watch:
+        if ends_at <= now:
+            raise ValueError("a watch ends after it starts")
         mine = await self.active_watches(watcher, now=now)
         same = [w for w in mine if w.target.aad_id == target.aad_id and w.kind is kind]
         if same:
-            extended = dataclasses.replace(same[0], ends_at=ends_at, conversation_id=conversation_id)
+            extended = dataclasses.replace(
+                same[0], ends_at=ends_at, conversation_id=conversation_id or same[0].conversation_id
+            )
             self.watches[self.watches.index(same[0])] = extended
             return extended
         if len(mine) >= cap:
@@ -237,13 +244,12 @@ class FakeWatches:
     async def cancel_watches(
         self, watcher: UserRef, target_aad_id: str | None, *, now: datetime
     ) -> list[Watch]:
-        stopped = [
-            w for w in await self.active_watches(watcher, now=now) if target_aad_id in (None, w.target.aad_id)
-        ]
-        for watch in stopped:
-            self.watches[self.watches.index(watch)] = dataclasses.replace(
-                watch, ended_at=now, end_reason=WatchEnd.CANCELLED
-            )
+        stopped: list[Watch] = []
+        for watch in await self.active_watches(watcher, now=now):
+            if target_aad_id in (None, watch.target.aad_id):
+                ended = dataclasses.replace(watch, ended_at=now, end_reason=WatchEnd.CANCELLED)
+                self.watches[self.watches.index(watch)] = ended
+                stopped.append(ended)
         return stopped
 
     async def watching(self, tenant_id: str) -> None:
