@@ -32,7 +32,9 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from bot.clock import AdjustableClock, Clock
 from bot.core.colleagues import PRESENCES_PER_CALL, Colleague, Watch, WatchCapReached, WatchEnd, WatchKind
 from bot.core.states import SESSION_RANK
 from bot.core.users import UserRef
@@ -46,6 +48,7 @@ from bot.graph.models import (
     SetStatusMessageRequest,
     StatusMessage,
 )
+from bot.store.records import ConversationReferenceRecord, SavedConversation, TurnRecord, UserSettings
 
 # What a user's Teams client reports when nothing else is going on (the simulated tenant's new user).
 CLIENT_PAIR = ("Available", "Available")
@@ -254,3 +257,125 @@ class FakeWatches:
 
     async def watching(self, tenant_id: str) -> None:
         self.polled_tenants.append(tenant_id)
+
+
+class FakePeople:
+    """The store's side of people, in memory: the pipeline's turn ledger (`TurnLedger`: `record_turn`,
+    `mark_done`), what notices read (`NoticeStore`) and the preferences (`PreferenceStore`).
+
+    Held to the same contracts as the real `Store` (tests/turns/test_ledger_contract.py,
+    tests/teams/test_notices_contract.py): an activity is fresh until it is marked done; a turn saves how
+    to reach the sender in its conversation, which notices then read; the zone Teams reports is kept
+    unless the user chose one. The dedup window is not modelled (a mark never expires). Every call of
+    `record_turn` is recorded in `turns`, every mark in `marked`, every forget in `forgotten`.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or AdjustableClock()
+        self.settings: dict[tuple[str, str], UserSettings] = {}
+        self.references: dict[tuple[str, str], dict[str, ConversationReferenceRecord]] = {}
+        self.processed: set[str] = set()
+        self.turns: list[dict[str, Any]] = []
+        self.marked: list[str] = []
+        self.forgotten: list[tuple[UserRef, str | None, bool, bool]] = []
+
+    # -- the turn ledger ----------------------------------------------------------------------------------
+    async def record_turn(
+        self,
+        user: UserRef,
+        *,
+        activity_key: str | None,
+        conversation: SavedConversation | None,
+        reported_zone: str | None,
+    ) -> TurnRecord:
+        self.turns.append(
+            {"user": user, "key": activity_key, "conversation": conversation, "zone": reported_zone}
+        )
+        if activity_key is not None and activity_key[:256] in self.processed:
+            return TurnRecord(fresh=False, settings=None)
+        if conversation is not None:
+            latest = await self.latest_conversation_reference(user)
+            if latest is None or _saved(latest) != conversation:  # only what changed is written
+                self.references.setdefault(user.key, {})[conversation.conversation_id] = _reference(
+                    user, conversation, self.clock.now()
+                )
+        settings = self.settings.get(user.key)
+        if reported_zone and (
+            settings is None or (not settings.time_zone_explicit and settings.time_zone != reported_zone)
+        ):
+            settings = self._settings(user, time_zone=reported_zone)
+        return TurnRecord(fresh=True, settings=settings)
+
+    async def mark_done(self, user: UserRef, activity_key: str) -> None:
+        self.marked.append(activity_key)
+        self.processed.add(activity_key[:256])
+
+    # -- preferences --------------------------------------------------------------------------------------
+    async def set_time_zone(self, user: UserRef, time_zone: str | None) -> UserSettings:
+        return self._settings(user, time_zone=time_zone, time_zone_explicit=time_zone is not None)
+
+    async def set_notices_enabled(self, user: UserRef, enabled: bool) -> UserSettings:
+        return self._settings(user, notices_enabled=enabled)
+
+    def _settings(self, user: UserRef, **change: Any) -> UserSettings:
+        before = self.settings.get(user.key)
+        values: dict[str, Any] = (
+            before.model_dump()
+            if before is not None
+            else {"time_zone": None, "time_zone_explicit": False, "notices_enabled": True}
+        )
+        values.update(
+            change, tenant_id=user.tenant_id or None, user_id=user.user_id, updated_at=self.clock.now()
+        )
+        self.settings[user.key] = UserSettings(**values)
+        return self.settings[user.key]
+
+    # -- what notices read --------------------------------------------------------------------------------
+    async def get_user(self, user: UserRef) -> UserSettings | None:
+        return self.settings.get(user.key)
+
+    async def latest_conversation_reference(
+        self, user: UserRef, *, conversation_type: str | None = None
+    ) -> ConversationReferenceRecord | None:
+        saved = [
+            reference
+            for reference in self.references.get(user.key, {}).values()
+            if conversation_type is None or reference.conversation_type == conversation_type
+        ]
+        return max(saved, key=lambda reference: reference.updated_at, default=None)
+
+    async def conversation_reference(
+        self, user: UserRef, conversation_id: str
+    ) -> ConversationReferenceRecord | None:
+        return self.references.get(user.key, {}).get(conversation_id)
+
+    async def forget_conversation(
+        self, user: UserRef, conversation_id: str | None, *, personal: bool = False, everyone: bool = False
+    ) -> int:
+        self.forgotten.append((user, conversation_id, personal, everyone))
+        removed = 0
+        for (tenant, user_id), saved in self.references.items():
+            if tenant != (user.tenant_id or ""):
+                continue
+            mine = user_id == user.user_id
+            for key, reference in list(saved.items()):
+                there = conversation_id is not None and key == conversation_id and (everyone or mine)
+                if there or (personal and mine and reference.conversation_type == "personal"):
+                    del saved[key]
+                    removed += 1
+        return removed
+
+
+def _saved(reference: ConversationReferenceRecord) -> SavedConversation:
+    return SavedConversation(reference.conversation_id, reference.conversation_type, reference.reference)
+
+
+def _reference(user: UserRef, saved: SavedConversation, at: datetime) -> ConversationReferenceRecord:
+    return ConversationReferenceRecord(
+        tenant_id=user.tenant_id or None,
+        user_id=user.user_id,
+        conversation_id=saved.conversation_id,
+        conversation_type=saved.conversation_type,
+        reference=saved.reference,
+        updated_at=at,
+    )

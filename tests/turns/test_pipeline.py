@@ -56,7 +56,7 @@ from bot.turns.dispatch import _command_types
 from tests.support.connector import Connector
 from tests.support.e2e import card_of, say, texts
 from tests.support.fake_holds import FakeHolds
-from tests.support.fakes import FakeGraph, FakeWatches
+from tests.support.fakes import FakeGraph, FakePeople, FakeWatches
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 ALEX = UserRef(user_id="aad-alex", tenant_id="tenant-1", name="Alex")
@@ -106,29 +106,6 @@ def settings(zone: str | None = None, explicit: bool = False) -> UserSettings:
     )
 
 
-class FakeLedger:
-    def __init__(self, record: TurnRecord) -> None:
-        self.record = record
-        self.calls: list[dict[str, Any]] = []
-        self.marked: list[str] = []
-
-    async def record_turn(
-        self,
-        user: UserRef,
-        *,
-        activity_key: str | None,
-        conversation: SavedConversation | None,
-        reported_zone: str | None,
-    ) -> TurnRecord:
-        self.calls.append(
-            {"user": user, "key": activity_key, "conversation": conversation, "zone": reported_zone}
-        )
-        return self.record
-
-    async def mark_done(self, user: UserRef, activity_key: str) -> None:
-        self.marked.append(activity_key)
-
-
 # -- the steps, one at a time -------------------------------------------------------------------
 async def test_a_turn_without_a_sender_is_answered_and_goes_no_further() -> None:
     rest = Reached()
@@ -145,24 +122,25 @@ async def test_a_refused_tenant_is_answered_before_anything_is_stored() -> None:
 
 
 async def test_record_turn_hands_the_store_what_the_activity_says_and_keeps_the_settings() -> None:
-    ledger = FakeLedger(TurnRecord(fresh=True, settings=settings("Asia/Tokyo")))
+    ledger = FakePeople()
+    ledger.settings[ALEX.key] = settings("Asia/Tokyo", explicit=True)
     rest = Reached()
     await RecordTurn(ledger)(turn(), rest)
-    assert ledger.calls == [
+    assert ledger.turns == [
         {"user": ALEX, "key": "msteams|conv-1|1", "conversation": HERE, "zone": "Europe/Berlin"}
     ]
-    assert rest.turns[0].settings == settings("Asia/Tokyo") and not rest.turns[0].redelivered
+    assert rest.turns[0].settings == settings("Asia/Tokyo", explicit=True) and not rest.turns[0].redelivered
 
 
 async def test_a_turn_that_stores_nothing_is_marked_done_once_its_reply_is_ready() -> None:
-    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+    ledger = FakePeople()
     rest = Reached()
     reply = await MarkDone(ledger)(turn(), rest)
     assert reply is not None and ledger.marked == ["msteams|conv-1|1"]
 
 
 async def test_a_turn_whose_outcome_is_stored_is_marked_in_that_transaction(store: Store) -> None:
-    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+    ledger = FakePeople()
 
     async def command(current: Turn) -> Reply:
         async with collect(store, ALEX, current.unit) as effects:
@@ -178,7 +156,7 @@ async def test_a_turn_whose_outcome_is_stored_is_marked_in_that_transaction(stor
 
 
 async def test_a_turn_cut_short_is_not_marked_and_is_redone() -> None:
-    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+    ledger = FakePeople()
 
     async def crash(current: Turn) -> Reply:
         raise RuntimeError("the process dies here")
@@ -189,7 +167,7 @@ async def test_a_turn_cut_short_is_not_marked_and_is_redone() -> None:
 
 
 async def test_the_same_activity_delivered_twice_at_once_is_carried_out_once() -> None:
-    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+    ledger = FakePeople()
     started = asyncio.Event()
     release = asyncio.Event()
     runs: list[str] = []
