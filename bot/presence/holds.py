@@ -184,6 +184,8 @@ class HoldKeeper(UsesTimers):
 
     # -- called by the timers ---------------------------------------------------------------------------
     async def fire(self, timer: Timer) -> None:
+        # A timer names its hold, not its user: this first read only finds whose lock to take. What to
+        # do is decided on the hold as read again under that lock.
         hold = await self._store.get_hold(timer.hold_id) if timer.hold_id is not None else None
         if hold is None or not hold.is_active:
             return  # replaced, cleared or already ended: nothing to do (at-least-once firing)
