@@ -44,7 +44,8 @@ import sqlalchemy as sa
 from bench.common import log, simulator
 from bench.timers import database
 from bot.clock import SystemClock
-from bot.colleagues.watcher import POLL_KIND, PollReport, Watcher, WatchReader, poll_key
+from bot.colleagues.ports import PresenceReader
+from bot.colleagues.watcher import POLL_KIND, PollReport, Watcher, poll_key
 from bot.core.colleagues import PRESENCES_PER_CALL, Watch
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
@@ -228,7 +229,7 @@ async def measure(
     )
 
     client = GraphClient(http, base_url=base_url, tokens=tokens, session_id=env["GRAPH_CLIENT_ID"])
-    reader: WatchReader = client
+    reader: PresenceReader = client
     notices = Notices()
     interval = timedelta(seconds=args.interval)
     watcher = MeasuredWatcher(store, reader, clock, notices, interval=interval)

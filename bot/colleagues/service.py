@@ -12,9 +12,9 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
-from typing import Protocol
 from urllib.parse import quote
 
+from bot.colleagues.ports import PresenceReader, WatchCapReached, Watching, WatchStore
 from bot.commands.colleagues import AddWatch, ListWatches, Unwatch, Who
 from bot.commands.model import CommandError
 from bot.commands.timeexpr import resolve_zone
@@ -34,7 +34,7 @@ from bot.core.views import ColleagueView, WatchesView, WatchLine, WatchView, Who
 from bot.core.words import spoken_list
 from bot.graph.errors import GraphPermissionDenied
 from bot.graph.models import Presence
-from bot.store.watches import WatchCapReached
+from bot.store.effects import TurnUnit
 
 log = logging.getLogger(__name__)
 
@@ -47,41 +47,9 @@ _OFF = (
 )
 
 
-class PresenceReader(Protocol):
-    async def get_presences(
-        self, user_ids: Sequence[str], *, tenant_id: str | None = None
-    ) -> list[Presence]: ...
-
-
-class WatchStore(Protocol):
-    """The store's watches (`bot.store.Store`)."""
-
-    async def add_watch(
-        self,
-        watcher: UserRef,
-        target: Colleague,
-        kind: WatchKind,
-        *,
-        ends_at: datetime,
-        conversation_id: str | None,
-        now: datetime,
-        cap: int,
-    ) -> StoredWatch: ...
-
-    async def active_watches(self, watcher: UserRef, *, now: datetime) -> list[StoredWatch]: ...
-
-    async def cancel_watches(
-        self, watcher: UserRef, target_aad_id: str | None, *, now: datetime
-    ) -> list[StoredWatch]: ...
-
-
-class Watching(Protocol):
-    """The watcher: told when a tenant has a new watch, so it polls there."""
-
-    async def watching(self, tenant_id: str) -> None: ...
-
-
 class ColleaguesService:
+    """`/who`, `/watch`, `/unwatch` and `/watches`, over three small ports (`bot.colleagues.ports`)."""
+
     def __init__(
         self,
         reader: PresenceReader,
@@ -157,11 +125,14 @@ class ColleaguesService:
         mentions: Sequence[Mention],
         directory: Directory | None,
         *,
-        conversation_id: str | None,
         now: datetime,
         time_zone: str,
+        unit: TurnUnit | None,
     ) -> list[WatchView]:
+        """`/watch @Megan`: watch each colleague mentioned who isn't already free (or back); a notice goes
+        to the conversation of the turn `unit` when they are."""
         self._check_enabled()
+        conversation_id = unit.conversation_id if unit is not None else None
         people, problems = await self._resolve(user, command.names, mentions, directory)
         if problems and not people:
             raise CommandError(" ".join(problems), "/watch @Megan")

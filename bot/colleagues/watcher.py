@@ -23,18 +23,17 @@ import bisect
 import collections
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from bot.clock import Clock
+from bot.colleagues.ports import PollStore, PresenceReader, WatchNotifier
 from bot.core.colleagues import PRESENCES_PER_CALL, Watch, WatchEnd, watch_met
 from bot.graph.errors import GraphThrottled
 from bot.graph.models import Presence
 from bot.store.dispatch import UsesTimers
 from bot.store.records import Timer
-from bot.store.store import Store
 from bot.store.watches import WatchTarget
 
 log = logging.getLogger(__name__)
@@ -54,27 +53,6 @@ _MIN_GAP = timedelta(seconds=1)
 def poll_key(tenant_id: str | None) -> str:
     """The key of a tenant's poll timer ("" for the Emulator's missing tenant)."""
     return f"{POLL_KEY_PREFIX}{tenant_id or ''}"
-
-
-class WatchNotifier(Protocol):
-    """Tells a watcher how their watch ended (a card in the conversation they asked from)."""
-
-    async def watch_met(self, watch: Watch, presence: Presence) -> bool:
-        """The colleague is now what the watcher waited for; False when no notice could be sent."""
-        ...
-
-    async def watch_expired(self, watch: Watch) -> bool:
-        """The watch reached its end without being met; False when no notice could be sent."""
-        ...
-
-
-class WatchReader(Protocol):
-    """Reads many people's presence at once (getPresencesByUserId); raises `GraphThrottled` on a 429
-    that could not be waited out."""
-
-    async def get_presences(
-        self, user_ids: Sequence[str], *, tenant_id: str | None = None
-    ) -> list[Presence]: ...
 
 
 @dataclass(frozen=True)
@@ -102,8 +80,8 @@ class Watcher(UsesTimers):
 
     def __init__(
         self,
-        store: Store,
-        reader: WatchReader,
+        store: PollStore,
+        reader: PresenceReader,
         clock: Clock,
         notifier: WatchNotifier,
         *,

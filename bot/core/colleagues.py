@@ -48,6 +48,17 @@ class RosterPage:
     more: bool  # the roster has members past `members`
 
 
+class WatchCapReached(Exception):
+    """The watcher already has `cap` active watches; a new one (not an extension) is refused.
+
+    Part of the watch store's port (`bot.colleagues.ports.WatchStore`); declared here, below both the
+    port and the store that raises it."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__(f"at most {cap} active watches per user")
+        self.cap = cap
+
+
 class RosterError(Exception):
     """The conversation's roster could not be read (the channel refused, timed out or is unreachable)."""
 

@@ -250,48 +250,68 @@ class GraphClient:
         return in_request_order(found, ids)
 
     async def apply(
-        self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None = None, read: bool = True
+        self,
+        user_id: str,
+        writes: Sequence[GraphWrite],
+        *,
+        tenant_id: str | None = None,
+        read: bool = True,
+        audit: AuditSink | None = None,
     ) -> WriteOutcome:
         """Run `writes` in order, then read presence. One `$batch` round trip when possible.
 
-        Every write sent to Graph is audited once, with its outcome: done, tolerated or failed.
+        Every write sent to Graph is audited once, with its outcome: done, tolerated or failed, in
+        `audit` (a command's unit of work) or else the client's own sink (written at once).
         """
+        sink = audit if audit is not None else self._audit_sink
         with self.budget():
             if self._use_batch and read and writes and len(writes) < MAX_BATCH_REQUESTS:
                 try:
-                    return await self._apply_batched(user_id, writes, tenant_id=tenant_id)
+                    return await self._apply_batched(user_id, writes, tenant_id=tenant_id, sink=sink)
                 except _BatchRefused as refused:
                     log.warning("$batch refused (%s): Graph calls go one by one from now on", refused.status)
                     self._use_batch = False
             outcome = WriteOutcome()
             for index, write in enumerate(writes):
-                await self._write_alone(user_id, index, write, outcome, tenant_id=tenant_id)
+                await self._write_alone(user_id, index, write, outcome, tenant_id=tenant_id, sink=sink)
             if read:
                 outcome.presence = await self.get_presence(user_id, tenant_id=tenant_id)
                 outcome.round_trips += 1
             return outcome
 
     async def _write_alone(
-        self, user_id: str, index: int, write: GraphWrite, outcome: WriteOutcome, *, tenant_id: str | None
+        self,
+        user_id: str,
+        index: int,
+        write: GraphWrite,
+        outcome: WriteOutcome,
+        *,
+        tenant_id: str | None,
+        sink: AuditSink | None,
     ) -> None:
         outcome.round_trips += 1
         try:
             await self._call(write.op, user_id, write.body, tenant_id=tenant_id)
         except GraphError as error:
-            await self._audit(user_id, tenant_id, write, error)
+            await self._audit(sink, user_id, tenant_id, write, error)
             if not isinstance(error, write.tolerated):
                 raise
             outcome.errors[index] = error
             return
-        await self._audit(user_id, tenant_id, write, None)
+        await self._audit(sink, user_id, tenant_id, write, None)
 
     async def _audit(
-        self, user_id: str, tenant_id: str | None, write: GraphWrite, error: GraphError | None
+        self,
+        sink: AuditSink | None,
+        user_id: str,
+        tenant_id: str | None,
+        write: GraphWrite,
+        error: GraphError | None,
     ) -> None:
-        if self._audit_sink is None:
+        if sink is None:
             return
         try:
-            await self._audit_sink.record_write(
+            await sink.record_write(
                 user_id=user_id,
                 tenant_id=tenant_id,
                 operation=write.op,
@@ -304,7 +324,7 @@ class GraphClient:
 
     # -- $batch --------------------------------------------------------------------------------
     async def _apply_batched(
-        self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None
+        self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None, sink: AuditSink | None
     ) -> WriteOutcome:
         """The writes and the read in one `$batch` (FACTS §4), chained with `dependsOn` so Graph runs
         them in order. Entries that did not run are sent again alone; answers are matched by id."""
@@ -342,7 +362,7 @@ class GraphClient:
             if envelope_error.status in BATCH_REFUSED_STATUSES:
                 raise _BatchRefused(envelope_error.status) from envelope_error
             for write in writes:  # every write was sent, none is known to have run
-                await self._audit(user_id, tenant_id, write, envelope_error)
+                await self._audit(sink, user_id, tenant_id, write, envelope_error)
             raise
         outcome = WriteOutcome(round_trips=1)
         answers = _batch_answers(response)
@@ -359,9 +379,9 @@ class GraphClient:
                 continue
             status, entry_error = _entry_outcome(answer)
             if entry_error is None:
-                await self._audit(user_id, tenant_id, write, None)
+                await self._audit(sink, user_id, tenant_id, write, None)
             elif isinstance(entry_error, write.tolerated):
-                await self._audit(user_id, tenant_id, write, entry_error)
+                await self._audit(sink, user_id, tenant_id, write, entry_error)
                 outcome.errors[index] = entry_error
             elif status == 424 or isinstance(entry_error, GraphThrottled | GraphUnavailable):
                 resend[index] = entry_error  # each entry is throttled on its own (FACTS §4)
@@ -369,7 +389,7 @@ class GraphClient:
                 failed[index] = entry_error
         if failed:
             for index in sorted(failed | resend):
-                await self._audit(user_id, tenant_id, writes[index], (failed | resend)[index])
+                await self._audit(sink, user_id, tenant_id, writes[index], (failed | resend)[index])
             raise failed[min(failed)]
 
         read_answer = answers.get(read_id)
@@ -384,15 +404,17 @@ class GraphClient:
                 await self._pause(longest.retry_after or 0.0, longest)
             except GraphError:
                 for index, pending in sorted(resend.items()):
-                    await self._audit(user_id, tenant_id, writes[index], pending)
+                    await self._audit(sink, user_id, tenant_id, writes[index], pending)
                 raise
             order = sorted(resend)
             for position, index in enumerate(order):
                 try:
-                    await self._write_alone(user_id, index, writes[index], outcome, tenant_id=tenant_id)
+                    await self._write_alone(
+                        user_id, index, writes[index], outcome, tenant_id=tenant_id, sink=sink
+                    )
                 except GraphError:
                     for later in order[position + 1 :]:  # sent once in the batch, never run
-                        await self._audit(user_id, tenant_id, writes[later], resend[later])
+                        await self._audit(sink, user_id, tenant_id, writes[later], resend[later])
                     raise
         if not resend and read_answer is not None and 200 <= read_status < 300:
             outcome.presence = Presence.model_validate(read_answer.get("body") or {})

@@ -33,11 +33,10 @@ from bot.core.users import UserRef
 from bot.graph.client import clear_presence_write, set_presence_write
 from bot.graph.models import Presence
 from bot.presence.locks import UserLocks
-from bot.presence.service import HeldState, PresenceGraph
+from bot.presence.ports import HeldState, HoldStore, PresenceGraph
 from bot.store.dispatch import UsesTimers
-from bot.store.effects import collect, current_conversation
+from bot.store.effects import TurnUnit, collect
 from bot.store.records import Effects, Hold, HoldStatus, NewHold, Timer, TimerKind, TimerPlan, hold_timer_key
-from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +68,12 @@ def _pair_text(presence: Presence) -> str:
 
 
 class HoldKeeper(UsesTimers):
-    """Starts, refreshes and ends holds; the `TimerService` calls `fire` and `give_up`."""
+    """Starts, refreshes and ends holds (the presence service's `HoldPort`); the `TimerService` calls
+    `fire` and `give_up`."""
 
     def __init__(
         self,
-        store: Store,
+        store: HoldStore,
         graph: PresenceGraph,
         clock: Clock,
         *,
@@ -88,24 +88,24 @@ class HoldKeeper(UsesTimers):
         self._notifier = notifier
         self._locks = locks
 
-    # -- called by the presence service, under the user's lock --------------------------------------
-    def changes(self, user: UserRef) -> AbstractAsyncContextManager[Effects]:
-        """One transaction for what a command changes: the audit of its Graph writes and the hold it
-        starts or ends (see `bot.store.effects`)."""
-        return collect(self._store, user, on_commit=self._committed)
+    # -- the presence service's port (`HoldPort`): inside a command's unit, under the user's lock -------
+    def changes(self, user: UserRef, unit: TurnUnit | None) -> AbstractAsyncContextManager[Effects]:
+        """One transaction for what a command changes: the audit of its Graph writes, the hold it
+        starts or ends, the turn's processed mark (see `bot.store.effects`)."""
+        return collect(self._store, user, unit, on_commit=self._committed)
 
-    async def begin(
+    def begin(
         self,
-        user: UserRef,
+        changes: Effects,
         spec: StateSpec,
         *,
         requested_end: datetime,
         graph_expires_at: datetime | None,
         observed: Presence,
     ) -> None:
-        """Start holding `spec` until `requested_end`, replacing the user's previous hold (written with
-        the command's other changes, or at once outside a command)."""
-        payload = {"baseline": _pair_text(observed), "name": user.name}
+        """Start holding `spec` until `requested_end` when the unit commits, replacing the user's
+        previous hold; its notices go to the conversation the command came from."""
+        payload = {"baseline": _pair_text(observed), "name": changes.user.name}
         plans = [TimerPlan(TimerKind.END, requested_end, payload)]
         now = self._clock.now()
         if (
@@ -116,30 +116,28 @@ class HoldKeeper(UsesTimers):
             plans.append(
                 TimerPlan(TimerKind.REFRESH, self._next_refresh(spec.state, now, graph_expires_at), payload)
             )
-        async with self.changes(user) as effects:
-            effects.new_hold = NewHold(
-                state=spec.state.value,
-                layer=spec.layer.value,
-                availability=spec.pair.availability,
-                activity=spec.pair.activity,
-                requested_end=requested_end,
-                graph_expires_at=graph_expires_at,
-                timers=tuple(plans),
-                conversation_id=current_conversation(),
-            )
-            effects.end_hold = None
+        changes.new_hold = NewHold(
+            state=spec.state.value,
+            layer=spec.layer.value,
+            availability=spec.pair.availability,
+            activity=spec.pair.activity,
+            requested_end=requested_end,
+            graph_expires_at=graph_expires_at,
+            timers=tuple(plans),
+            conversation_id=changes.conversation_id,
+        )
+        changes.end_hold = None
 
-    async def active(self, user: UserRef) -> HeldState | None:
-        hold = await self._store.get_active_hold(user)
+    async def active(self, changes: Effects) -> HeldState | None:
+        hold = await self._store.get_active_hold(changes.user)
         if hold is None:
             return None
         return HeldState(State(hold.state), Layer(hold.layer), hold.requested_end)
 
-    async def cancel(self, user: UserRef, reason: str) -> None:
+    def cancel(self, changes: Effects, reason: str) -> None:
         """The user did something newer (/clear, /reset): stop holding, without a notice."""
-        async with self.changes(user) as effects:
-            effects.new_hold = None
-            effects.end_hold = (HoldStatus.CANCELLED, reason)
+        changes.new_hold = None
+        changes.end_hold = (HoldStatus.CANCELLED, reason)
 
     def _committed(self, effects: Effects, hold: Hold | None) -> None:
         if effects.new_hold is not None:
@@ -186,6 +184,8 @@ class HoldKeeper(UsesTimers):
 
     # -- called by the timers ---------------------------------------------------------------------------
     async def fire(self, timer: Timer) -> None:
+        # A timer names its hold, not its user: this first read only finds whose lock to take. What to
+        # do is decided on the hold as read again under that lock.
         hold = await self._store.get_hold(timer.hold_id) if timer.hold_id is not None else None
         if hold is None or not hold.is_active:
             return  # replaced, cleared or already ended: nothing to do (at-least-once firing)

@@ -9,10 +9,10 @@ presence may differ from what was asked.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
@@ -50,18 +50,11 @@ from bot.graph.client import (
 )
 from bot.graph.models import Presence
 from bot.presence.locks import UserLocks
+from bot.presence.ports import HoldPort, PresenceGraph
+from bot.store.effects import TurnUnit
+from bot.store.records import Effects
 
 log = logging.getLogger(__name__)
-
-
-class PresenceGraph(Protocol):
-    """The Graph port the service needs (implemented by `GraphClient`, faked in tests)."""
-
-    async def apply(
-        self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None = None, read: bool = True
-    ) -> WriteOutcome: ...
-
-    async def get_presence(self, user_id: str, *, tenant_id: str | None = None) -> Presence: ...
 
 
 # -- validated plans: what will be sent, checked against Graph's rules first ----------------------
@@ -98,47 +91,30 @@ class StatusPlan(BaseModel):
     expires: AwareDatetime | None = None
 
 
-class HoldPort(Protocol):
-    """Keeps states true past one Graph call (`bot.presence.holds.HoldKeeper`)."""
-
-    def changes(self, user: UserRef) -> AbstractAsyncContextManager[object]:
-        """One store transaction for everything the block records (the command's outcome)."""
-        ...
-
-    async def begin(
-        self,
-        user: UserRef,
-        spec: StateSpec,
-        *,
-        requested_end: datetime,
-        graph_expires_at: datetime | None,
-        observed: Presence,
-    ) -> None: ...
-
-    async def cancel(self, user: UserRef, reason: str) -> None: ...
-
-    async def active(self, user: UserRef) -> HeldState | None:
-        """The state the bot holds for `user` now, if any."""
-        ...
-
-
-class HeldState(NamedTuple):
-    state: State
-    layer: Layer
-    requested_end: datetime | None
-
-
 class _HoldPlan(NamedTuple):
     spec: StateSpec
     requested_end: datetime
     graph_expires_at: datetime | None
 
 
+class _StatePlan(NamedTuple):
+    """What a state command will send and hold, checked against Graph's rules and the bot's limits."""
+
+    asked: StateSpec
+    writes: list[GraphWrite]
+    outcome: Outcome
+    hold: _HoldPlan
+
+
 class PresenceService:
     """One public method per presence command (the dispatch table in `bot.turns.dispatch` names them).
 
-    Each runs with the user's lock held (one command or hold step per user at a time) and writes what
-    it changed in the store in one transaction (`HoldPort.changes`).
+    Every method has the shape `method(user, command, *, now, time_zone, unit)`: `unit` is the turn's
+    unit of work (`Turn.unit`; None outside a turn, e.g. another user's card refreshed in a shared chat).
+    Each runs with the user's lock held (one command or hold step per user at a time) inside one unit
+    of work (`HoldPort.changes`): the active hold is read there, and what the command changed (the audit
+    of its Graph writes, the hold it starts or ends, the turn's processed mark) is written in one
+    transaction.
     """
 
     def __init__(
@@ -159,42 +135,26 @@ class PresenceService:
         self._locks = locks or UserLocks()
 
     @asynccontextmanager
-    async def _command(self, user: UserRef) -> AsyncIterator[None]:
-        async with self._locks.hold(user), self._holds.changes(user):
-            yield
+    async def _command(self, user: UserRef, unit: TurnUnit | None) -> AsyncIterator[Effects]:
+        async with self._locks.hold(user), self._holds.changes(user, unit) as changes:
+            yield changes
 
     async def set_state(
-        self, user: UserRef, command: SetState, *, now: datetime, time_zone: str
+        self, user: UserRef, command: SetState, *, now: datetime, time_zone: str, unit: TurnUnit | None
     ) -> PresenceView:
         """`/busy 30m`, `/dnd until 5pm`…: set the state on its layer and hold it until the end asked."""
-        asked = STATES[command.state]
-        writes, outcome, hold = self._plan_state(command, now, time_zone)
-        if command.message is not None:  # the status message ends when the state does
-            status = StatusPlan(text=command.message, expires=hold.requested_end)
-            writes = [*writes, status_message_write(status.text, status.expires)]
-            outcome = outcome.model_copy(update={"summary": f"{outcome.summary} Status message set."})
-        async with self._command(user):
-            writes = await self._replacing(user, hold.spec.layer) + writes
-            result = await self._graph.apply(user.user_id, writes, tenant_id=user.tenant_id)
-            observed = await self._presence(user, result)
-            await self._holds.begin(
-                user,
-                hold.spec,
-                requested_end=hold.requested_end,
-                graph_expires_at=hold.graph_expires_at,
-                observed=observed,
-            )
-        return self._view(user, observed, outcome, asked, now, time_zone)
+        plan = self._plan_state(command, now)  # refused here, before any write
+        async with self._command(user, unit) as changes:
+            observed = await self._hold(changes, plan)
+        return self._view(user, observed, plan.outcome, plan.asked, now, time_zone)
 
     async def clear_session(
-        self, user: UserRef, command: ClearSession, *, now: datetime, time_zone: str
+        self, user: UserRef, command: ClearSession, *, now: datetime, time_zone: str, unit: TurnUnit | None
     ) -> PresenceView:
         """`/clear`: end the bot's own presence session."""
-        async with self._command(user):
-            result = await self._graph.apply(
-                user.user_id, [clear_presence_write(self._session_id)], tenant_id=user.tenant_id
-            )
-            await self._holds.cancel(user, "cleared with /clear")
+        async with self._command(user, unit) as changes:
+            result = await self._apply(changes, [clear_presence_write(self._session_id)])
+            self._holds.cancel(changes, "cleared with /clear")
             presence = await self._presence(user, result)
         if result.errors:
             summary = "The bot had no presence session for you, so there was nothing to clear."
@@ -202,15 +162,15 @@ class PresenceService:
             summary = "Ended the bot's presence session; your other sessions decide again."
         return self._view(user, presence, Outcome(summary=summary), None, now, time_zone)
 
-    async def reset(self, user: UserRef, command: Reset, *, now: datetime, time_zone: str) -> PresenceView:
+    async def reset(
+        self, user: UserRef, command: Reset, *, now: datetime, time_zone: str, unit: TurnUnit | None
+    ) -> PresenceView:
         """`/reset`: end the bot's session and the preferred presence: back to automatic."""
-        async with self._command(user):
-            result = await self._graph.apply(
-                user.user_id,
-                [clear_presence_write(self._session_id), clear_preferred_write()],
-                tenant_id=user.tenant_id,
+        async with self._command(user, unit) as changes:
+            result = await self._apply(
+                changes, [clear_presence_write(self._session_id), clear_preferred_write()]
             )
-            await self._holds.cancel(user, "reset with /reset")
+            self._holds.cancel(changes, "reset with /reset")
             presence = await self._presence(user, result)
         outcome = Outcome(
             summary="Back to automatic: ended the bot's session and cleared your picked status."
@@ -218,52 +178,66 @@ class PresenceService:
         return self._view(user, presence, outcome, None, now, time_zone)
 
     async def set_status_message(
-        self, user: UserRef, command: SetStatusMessage, *, now: datetime, time_zone: str
+        self,
+        user: UserRef,
+        command: SetStatusMessage,
+        *,
+        now: datetime,
+        time_zone: str,
+        unit: TurnUnit | None,
     ) -> PresenceView:
         """`/status Out for lunch for 1h`."""
         plan = StatusPlan(text=command.text, expires=command.when.end if command.when else None)
-        async with self._command(user):
-            result = await self._graph.apply(
-                user.user_id, [status_message_write(plan.text, plan.expires)], tenant_id=user.tenant_id
-            )
+        async with self._command(user, unit) as changes:
+            result = await self._apply(changes, [status_message_write(plan.text, plan.expires)])
             presence = await self._presence(user, result)
         outcome = Outcome(summary="Status message set.", requested_end=plan.expires)
         return self._view(user, presence, outcome, None, now, time_zone)
 
     async def clear_status_message(
-        self, user: UserRef, command: ClearStatusMessage, *, now: datetime, time_zone: str
+        self,
+        user: UserRef,
+        command: ClearStatusMessage,
+        *,
+        now: datetime,
+        time_zone: str,
+        unit: TurnUnit | None,
     ) -> PresenceView:
         """`/status clear`."""
-        async with self._command(user):
-            result = await self._graph.apply(
-                user.user_id, [status_message_write("", None)], tenant_id=user.tenant_id
-            )
+        async with self._command(user, unit) as changes:
+            result = await self._apply(changes, [status_message_write("", None)])
             presence = await self._presence(user, result)
         return self._view(user, presence, Outcome(summary="Status message cleared."), None, now, time_zone)
 
-    async def extend(self, user: UserRef, command: Extend, *, now: datetime, time_zone: str) -> PresenceView:
+    async def extend(
+        self, user: UserRef, command: Extend, *, now: datetime, time_zone: str, unit: TurnUnit | None
+    ) -> PresenceView:
         """`/extend 30m`: the held state again, ending that much later (from its end, or from now if it
-        has passed), under Graph's and the bot's limits as any state command."""
-        held = await self._holds.active(user)
-        if held is None or held.requested_end is None:
-            raise CommandError(
-                "I'm not holding a status for you, so there's nothing to extend. Set one first.", "/busy 30m"
-            )
-        end = max(held.requested_end, now) + command.by
-        when = When(end=end, duration=None, text=f"extended by {_human(command.by)}")
-        view = await self.set_state(user, SetState(state=held.state, when=when), now=now, time_zone=time_zone)
-        if view.outcome is None:
-            return view
+        has passed), under Graph's and the bot's limits as any state command. The held state is read
+        under the user's lock, in the same unit that sets it again: a command of theirs that lands
+        meanwhile is extended, never undone."""
+        async with self._command(user, unit) as changes:
+            held = await self._holds.active(changes)
+            if held is None or held.requested_end is None:
+                raise CommandError(
+                    "I'm not holding a status for you, so there's nothing to extend. Set one first.",
+                    "/busy 30m",
+                )
+            end = max(held.requested_end, now) + command.by
+            when = When(end=end, duration=None, text=f"extended by {_human(command.by)}")
+            plan = self._plan_state(SetState(state=held.state, when=when), now)
+            observed = await self._hold(changes, plan)
         summary = f"Extended by {_human(command.by)}: {STATES[held.state].label}."
-        return view.model_copy(update={"outcome": view.outcome.model_copy(update={"summary": summary})})
+        outcome = plan.outcome.model_copy(update={"summary": summary})
+        return self._view(user, observed, outcome, plan.asked, now, time_zone)
 
     async def show(
-        self, user: UserRef, command: ShowPresence, *, now: datetime, time_zone: str
+        self, user: UserRef, command: ShowPresence, *, now: datetime, time_zone: str, unit: TurnUnit | None
     ) -> PresenceView:
         """`/presence`: what Graph reports, and the state the bot is holding, if any."""
-        async with self._locks.hold(user):
+        async with self._command(user, unit) as changes:
             presence = await self._graph.get_presence(user.user_id, tenant_id=user.tenant_id)
-            held = await self._holds.active(user)
+            held = await self._holds.active(changes)
         if held is None:
             return self._view(user, presence, None, None, now, time_zone)
         asked = STATES[held.state]
@@ -274,6 +248,26 @@ class PresenceService:
             requested_end=held.requested_end,
         )
         return self._view(user, presence, outcome, asked, now, time_zone)
+
+    async def _hold(self, changes: Effects, plan: _StatePlan) -> Presence:
+        """Send a state command's writes (after clearing the bot's state on the other layer) and hold
+        the state: inside the command's unit, under the user's lock."""
+        writes = await self._replacing(changes, plan.hold.spec.layer) + plan.writes
+        result = await self._apply(changes, writes)
+        observed = await self._presence(changes.user, result)
+        self._holds.begin(
+            changes,
+            plan.hold.spec,
+            requested_end=plan.hold.requested_end,
+            graph_expires_at=plan.hold.graph_expires_at,
+            observed=observed,
+        )
+        return observed
+
+    async def _apply(self, changes: Effects, writes: list[GraphWrite]) -> WriteOutcome:
+        """Send `writes` for the unit's user; their audit goes into the unit."""
+        user = changes.user
+        return await self._graph.apply(user.user_id, writes, tenant_id=user.tenant_id, audit=changes)
 
     async def _presence(self, user: UserRef, result: WriteOutcome) -> Presence:
         return result.presence or await self._graph.get_presence(user.user_id, tenant_id=user.tenant_id)
@@ -296,20 +290,26 @@ class PresenceService:
             now=now,
         )
 
-    async def _replacing(self, user: UserRef, layer: Layer) -> list[GraphWrite]:
+    async def _replacing(self, changes: Effects, layer: Layer) -> list[GraphWrite]:
         """A newer state replaces the one the bot set before, even on the other layer: `/dnd` then
         `/busy` shows Busy (the bot's Do not disturb is cleared), and `/busy 3h` then `/dnd 30m` does
         not resurface Busy when Do not disturb ends. A status the user picked in Teams is left alone."""
-        previous = await self._holds.active(user)
+        previous = await self._holds.active(changes)
         if previous is None or previous.layer is layer:
             return []
         if previous.layer is Layer.PREFERRED:
             return [clear_preferred_write()]
         return [clear_presence_write(self._session_id)]
 
-    def _plan_state(
-        self, command: SetState, now: datetime, time_zone: str
-    ) -> tuple[list[GraphWrite], Outcome, _HoldPlan]:
+    def _plan_state(self, command: SetState, now: datetime) -> _StatePlan:
+        writes, outcome, hold = self._plan_layer(command, now)
+        if command.message is not None:  # the status message ends when the state does
+            status = StatusPlan(text=command.message, expires=hold.requested_end)
+            writes = [*writes, status_message_write(status.text, status.expires)]
+            outcome = outcome.model_copy(update={"summary": f"{outcome.summary} Status message set."})
+        return _StatePlan(STATES[command.state], writes, outcome, hold)
+
+    def _plan_layer(self, command: SetState, now: datetime) -> tuple[list[GraphWrite], Outcome, _HoldPlan]:
         spec = STATES[command.state]
         if spec.layer is not Layer.SESSION:
             writes, outcome = self._plan_preferred(command, spec, now)

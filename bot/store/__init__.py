@@ -13,7 +13,6 @@ from bot.store.records import (
 )
 from bot.store.store import DEDUP_WINDOW, Store, open_store
 from bot.store.timers import GiveUpHandler, TimerAbandoned, TimerHandler, TimerService
-from bot.store.watches import WatchCapReached
 
 __all__ = [
     "DEDUP_WINDOW",
@@ -30,7 +29,6 @@ __all__ = [
     "TimerService",
     "UserRef",
     "UserSettings",
-    "WatchCapReached",
     "hold_timer_key",
     "open_store",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -178,13 +179,17 @@ class NewHold(NamedTuple):
 @dataclass
 class Effects:
     """Everything one command changes in the store, written together by `Store.commit`: the audit of
-    its Graph writes, and the hold it starts (with its timers) or ends."""
+    its Graph writes, and the hold it starts (with its timers) or ends.
+
+    A command's open unit (`bot.store.effects.collect`) yields one; the service hands it to whatever
+    records into it: the Graph client as the call's audit sink (`record_write`), the hold keeper."""
 
     user: UserRef
     audit: list[AuditRow] = field(default_factory=list)
     new_hold: NewHold | None = None
     end_hold: tuple[HoldStatus, str] | None = None  # end the active hold without a successor
     activity_key: str | None = None  # the activity whose work this is: marked processed with it
+    conversation_id: str | None = None  # where the command came from: a hold it starts notifies there
 
     def __bool__(self) -> bool:
         return (
@@ -193,3 +198,19 @@ class Effects:
             or self.end_hold is not None
             or self.activity_key is not None
         )
+
+    async def record_write(
+        self,
+        *,
+        user_id: str,
+        tenant_id: str | None,
+        operation: str,
+        request: Mapping[str, Any],
+        status: int,
+        code: str,
+    ) -> None:
+        """The Graph client's audit sink for this command's calls (`bot.graph.client.AuditSink`): the
+        row is written with the command's other changes, even when the command fails."""
+        if (tenant_id or "", user_id) != self.user.key:
+            raise ValueError("a command's unit records the audit of its own user's writes only")
+        self.audit.append(AuditRow(operation, code, dict(request), status))

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-from bot.core.colleagues import Colleague, Watch, WatchEnd, WatchKind
+from bot.core.colleagues import Colleague, Watch, WatchCapReached, WatchEnd, WatchKind
 from bot.core.users import UserRef
 from bot.store.engine import Database
 from bot.store.records import AuditRow
@@ -35,14 +35,6 @@ class WatchTarget(NamedTuple):
     id: int
     target_id: str
     kind: WatchKind
-
-
-class WatchCapReached(Exception):
-    """The watcher already has `cap` active watches; a new one (not an extension) is refused."""
-
-    def __init__(self, cap: int) -> None:
-        super().__init__(f"at most {cap} active watches per user")
-        self.cap = cap
 
 
 def watch_request(target: Colleague, kind: WatchKind | str, ends_at: datetime) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.core.colleagues import Directory, Mention
 from bot.core.users import UserRef
+from bot.store.effects import TurnUnit
 from bot.store.records import SavedConversation, UserSettings
 from cards import text_fallback
 
@@ -44,7 +45,11 @@ class Inbound:
 
 @dataclass
 class Turn:
-    """One activity on its way through the pipeline; steps fill in what they learn."""
+    """One activity on its way through the pipeline; steps fill in what they learn.
+
+    `unit` is the turn's unit of work, handed to the services as an argument (`unit=turn.unit`): the
+    conversation the activity came from, and (once `MarkDone` sets it) the activity key that the first
+    outcome stored marks processed."""
 
     inbound: Inbound
     now: datetime
@@ -52,6 +57,11 @@ class Turn:
     settings: UserSettings | None = None
     time_zone: str = "UTC"
     redelivered: bool = False
+    unit: TurnUnit = field(init=False)
+
+    def __post_init__(self) -> None:
+        where = self.inbound.conversation
+        self.unit = TurnUnit(conversation_id=where.conversation_id if where is not None else None)
 
     @property
     def user(self) -> UserRef:

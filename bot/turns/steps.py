@@ -19,7 +19,6 @@ import cards
 from bot.core.net import is_loopback_url
 from bot.core.users import UserRef
 from bot.presence.errors import internal_error_view, tenant_refused_view
-from bot.store.effects import activity_scope
 from bot.store.records import SavedConversation, TurnRecord
 from bot.turns.model import Reply, Turn, TurnKind
 
@@ -204,10 +203,11 @@ async def skip_redelivered(turn: Turn, call_next: Next) -> Reply | None:
 
 
 class MarkDone:
-    """An activity counts as processed only when its work is done: the key goes into the same store
-    transaction as the command's outcome (`bot.store.effects.activity_scope`), or, for a turn that
-    stores nothing else, into one of its own once the reply is ready. A process killed before then
-    leaves the activity unmarked, and the channel's redelivery carries it out."""
+    """An activity counts as processed only when its work is done: the key goes on the turn's unit
+    (`Turn.unit`), which the services hand to the store with the command's outcome, so it is marked in
+    that same transaction; a turn that stores nothing else is marked in one of its own once the reply is
+    ready. A process killed before then leaves the activity unmarked, and the channel's redelivery
+    carries it out."""
 
     def __init__(self, ledger: TurnLedger) -> None:
         self._ledger = ledger
@@ -215,18 +215,16 @@ class MarkDone:
 
     async def __call__(self, turn: Turn, call_next: Next) -> Reply | None:
         key = turn.inbound.activity_key
-        conversation = turn.inbound.conversation.conversation_id if turn.inbound.conversation else None
         if key is None or turn.redelivered:
-            with activity_scope(None, conversation):
-                return await call_next(turn)
+            return await call_next(turn)
         if key in self._in_flight:  # delivered again while this process still works on it
             turn.redelivered = True
             return await call_next(turn)
         self._in_flight.add(key)
         try:
-            with activity_scope(key, conversation) as mark:
-                reply = await call_next(turn)
-            if not mark.done:
+            turn.unit.activity_key = key
+            reply = await call_next(turn)
+            if turn.unit.pending_mark is not None:
                 await self._ledger.mark_done(turn.user, key)
             return reply
         finally:

@@ -15,6 +15,7 @@ from bot.core.colleagues import Colleague, Mention, RosterError, RosterPage
 from bot.core.users import UserRef
 from bot.graph.errors import GraphPermissionDenied
 from bot.graph.models import Presence
+from bot.store.effects import TurnUnit
 from tests.support.fakes import FakeGraph, FakeWatches
 
 TENANT = "tenant-1"
@@ -55,7 +56,8 @@ MENTION = (Mention(channel_id="29:m", name="Megan"),)
 
 
 async def watch(svc: ColleaguesService, command: AddWatch, zone: str = "Europe/Berlin") -> datetime | None:
-    views = await svc.watch(ME, command, MENTION, Roster(MEGAN), conversation_id="c", now=NOW, time_zone=zone)
+    unit = TurnUnit(conversation_id="c")
+    views = await svc.watch(ME, command, MENTION, Roster(MEGAN), now=NOW, time_zone=zone, unit=unit)
     return views[0].ends_at
 
 
@@ -80,7 +82,7 @@ async def test_a_mention_the_roster_cannot_resolve_is_named_not_guessed() -> Non
     svc = service()
     with pytest.raises(CommandError, match="couldn't look up Megan"):
         await svc.watch(
-            ME, AddWatch(names=("Megan",)), MENTION, Roster(), conversation_id=None, now=NOW, time_zone="UTC"
+            ME, AddWatch(names=("Megan",)), MENTION, Roster(), now=NOW, time_zone="UTC", unit=None
         )
     # A failing roster with the Entra id in the mention itself still works.
     with_id = (Mention(channel_id="29:m", name="Megan", aad_id="megan"),)

@@ -12,10 +12,10 @@ Each case states what the presence service relies on. A suite class per implemen
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -33,7 +33,7 @@ from bot.graph.client import (
 )
 from bot.graph.errors import GraphNotFound, GraphThrottled
 from bot.graph.models import Presence
-from bot.presence.service import PresenceGraph
+from bot.presence.ports import PresenceGraph
 from bot.sim.caller import TrustingAuthenticator
 from bot.sim.routes import create_sim_app
 from bot.sim.tenant import SimTenant
@@ -61,6 +61,26 @@ class Port:
 
     graph: ColleagueGraph
     forget: Callable[[str], Awaitable[None]]
+
+
+class AuditRecorder:
+    """An audit sink (`bot.graph.client.AuditSink`) that keeps what it is told: (user, tenant, operation,
+    status, request, whether the outcome is "ok")."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str | None, str, int, dict[str, Any], bool]] = []
+
+    async def record_write(
+        self,
+        *,
+        user_id: str,
+        tenant_id: str | None,
+        operation: str,
+        request: Mapping[str, Any],
+        status: int,
+        code: str,
+    ) -> None:
+        self.rows.append((user_id, tenant_id, operation, status, dict(request), code == "ok"))
 
 
 def pair(presence: Presence | None) -> tuple[str, str]:
@@ -187,6 +207,36 @@ class PortContract:
                 NOBODY, [set_presence_write(APP, "Busy", "InACall", HOUR)], tenant_id=TENANT, read=False
             )
         assert pair(await port.graph.get_presence(ALEX, tenant_id=TENANT)) == ("Available", "Available")
+
+    async def test_each_write_sent_is_audited_once_in_the_calls_sink_with_its_outcome(
+        self, port: Port
+    ) -> None:
+        """A command hands its unit of work as the call's audit sink: the audit of what it sent is
+        written with its outcome, a tolerated 404 included, and before a failure reaches the command."""
+        sink = AuditRecorder()
+        await port.graph.apply(
+            ALEX,
+            [clear_presence_write(APP), set_presence_write(APP, "Busy", "InACall", HOUR)],
+            tenant_id=TENANT,
+            audit=sink,
+        )
+        assert [(row[:4], row[5]) for row in sink.rows] == [
+            ((ALEX, TENANT, "clear_presence", 404), False),
+            ((ALEX, TENANT, "set_presence", 200), True),
+        ]
+        assert sink.rows[1][4] == {
+            "sessionId": APP,
+            "availability": "Busy",
+            "activity": "InACall",
+            "expirationDuration": "PT1H",
+        }
+        await port.forget(NOBODY)
+        failed = AuditRecorder()
+        with pytest.raises(GraphNotFound):
+            await port.graph.apply(
+                NOBODY, [set_presence_write(APP, "Busy", "InACall", HOUR)], tenant_id=TENANT, audit=failed
+            )
+        assert [(row[:4], row[5]) for row in failed.rows] == [((NOBODY, TENANT, "set_presence", 404), False)]
 
     # -- colleagues, read in bulk ------------------------------------------------------------------------
     async def test_a_bulk_read_shows_each_colleague_as_a_single_read_does(self, port: Port) -> None:

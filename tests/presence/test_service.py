@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from bot.commands.model import Command, When
-from bot.commands.presence import ClearSession, Reset, SetState, ShowPresence
+from bot.commands.model import Command, CommandError, When
+from bot.commands.presence import ClearSession, Extend, Reset, SetState, ShowPresence
 from bot.commands.status import ClearStatusMessage, SetStatusMessage
 from bot.core.states import STATES, Layer, State
 from bot.core.users import UserRef
 from bot.core.views import PresenceView
 from bot.graph.models import Presence
-from bot.presence.service import HeldState, PreferredPlan, PresenceService, SessionPlan, explain
+from bot.presence.ports import HeldState
+from bot.presence.service import PreferredPlan, PresenceService, SessionPlan, explain
 from tests.support.fake_holds import FakeHolds
 from tests.support.fakes import FakeGraph
 
@@ -37,7 +40,7 @@ async def run(
 ) -> PresenceView:
     """`command` through the service method named (each test names the one it tests)."""
     run_method: Callable[..., Awaitable[PresenceView]] = getattr(service(graph, holds), method)
-    return await run_method(ALEX, command, now=NOW, time_zone=zone)
+    return await run_method(ALEX, command, now=NOW, time_zone=zone, unit=None)
 
 
 async def test_busy_sets_the_bots_session_with_its_app_id() -> None:
@@ -141,6 +144,46 @@ async def test_show_names_the_state_the_bot_holds() -> None:
     view = await run(graph, "show", ShowPresence(), holds=holds)
     assert view.outcome is not None and view.outcome.summary == "The bot is keeping you In a call."
     assert view.outcome.requested_end == NOW + timedelta(minutes=90)
+
+
+async def test_extend_reads_the_held_state_under_the_users_lock() -> None:
+    """`/extend 30m` sent while a `/dnd 1h` is still under way extends Do not disturb, the state that
+    command leaves: it reads the hold after the `/dnd` is done, never the Busy before it."""
+    graph = FakeGraph()
+    holds = FakeHolds()
+    svc = service(graph, holds)
+    await svc.set_state(ALEX, SetState(state=State.BUSY, when=for_(30)), now=NOW, time_zone="UTC", unit=None)
+    sending, answer = asyncio.Event(), asyncio.Event()
+    apply = graph.apply
+
+    async def slow_graph(*args: Any, **kwargs: Any) -> Any:
+        sending.set()
+        await answer.wait()
+        return await apply(*args, **kwargs)
+
+    graph.apply = slow_graph  # type: ignore[method-assign]
+    dnd = asyncio.create_task(
+        svc.set_state(ALEX, SetState(state=State.DND, when=for_(60)), now=NOW, time_zone="UTC", unit=None)
+    )
+    await sending.wait()  # /dnd holds Alex's lock, waiting for Graph
+    extend = asyncio.create_task(
+        svc.extend(ALEX, Extend(by=timedelta(minutes=30)), now=NOW, time_zone="UTC", unit=None)
+    )
+    for _ in range(10):  # /extend runs as far as it can meanwhile
+        await asyncio.sleep(0)
+    assert not extend.done()
+    answer.set()
+    await dnd
+    view = await extend
+    assert holds.held[ALEX.key] == HeldState(State.DND, Layer.PREFERRED, NOW + timedelta(minutes=90))
+    assert view.outcome is not None and view.outcome.summary == "Extended by 30 minutes: Do not disturb."
+
+
+async def test_extend_with_nothing_held_is_refused_in_words() -> None:
+    with pytest.raises(CommandError, match="nothing to extend"):
+        await service(FakeGraph()).extend(
+            ALEX, Extend(by=timedelta(minutes=30)), now=NOW, time_zone="UTC", unit=None
+        )
 
 
 async def test_status_message_body_has_utc_expiry() -> None:

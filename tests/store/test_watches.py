@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import AdjustableClock
+from bot.colleagues.ports import WatchCapReached
 from bot.core.colleagues import Colleague, Watch, WatchEnd, WatchKind
 from bot.core.users import UserRef
-from bot.store import Store, WatchCapReached, open_store
+from bot.store import Store, open_store
 from bot.store.schema import watches
 from bot.store.watches import WatchTarget
 

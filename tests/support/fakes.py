@@ -20,7 +20,8 @@ expiry, no fade of an idle Available).
 A test that needs Graph to show something the writes do not explain (a status picked in Teams, a client
 in a call) scripts it: `FakeGraph(Presence(...))` answers every read with that presence, whatever was
 written; `scripted[user_id] = Presence(...)` does it for one user (a colleague in a meeting, out of
-office), bulk reads included. Every write is recorded in `writes`, every read counted in `reads`;
+office), bulk reads included. Every write is recorded in `writes` (and, as the client does, in the call's
+`audit` sink with its outcome), every read counted in `reads`;
 `fail_with` makes every call raise that error.
 """
 
@@ -31,11 +32,13 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from bot.core.colleagues import PRESENCES_PER_CALL, Colleague, Watch, WatchEnd, WatchKind
+from bot.clock import AdjustableClock, Clock
+from bot.core.colleagues import PRESENCES_PER_CALL, Colleague, Watch, WatchCapReached, WatchEnd, WatchKind
 from bot.core.states import SESSION_RANK
 from bot.core.users import UserRef
-from bot.graph.client import GraphWrite, WriteOutcome
+from bot.graph.client import AuditSink, GraphWrite, WriteOutcome
 from bot.graph.errors import GraphError, GraphNotFound
 from bot.graph.models import (
     ClearPresenceRequest,
@@ -45,7 +48,7 @@ from bot.graph.models import (
     SetStatusMessageRequest,
     StatusMessage,
 )
-from bot.store.watches import WatchCapReached
+from bot.store.records import ConversationReferenceRecord, SavedConversation, TurnRecord, UserSettings
 
 # What a user's Teams client reports when nothing else is going on (the simulated tenant's new user).
 CLIENT_PAIR = ("Available", "Available")
@@ -78,7 +81,13 @@ class FakeGraph:
     _order: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
     async def apply(
-        self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None = None, read: bool = True
+        self,
+        user_id: str,
+        writes: Sequence[GraphWrite],
+        *,
+        tenant_id: str | None = None,
+        read: bool = True,
+        audit: AuditSink | None = None,
     ) -> WriteOutcome:
         if self.fail_with is not None:
             raise self.fail_with
@@ -88,9 +97,12 @@ class FakeGraph:
             try:
                 self._write(user_id, write)
             except GraphError as error:
+                await _audit(audit, user_id, tenant_id, write, error)
                 if not isinstance(error, write.tolerated):
                     raise
                 outcome.errors[index] = error
+            else:
+                await _audit(audit, user_id, tenant_id, write, None)
         if read:
             outcome.presence = self._read(user_id)
         return outcome
@@ -168,8 +180,26 @@ class FakeGraph:
         return Presence(id=user_id, availability=availability, activity=activity, status_message=user.status)
 
 
+async def _audit(
+    sink: AuditSink | None, user_id: str, tenant_id: str | None, write: GraphWrite, error: GraphError | None
+) -> None:
+    """What `GraphClient` records of each write it sent, in the call's audit sink."""
+    if sink is not None:
+        await sink.record_write(
+            user_id=user_id,
+            tenant_id=tenant_id,
+            operation=write.op,
+            request=write.body.wire() if write.body is not None else {},
+            status=error.status if error else 200,
+            code=error.code if error else "ok",
+        )
+
+
 class FakeWatches:
-    """The store's watches and the watcher's `watching`, in memory (`bot.colleagues.service` ports)."""
+    """The store's watches and the watcher's `watching`, in memory (`bot.colleagues.ports`: `WatchStore`,
+    `Watching`). Held to the same contract as the real `Store` (tests/colleagues/test_watches_contract.py):
+    asking again for the same colleague and kind extends the running watch (its end; its conversation when
+    one is given), a new watch beyond the cap is refused, a cancel returns the watches it ended."""
 
     def __init__(self) -> None:
         self.watches: list[Watch] = []
@@ -186,10 +216,14 @@ class FakeWatches:
         now: datetime,
         cap: int,
     ) -> Watch:
+        if ends_at <= now:
+            raise ValueError("a watch ends after it starts")
         mine = await self.active_watches(watcher, now=now)
         same = [w for w in mine if w.target.aad_id == target.aad_id and w.kind is kind]
         if same:
-            extended = dataclasses.replace(same[0], ends_at=ends_at, conversation_id=conversation_id)
+            extended = dataclasses.replace(
+                same[0], ends_at=ends_at, conversation_id=conversation_id or same[0].conversation_id
+            )
             self.watches[self.watches.index(same[0])] = extended
             return extended
         if len(mine) >= cap:
@@ -213,14 +247,135 @@ class FakeWatches:
     async def cancel_watches(
         self, watcher: UserRef, target_aad_id: str | None, *, now: datetime
     ) -> list[Watch]:
-        stopped = [
-            w for w in await self.active_watches(watcher, now=now) if target_aad_id in (None, w.target.aad_id)
-        ]
-        for watch in stopped:
-            self.watches[self.watches.index(watch)] = dataclasses.replace(
-                watch, ended_at=now, end_reason=WatchEnd.CANCELLED
-            )
+        stopped: list[Watch] = []
+        for watch in await self.active_watches(watcher, now=now):
+            if target_aad_id in (None, watch.target.aad_id):
+                ended = dataclasses.replace(watch, ended_at=now, end_reason=WatchEnd.CANCELLED)
+                self.watches[self.watches.index(watch)] = ended
+                stopped.append(ended)
         return stopped
 
     async def watching(self, tenant_id: str) -> None:
         self.polled_tenants.append(tenant_id)
+
+
+class FakePeople:
+    """The store's side of people, in memory: the pipeline's turn ledger (`TurnLedger`: `record_turn`,
+    `mark_done`), what notices read (`NoticeStore`) and the preferences (`PreferenceStore`).
+
+    Held to the same contracts as the real `Store` (tests/turns/test_ledger_contract.py,
+    tests/teams/test_notices_contract.py): an activity is fresh until it is marked done; a turn saves how
+    to reach the sender in its conversation, which notices then read; the zone Teams reports is kept
+    unless the user chose one. The dedup window is not modelled (a mark never expires). Every call of
+    `record_turn` is recorded in `turns`, every mark in `marked`, every forget in `forgotten`.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or AdjustableClock()
+        self.settings: dict[tuple[str, str], UserSettings] = {}
+        self.references: dict[tuple[str, str], dict[str, ConversationReferenceRecord]] = {}
+        self.processed: set[str] = set()
+        self.turns: list[dict[str, Any]] = []
+        self.marked: list[str] = []
+        self.forgotten: list[tuple[UserRef, str | None, bool, bool]] = []
+
+    # -- the turn ledger ----------------------------------------------------------------------------------
+    async def record_turn(
+        self,
+        user: UserRef,
+        *,
+        activity_key: str | None,
+        conversation: SavedConversation | None,
+        reported_zone: str | None,
+    ) -> TurnRecord:
+        self.turns.append(
+            {"user": user, "key": activity_key, "conversation": conversation, "zone": reported_zone}
+        )
+        if activity_key is not None and activity_key[:256] in self.processed:
+            return TurnRecord(fresh=False, settings=None)
+        if conversation is not None:
+            latest = await self.latest_conversation_reference(user)
+            if latest is None or _saved(latest) != conversation:  # only what changed is written
+                self.references.setdefault(user.key, {})[conversation.conversation_id] = _reference(
+                    user, conversation, self.clock.now()
+                )
+        settings = self.settings.get(user.key)
+        if reported_zone and (
+            settings is None or (not settings.time_zone_explicit and settings.time_zone != reported_zone)
+        ):
+            settings = self._settings(user, time_zone=reported_zone)
+        return TurnRecord(fresh=True, settings=settings)
+
+    async def mark_done(self, user: UserRef, activity_key: str) -> None:
+        self.marked.append(activity_key)
+        self.processed.add(activity_key[:256])
+
+    # -- preferences --------------------------------------------------------------------------------------
+    async def set_time_zone(self, user: UserRef, time_zone: str | None) -> UserSettings:
+        return self._settings(user, time_zone=time_zone, time_zone_explicit=time_zone is not None)
+
+    async def set_notices_enabled(self, user: UserRef, enabled: bool) -> UserSettings:
+        return self._settings(user, notices_enabled=enabled)
+
+    def _settings(self, user: UserRef, **change: Any) -> UserSettings:
+        before = self.settings.get(user.key)
+        values: dict[str, Any] = (
+            before.model_dump()
+            if before is not None
+            else {"time_zone": None, "time_zone_explicit": False, "notices_enabled": True}
+        )
+        values.update(
+            change, tenant_id=user.tenant_id or None, user_id=user.user_id, updated_at=self.clock.now()
+        )
+        self.settings[user.key] = UserSettings(**values)
+        return self.settings[user.key]
+
+    # -- what notices read --------------------------------------------------------------------------------
+    async def get_user(self, user: UserRef) -> UserSettings | None:
+        return self.settings.get(user.key)
+
+    async def latest_conversation_reference(
+        self, user: UserRef, *, conversation_type: str | None = None
+    ) -> ConversationReferenceRecord | None:
+        saved = [
+            reference
+            for reference in self.references.get(user.key, {}).values()
+            if conversation_type is None or reference.conversation_type == conversation_type
+        ]
+        return max(saved, key=lambda reference: reference.updated_at, default=None)
+
+    async def conversation_reference(
+        self, user: UserRef, conversation_id: str
+    ) -> ConversationReferenceRecord | None:
+        return self.references.get(user.key, {}).get(conversation_id)
+
+    async def forget_conversation(
+        self, user: UserRef, conversation_id: str | None, *, personal: bool = False, everyone: bool = False
+    ) -> int:
+        self.forgotten.append((user, conversation_id, personal, everyone))
+        removed = 0
+        for (tenant, user_id), saved in self.references.items():
+            if tenant != (user.tenant_id or ""):
+                continue
+            mine = user_id == user.user_id
+            for key, reference in list(saved.items()):
+                there = conversation_id is not None and key == conversation_id and (everyone or mine)
+                if there or (personal and mine and reference.conversation_type == "personal"):
+                    del saved[key]
+                    removed += 1
+        return removed
+
+
+def _saved(reference: ConversationReferenceRecord) -> SavedConversation:
+    return SavedConversation(reference.conversation_id, reference.conversation_type, reference.reference)
+
+
+def _reference(user: UserRef, saved: SavedConversation, at: datetime) -> ConversationReferenceRecord:
+    return ConversationReferenceRecord(
+        tenant_id=user.tenant_id or None,
+        user_id=user.user_id,
+        conversation_id=saved.conversation_id,
+        conversation_type=saved.conversation_type,
+        reference=saved.reference,
+        updated_at=at,
+    )

@@ -5,7 +5,6 @@ to a local connector, and what the connector answers (429 with `Retry-After`, a 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,10 +12,11 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 
 from bot.clock import AdjustableClock
 from bot.core.users import UserRef
-from bot.store.records import ConversationReferenceRecord, UserSettings
+from bot.store.records import SavedConversation
 from bot.teams.notices import TeamsNotifier
 from bot.teams.sender import SendPolicy
 from tests.support.connector import Connector
+from tests.support.fakes import FakePeople
 from tests.support.waiting import eventually
 
 ALEX = UserRef(user_id="alex", tenant_id="tenant-1", name="Alex")
@@ -29,48 +29,22 @@ class _Config:
     APP_TENANTID = ""
 
 
-class FakeStore:
-    def __init__(self, service_url: str, conversation_id: str = "chat-alex") -> None:
-        self.service_url = service_url
-        self.conversation_id = conversation_id
-        self.forgotten: list[tuple[UserRef, str | None, bool, bool]] = []
-
-    async def get_user(self, user: UserRef) -> UserSettings | None:
-        return None
-
-    async def conversation_reference(
-        self, user: UserRef, conversation_id: str
-    ) -> ConversationReferenceRecord | None:
-        found = await self.latest_conversation_reference(user)
-        return found if found is not None and found.conversation_id == conversation_id else None
-
-    async def latest_conversation_reference(
-        self, user: UserRef, *, conversation_type: str | None = None
-    ) -> ConversationReferenceRecord | None:
-        reference: dict[str, Any] = {
-            "serviceUrl": self.service_url,
-            "channelId": "msteams",
-            "conversation": {"id": self.conversation_id, "conversationType": "personal"},
-            "bot": {"id": "bot"},
-            "user": {"id": user.user_id},
-        }
-        return ConversationReferenceRecord(
-            tenant_id=user.tenant_id,
-            user_id=user.user_id,
-            conversation_id=self.conversation_id,
-            conversation_type="personal",
-            reference=reference,
-            updated_at=datetime.now(UTC),
-        )
-
-    async def forget_conversation(
-        self, user: UserRef, conversation_id: str | None, *, personal: bool = False, everyone: bool = False
-    ) -> int:
-        self.forgotten.append((user, conversation_id, personal, everyone))
-        return 1
+async def reachable(service_url: str) -> FakePeople:
+    """Alex, who wrote to the bot in their 1:1 chat, "chat-alex" (Teams there: the local connector)."""
+    people = FakePeople()
+    reference: dict[str, Any] = {
+        "serviceUrl": service_url,
+        "channelId": "msteams",
+        "conversation": {"id": "chat-alex", "conversationType": "personal"},
+        "bot": {"id": "bot"},
+        "user": {"id": ALEX.user_id},
+    }
+    here = SavedConversation("chat-alex", "personal", reference)
+    await people.record_turn(ALEX, activity_key=None, conversation=here, reported_zone=None)
+    return people
 
 
-def notifier(store: FakeStore, **policy: Any) -> TeamsNotifier:
+def notifier(store: FakePeople, **policy: Any) -> TeamsNotifier:
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_Config()))
     return TeamsNotifier(
         lambda: adapter,
@@ -93,7 +67,7 @@ async def _idle(teams: TeamsNotifier) -> bool:
 async def test_a_429_is_retried_after_what_retry_after_says(connector: Connector) -> None:
     connector.throttle["chat-alex"] = 1
     connector.retry_after = "1"
-    teams = notifier(FakeStore(connector.url))
+    teams = notifier(await reachable(connector.url))
     assert await teams.notify(ALEX, "Your Busy has ended", "Teams shows you as Available.", None)
     await sent(teams)
     statuses = [attempt.status for attempt in connector.attempts]
@@ -105,7 +79,7 @@ async def test_a_429_is_retried_after_what_retry_after_says(connector: Connector
 
 async def test_a_gateways_502_page_is_read_as_a_502_and_retried(connector: Connector) -> None:
     connector.fail["chat-alex"] = [502, 504]
-    teams = notifier(FakeStore(connector.url), backoff_base=0.05)
+    teams = notifier(await reachable(connector.url), backoff_base=0.05)
     await teams.notify(ALEX, "Your Busy has ended", "Teams shows you as Available.", None)
     await sent(teams)
     assert [attempt.status for attempt in connector.attempts] == [502, 504, 200]
@@ -115,7 +89,7 @@ async def test_a_gateways_502_page_is_read_as_a_502_and_retried(connector: Conne
 
 async def test_a_403_forgets_the_conversation(connector: Connector, caplog: pytest.LogCaptureFixture) -> None:
     connector.blocked.add("chat-alex")
-    store = FakeStore(connector.url)
+    store = await reachable(connector.url)
     teams = notifier(store)
     with caplog.at_level(logging.WARNING):
         await teams.notify(ALEX, "Your Busy has ended", "Teams shows you as Available.", None)
@@ -129,7 +103,7 @@ async def test_a_403_forgets_the_conversation(connector: Connector, caplog: pyte
 
 
 async def test_no_connector_is_a_connection_failure(caplog: pytest.LogCaptureFixture) -> None:
-    teams = notifier(FakeStore("http://127.0.0.1:9"), attempts=1)
+    teams = notifier(await reachable("http://127.0.0.1:9"), attempts=1)
     with caplog.at_level(logging.WARNING, logger="bot.teams.sender"):
         await teams.notify(ALEX, "Your Busy has ended", "Teams shows you as Available.", None)
         await sent(teams)
@@ -142,7 +116,7 @@ async def test_uninstall_forgets_the_users_personal_chats_and_drops_what_is_queu
 ) -> None:
     connector.throttle["chat-alex"] = 1
     connector.retry_after = "2"
-    store = FakeStore(connector.url)
+    store = await reachable(connector.url)
     teams = notifier(store)
     await teams.notify(ALEX, "Your Busy has ended", "Teams shows you as Available.", None)
     await eventually(lambda: _tried(connector), what="the first try")

@@ -24,7 +24,7 @@ from bot.presence.locks import UserBusy
 from bot.presence.service import PresenceService
 from bot.server import RunningBot
 from bot.store import Store
-from bot.store.effects import StoreAudit, collect
+from bot.store.effects import collect
 from bot.store.records import (
     AuditRow,
     HoldStatus,
@@ -56,7 +56,7 @@ from bot.turns.commands import Services
 from tests.support.connector import Connector
 from tests.support.e2e import card_of, say, texts
 from tests.support.fake_holds import FakeHolds
-from tests.support.fakes import FakeGraph, FakeWatches
+from tests.support.fakes import FakeGraph, FakePeople, FakeWatches
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 ALEX = UserRef(user_id="aad-alex", tenant_id="tenant-1", name="Alex")
@@ -106,29 +106,6 @@ def settings(zone: str | None = None, explicit: bool = False) -> UserSettings:
     )
 
 
-class FakeLedger:
-    def __init__(self, record: TurnRecord) -> None:
-        self.record = record
-        self.calls: list[dict[str, Any]] = []
-        self.marked: list[str] = []
-
-    async def record_turn(
-        self,
-        user: UserRef,
-        *,
-        activity_key: str | None,
-        conversation: SavedConversation | None,
-        reported_zone: str | None,
-    ) -> TurnRecord:
-        self.calls.append(
-            {"user": user, "key": activity_key, "conversation": conversation, "zone": reported_zone}
-        )
-        return self.record
-
-    async def mark_done(self, user: UserRef, activity_key: str) -> None:
-        self.marked.append(activity_key)
-
-
 # -- the steps, one at a time -------------------------------------------------------------------
 async def test_a_turn_without_a_sender_is_answered_and_goes_no_further() -> None:
     rest = Reached()
@@ -145,27 +122,28 @@ async def test_a_refused_tenant_is_answered_before_anything_is_stored() -> None:
 
 
 async def test_record_turn_hands_the_store_what_the_activity_says_and_keeps_the_settings() -> None:
-    ledger = FakeLedger(TurnRecord(fresh=True, settings=settings("Asia/Tokyo")))
+    ledger = FakePeople()
+    ledger.settings[ALEX.key] = settings("Asia/Tokyo", explicit=True)
     rest = Reached()
     await RecordTurn(ledger)(turn(), rest)
-    assert ledger.calls == [
+    assert ledger.turns == [
         {"user": ALEX, "key": "msteams|conv-1|1", "conversation": HERE, "zone": "Europe/Berlin"}
     ]
-    assert rest.turns[0].settings == settings("Asia/Tokyo") and not rest.turns[0].redelivered
+    assert rest.turns[0].settings == settings("Asia/Tokyo", explicit=True) and not rest.turns[0].redelivered
 
 
 async def test_a_turn_that_stores_nothing_is_marked_done_once_its_reply_is_ready() -> None:
-    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+    ledger = FakePeople()
     rest = Reached()
     reply = await MarkDone(ledger)(turn(), rest)
     assert reply is not None and ledger.marked == ["msteams|conv-1|1"]
 
 
 async def test_a_turn_whose_outcome_is_stored_is_marked_in_that_transaction(store: Store) -> None:
-    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+    ledger = FakePeople()
 
     async def command(current: Turn) -> Reply:
-        async with collect(store, ALEX) as effects:
+        async with collect(store, ALEX, current.unit) as effects:
             effects.audit.append(AuditRow("set_presence", "ok", {}, 200))
         return Reply({}, "done")
 
@@ -178,7 +156,7 @@ async def test_a_turn_whose_outcome_is_stored_is_marked_in_that_transaction(stor
 
 
 async def test_a_turn_cut_short_is_not_marked_and_is_redone() -> None:
-    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+    ledger = FakePeople()
 
     async def crash(current: Turn) -> Reply:
         raise RuntimeError("the process dies here")
@@ -189,7 +167,7 @@ async def test_a_turn_cut_short_is_not_marked_and_is_redone() -> None:
 
 
 async def test_the_same_activity_delivered_twice_at_once_is_carried_out_once() -> None:
-    ledger = FakeLedger(TurnRecord(fresh=True, settings=None))
+    ledger = FakePeople()
     started = asyncio.Event()
     release = asyncio.Event()
     runs: list[str] = []
@@ -399,12 +377,11 @@ async def test_record_turn_keeps_the_latest_conversation_latest(store: Store) ->
 
 
 async def test_a_commands_hold_timers_and_audit_are_one_transaction(store: Store) -> None:
-    audit = StoreAudit(store)
     now = store.clock.now()
     end = now + timedelta(hours=6)
     plans = (TimerPlan(TimerKind.END, end, {}), TimerPlan(TimerKind.REFRESH, now + timedelta(hours=3), {}))
-    async with collect(store, ALEX) as effects:
-        await audit.record_write(
+    async with collect(store, ALEX, None) as effects:
+        await effects.record_write(  # the unit is the Graph call's audit sink
             user_id=ALEX.user_id,
             tenant_id=ALEX.tenant_id,
             operation="set_presence",
@@ -424,7 +401,7 @@ async def test_a_commands_hold_timers_and_audit_are_one_transaction(store: Store
 
 async def test_a_failed_command_keeps_the_audit_of_what_it_sent(store: Store) -> None:
     with pytest.raises(RuntimeError):
-        async with collect(store, ALEX) as effects:
+        async with collect(store, ALEX, None) as effects:
             effects.audit.append(AuditRow("set_presence", "Timeout", {}, 504))
             raise RuntimeError("Graph timed out")
     assert [entry.outcome for entry in await store.list_audit(ALEX)] == ["Timeout"]
@@ -433,11 +410,11 @@ async def test_a_failed_command_keeps_the_audit_of_what_it_sent(store: Store) ->
 
 async def test_ending_a_hold_in_a_command_deletes_its_timers(store: Store) -> None:
     plans = (TimerPlan(TimerKind.END, NOW + timedelta(hours=1), {}),)
-    async with collect(store, ALEX) as effects:
+    async with collect(store, ALEX, None) as effects:
         effects.new_hold = NewHold(
             "busy", "session", "Busy", "InACall", NOW + timedelta(hours=1), None, plans
         )
-    async with collect(store, ALEX) as effects:
+    async with collect(store, ALEX, None) as effects:
         effects.end_hold = (HoldStatus.CANCELLED, "cleared with /clear")
     assert await store.get_active_hold(ALEX) is None
     assert (await store.counts()).timers == 0

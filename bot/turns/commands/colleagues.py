@@ -74,9 +74,9 @@ async def watch(context: Context, command: AddWatch) -> Card:
         command,
         inbound.mentions,
         inbound.directory,
-        conversation_id=inbound.conversation.conversation_id if inbound.conversation else None,
         now=turn.now,
         time_zone=turn.time_zone,
+        unit=turn.unit,
     )
     return cards.watch_card(views, owner=context.shared_owner)
 

@@ -158,7 +158,8 @@ async def set_state(context: Context, command: SetState) -> Card:
     presence = context.services.presence
     turn = context.turn
     return presence_card(
-        context, await presence.set_state(turn.user, command, now=turn.now, time_zone=turn.time_zone)
+        context,
+        await presence.set_state(turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit),
     )
 
 
@@ -197,7 +198,9 @@ async def lunch(context: Context, command: Lunch) -> Card:
     turn = context.turn
     when = command.when or When(end=turn.now + LUNCH_LENGTH, duration=LUNCH_LENGTH, text="1h")
     away = SetState(state=State.AWAY, when=when, message=command.message)
-    view = await context.services.presence.set_state(turn.user, away, now=turn.now, time_zone=turn.time_zone)
+    view = await context.services.presence.set_state(
+        turn.user, away, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
+    )
     if view.outcome is not None:
         summary = "Set to Appear away for lunch, with your status message: both end together."
         view = view.model_copy(update={"outcome": view.outcome.model_copy(update={"summary": summary})})
@@ -216,7 +219,9 @@ async def lunch(context: Context, command: Lunch) -> Card:
 )
 async def extend(context: Context, command: Extend) -> Card:
     turn = context.turn
-    view = await context.services.presence.extend(turn.user, command, now=turn.now, time_zone=turn.time_zone)
+    view = await context.services.presence.extend(
+        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
+    )
     return presence_card(context, view)
 
 
@@ -233,7 +238,7 @@ async def extend(context: Context, command: Extend) -> Card:
 async def clear(context: Context, command: ClearSession) -> Card:
     turn = context.turn
     view = await context.services.presence.clear_session(
-        turn.user, command, now=turn.now, time_zone=turn.time_zone
+        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
     )
     return presence_card(context, view)
 
@@ -251,7 +256,9 @@ async def clear(context: Context, command: ClearSession) -> Card:
 )
 async def reset(context: Context, command: Reset) -> Card:
     turn = context.turn
-    view = await context.services.presence.reset(turn.user, command, now=turn.now, time_zone=turn.time_zone)
+    view = await context.services.presence.reset(
+        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
+    )
     return presence_card(context, view)
 
 
@@ -271,7 +278,7 @@ async def reset(context: Context, command: Reset) -> Card:
 async def set_status_message(context: Context, command: SetStatusMessage) -> Card:
     turn = context.turn
     view = await context.services.presence.set_status_message(
-        turn.user, command, now=turn.now, time_zone=turn.time_zone
+        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
     )
     return presence_card(context, view)
 
@@ -285,7 +292,7 @@ async def set_status_message(context: Context, command: SetStatusMessage) -> Car
 async def clear_status_message(context: Context, command: ClearStatusMessage) -> Card:
     turn = context.turn
     view = await context.services.presence.clear_status_message(
-        turn.user, command, now=turn.now, time_zone=turn.time_zone
+        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
     )
     return presence_card(context, view)
 
@@ -317,10 +324,11 @@ async def apply_picker(context: Context, command: ApplyPicker) -> Card:
             SetStatusMessage(text=picked.message, when=picked.message_when),
             now=turn.now,
             time_zone=turn.time_zone,
+            unit=turn.unit,
         )
     message = picked.message if picked.message_when is WITH_STATE else None
     state = SetState(state=picked.state, when=picked.when, message=message)
-    view = await presence.set_state(turn.user, state, now=turn.now, time_zone=turn.time_zone)
+    view = await presence.set_state(turn.user, state, now=turn.now, time_zone=turn.time_zone, unit=turn.unit)
     owner = None if turn.inbound.personal else turn.user.user_id
     return cards.presence_card(view, owner=owner)
 
@@ -337,11 +345,16 @@ async def apply_picker(context: Context, command: ApplyPicker) -> Card:
 )
 async def show(context: Context, command: ShowPresence) -> Card:
     turn = context.turn
-    view = await context.services.presence.show(turn.user, command, now=turn.now, time_zone=turn.time_zone)
+    view = await context.services.presence.show(
+        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
+    )
     return presence_card(context, view)
 
 
 async def presence_of(services: Services, owner: UserRef, turn: Turn) -> Card:
     """`owner`'s presence card as the others in a shared chat see it (a read, never a write)."""
-    view = await services.presence.show(owner, ShowPresence(), now=turn.now, time_zone=turn.time_zone)
+    # not the turn's user: no unit of the turn's
+    view = await services.presence.show(
+        owner, ShowPresence(), now=turn.now, time_zone=turn.time_zone, unit=None
+    )
     return cards.presence_card(view, owner=owner.user_id)
