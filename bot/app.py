@@ -47,6 +47,7 @@ from bot.store.store import Store, open_store
 from bot.store.timers import TimerService
 from bot.teams import speedups
 from bot.teams.auth import bot_framework_authentication
+from bot.teams.body import BodyError, check_body, check_reply_address, clean_strings, read_json
 from bot.teams.context import tenant_of
 from bot.teams.handler import CHANNEL_ERRORS, PresenceBot, log_unsent
 from bot.teams.inbound_auth import (
@@ -68,12 +69,10 @@ from bot.turns import (
     Pipeline,
     RecordTurn,
     ResolveTimeZone,
-    check_body,
-    check_reply_address,
     require_sender,
     skip_redelivered,
 )
-from bot.turns.inputs import BodyError, clean_strings, clean_text, read_json
+from bot.turns.inputs import clean_text
 
 if TYPE_CHECKING:
     from bot.sim.identity import SimIdentity
