@@ -168,23 +168,23 @@ def graph_scope(base_url: str) -> str:
 
 # -- the decision ------------------------------------------------------------------------------------
 def _decide(settings: Settings, load: CertificateLoader) -> Mode:
-    tenants = tuple(settings.allowed_tenants)
-    app_id = settings.microsoft_app_id.strip()
+    tenants, sim_tenants = tuple(settings.bot.allowed_tenants), tuple(settings.simulator.tenants)
+    app_id = settings.bot.app_id.strip()
     explicit_graph = _explicit_graph_credentials(settings)
     if len(explicit_graph) > 1:
         raise ConfigurationError(
             explicit_graph[0], f"and {explicit_graph[1]} are both set: keep one Graph credential"
         )
-    simulator_asked = settings.graph_target == "simulator"
+    simulator_asked = settings.graph.target == "simulator"
     if simulator_asked and explicit_graph:
         raise ConfigurationError(
             explicit_graph[0], "is set, but PRESENCE_BOT_GRAPH=simulator: unset one of them"
         )
     if not app_id:
         _no_bot_credential_without_an_id(settings)
-        graph_configured = bool(settings.graph_client_id.strip() or explicit_graph)
-        if simulator_asked or (settings.graph_target == "auto" and not graph_configured):
-            return Mode(ModeKind.DEVELOPMENT, None, _embedded(settings), tenants, tuple(settings.sim_tenants))
+        graph_configured = bool(settings.graph.client_id.strip() or explicit_graph)
+        if simulator_asked or (settings.graph.target == "auto" and not graph_configured):
+            return Mode(ModeKind.DEVELOPMENT, None, _embedded(settings), tenants, sim_tenants)
         graph = _graph(settings, None, load)
         if not (is_loopback_url(graph.base_url) and is_loopback_url(graph.authority_host)):
             raise ConfigurationError(
@@ -196,19 +196,17 @@ def _decide(settings: Settings, load: CertificateLoader) -> Mode:
         return Mode(ModeKind.DEVELOPMENT, None, graph, tenants)
     bot = _bot(settings, app_id, load)
     if simulator_asked:
-        return Mode(
-            ModeKind.TEAMS_SIMULATED_GRAPH, bot, _embedded(settings), tenants, tuple(settings.sim_tenants)
-        )
+        return Mode(ModeKind.TEAMS_SIMULATED_GRAPH, bot, _embedded(settings), tenants, sim_tenants)
     return Mode(ModeKind.PRODUCTION, bot, _graph(settings, bot, load), tenants)
 
 
 def _explicit_graph_credentials(settings: Settings) -> list[str]:
     found = []
-    if settings.graph_client_secret.get_secret_value():
+    if settings.graph.client_secret.get_secret_value():
         found.append("GRAPH_CLIENT_SECRET")
-    if settings.graph_client_certificate_path is not None:
+    if settings.graph.client_certificate_path is not None:
         found.append("GRAPH_CLIENT_CERTIFICATE_PATH")
-    if settings.graph_managed_identity_client_id.strip():
+    if settings.graph.managed_identity_client_id.strip():
         found.append("GRAPH_MANAGED_IDENTITY_CLIENT_ID")
     return found
 
@@ -216,11 +214,11 @@ def _explicit_graph_credentials(settings: Settings) -> list[str]:
 def _no_bot_credential_without_an_id(settings: Settings) -> None:
     stray = (
         "MicrosoftAppPassword"
-        if settings.microsoft_app_password.get_secret_value()
+        if settings.bot.app_password.get_secret_value()
         else "MicrosoftAppCertificatePath"
-        if settings.microsoft_app_certificate_path is not None
+        if settings.bot.app_certificate_path is not None
         else "MicrosoftAppType=UserAssignedMSI"
-        if settings.microsoft_app_type == "UserAssignedMSI"
+        if settings.bot.app_type == "UserAssignedMSI"
         else None
     )
     if stray is not None:
@@ -232,7 +230,7 @@ def _no_bot_credential_without_an_id(settings: Settings) -> None:
 
 
 def _embedded(settings: Settings) -> GraphTarget:
-    sim_tenants = [t for t in settings.sim_tenants if t]
+    sim_tenants = [t for t in settings.simulator.tenants if t]
     return GraphTarget(
         embedded=True,
         client_id=SIM_APP_ID,
@@ -246,10 +244,10 @@ def _bot(settings: Settings, app_id: str, load: CertificateLoader) -> BotIdentit
         raise ConfigurationError(
             "MicrosoftAppId", f"{app_id!r} is not an app (client) id: a GUID is expected"
         )
-    app_type = settings.microsoft_app_type
-    tenant = settings.microsoft_app_tenant_id.strip() or None
-    password = settings.microsoft_app_password.get_secret_value()
-    certificate_path = settings.microsoft_app_certificate_path
+    app_type = settings.bot.app_type
+    tenant = settings.bot.app_tenant_id.strip() or None
+    password = settings.bot.app_password.get_secret_value()
+    certificate_path = settings.bot.app_certificate_path
     credential: AppCredential
     if app_type == "UserAssignedMSI":
         for name, value in (
@@ -289,7 +287,7 @@ def _bot(settings: Settings, app_id: str, load: CertificateLoader) -> BotIdentit
             credential = _certificate(
                 "MicrosoftAppCertificatePath",
                 certificate_path,
-                settings.microsoft_app_certificate_send_x5c,
+                settings.bot.app_certificate_send_x5c,
                 load,
             )
         else:
@@ -299,18 +297,18 @@ def _bot(settings: Settings, app_id: str, load: CertificateLoader) -> BotIdentit
         app_type=app_type,
         tenant_id=tenant,
         credential=credential,
-        channel_service=settings.channel_service.strip() or None,
+        channel_service=settings.bot.channel_service.strip() or None,
     )
 
 
 def _graph(settings: Settings, bot: BotIdentity | None, load: CertificateLoader) -> GraphTarget:
-    client_id = settings.graph_client_id.strip() or (bot.app_id if bot is not None else "")
-    managed = settings.graph_managed_identity_client_id.strip()
-    secret = settings.graph_client_secret.get_secret_value()
-    certificate_path = settings.graph_client_certificate_path
+    client_id = settings.graph.client_id.strip() or (bot.app_id if bot is not None else "")
+    managed = settings.graph.managed_identity_client_id.strip()
+    secret = settings.graph.client_secret.get_secret_value()
+    certificate_path = settings.graph.client_certificate_path
     credential: AppCredential
     if managed:
-        if settings.graph_client_id.strip() and settings.graph_client_id.strip().lower() != managed.lower():
+        if settings.graph.client_id.strip() and settings.graph.client_id.strip().lower() != managed.lower():
             raise ConfigurationError(
                 "GRAPH_CLIENT_ID",
                 "differs from GRAPH_MANAGED_IDENTITY_CLIENT_ID: the managed identity's client id is the "
@@ -329,7 +327,7 @@ def _graph(settings: Settings, bot: BotIdentity | None, load: CertificateLoader)
             else _certificate(
                 "GRAPH_CLIENT_CERTIFICATE_PATH",
                 certificate_path,
-                settings.graph_client_certificate_send_x5c,
+                settings.graph.client_certificate_send_x5c,
                 load,
             )
         )
@@ -347,30 +345,30 @@ def _graph(settings: Settings, bot: BotIdentity | None, load: CertificateLoader)
             "not set: PRESENCE_BOT_GRAPH=graph needs Graph credentials (GRAPH_CLIENT_ID with "
             "GRAPH_CLIENT_SECRET, GRAPH_CLIENT_CERTIFICATE_PATH or GRAPH_MANAGED_IDENTITY_CLIENT_ID)",
         )
-    tenant = settings.graph_tenant_id.strip() or (bot.tenant_id if bot is not None else None) or _MULTI_TENANT
+    tenant = settings.graph.tenant_id.strip() or (bot.tenant_id if bot is not None else None) or _MULTI_TENANT
     if isinstance(credential, ManagedIdentity) and tenant == _MULTI_TENANT:
         raise ConfigurationError(
             "GRAPH_TENANT_ID",
             "not set: a managed identity gets Graph tokens in its own tenant only; set GRAPH_TENANT_ID "
             "(or MicrosoftAppTenantId)",
         )
-    base_url = settings.graph_base_url.rstrip("/")
-    for name, url in (("GRAPH_BASE_URL", base_url), ("GRAPH_AUTHORITY_HOST", settings.graph_authority_host)):
+    base_url = settings.graph.base_url.rstrip("/")
+    for name, url in (("GRAPH_BASE_URL", base_url), ("GRAPH_AUTHORITY_HOST", settings.graph.authority_host)):
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ConfigurationError(name, f"{url!r} is not an http(s) URL")
         if parts.scheme == "http" and not is_loopback_url(url):
             raise ConfigurationError(name, f"{url!r}: plain http is for a simulator on this machine only")
-    if settings.graph_ca_bundle is not None and not settings.graph_ca_bundle.is_file():
-        raise ConfigurationError("GRAPH_CA_BUNDLE", f"{settings.graph_ca_bundle} is not a file")
+    if settings.graph.ca_bundle is not None and not settings.graph.ca_bundle.is_file():
+        raise ConfigurationError("GRAPH_CA_BUNDLE", f"{settings.graph.ca_bundle} is not a file")
     return GraphTarget(
         embedded=False,
         client_id=client_id,
         credential=credential,
         default_tenant=tenant,
         base_url=base_url,
-        authority_host=settings.graph_authority_host.rstrip("/"),
-        ca_bundle=settings.graph_ca_bundle,
+        authority_host=settings.graph.authority_host.rstrip("/"),
+        ca_bundle=settings.graph.ca_bundle,
         scope=graph_scope(base_url),
     )
 

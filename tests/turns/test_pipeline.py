@@ -451,9 +451,8 @@ async def test_a_busy_command_is_two_write_transactions(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
     runtime = bot.app[RUNTIME]
-    assert runtime.store is not None
     await say(http, bot, connector, "/presence")  # the first turn: the user and their reference are new
-    counted = Transactions(runtime.store)
+    counted = Transactions(runtime.services.store)
     try:
         card = card_of(await say(http, bot, connector, "/busy 30m"))
         assert "In a call" in texts(card)
