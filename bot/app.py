@@ -10,7 +10,6 @@ import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +27,7 @@ from bot.core.tenants import MULTI_TENANT_SEGMENTS
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
 from bot.graph.transport import RetryPolicy
-from bot.health import Readiness
+from bot.health import HealthRoutes, Readiness
 from bot.modes import Mode, ModeKind, require_mode
 from bot.preferences import PreferencesService
 from bot.presence.holds import HoldKeeper
@@ -93,9 +92,9 @@ class Runtime:
     mode: Mode
     clock: Clock
     endpoint: MessagesEndpoint
+    health: HealthRoutes
     self_url: str = ""  # where this process listens, known once the site is bound
     sim_identity: SimIdentity | None = None  # the embedded simulated tenant's identity platform (if any)
-    ready: bool = False
     _services: Services | None = field(default=None, repr=False)
 
     @property
@@ -106,13 +105,17 @@ class Runtime:
         return self._services
 
     def start(self, services: Services) -> None:
+        """The services are built: the endpoint and the health routes open on them."""
         self._services = services
         self.endpoint.open(TeamsEdge(services.authentication, services.adapter, services.bot))
-        self.ready = True
+        self.health.open(
+            services.readiness,
+            lambda: {"timers": services.timers.stats(), "notices": services.notifier.sender.stats()},
+        )
 
     def stop(self) -> None:
-        self.ready = False
         self.endpoint.close()
+        self.health.close()
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -127,11 +130,18 @@ def create_app(
     if clock is None:
         clock = AdjustableClock() if mode.simulated_graph else SystemClock()
     app = web.Application(client_max_size=MAX_BODY)
-    runtime = Runtime(settings, mode, clock, MessagesEndpoint(authenticated=mode.authenticated))
+    about: dict[str, object] = {
+        "mode": mode.kind.value,
+        "graph": "simulator" if mode.simulated_graph else "microsoft-graph",
+        "authenticated": mode.authenticated,
+    }
+    runtime = Runtime(
+        settings, mode, clock, MessagesEndpoint(authenticated=mode.authenticated), HealthRoutes(about, clock)
+    )
     app[RUNTIME] = runtime
     app.router.add_post("/api/messages", runtime.endpoint)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/healthz", runtime.health.live)
+    app.router.add_get("/readyz", runtime.health.ready)
     if mode.simulated_graph:  # never in production: no /sim routes at all
         _mount_simulator(app, runtime)
     app.cleanup_ctx.append(_resources)
@@ -351,33 +361,3 @@ async def start_background(app: web.Application) -> None:
         await services.retention.start()
         await services.watcher.start()
         await services.timers.start()
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Liveness: answers 200 once the app has started, for as long as its event loop answers."""
-    runtime = request.app[RUNTIME]
-    if not runtime.ready:
-        return web.json_response({"status": "starting"}, status=503)
-    services = runtime.services
-    return web.json_response(
-        {
-            "status": "ok",
-            "mode": runtime.mode.kind.value,
-            "graph": "simulator" if runtime.mode.simulated_graph else "microsoft-graph",
-            "authenticated": runtime.mode.authenticated,
-            "time": runtime.clock.now().isoformat(),
-            "timers": services.timers.stats(),
-            "notices": services.notifier.sender.stats(),
-        }
-    )
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """Readiness: 200 when the store answers, the timers run and (real Graph) a token can be had; else
-    503 naming the check that failed."""
-    runtime = request.app[RUNTIME]
-    if not runtime.ready:
-        return web.json_response({"status": "starting"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
-    failed, checks = await runtime.services.readiness.check()
-    body = {"status": "not ready" if failed else "ready", "checks": checks, "failed": failed}
-    return web.json_response(body, status=HTTPStatus.SERVICE_UNAVAILABLE if failed else HTTPStatus.OK)

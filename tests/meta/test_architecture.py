@@ -67,7 +67,7 @@ THIRD_PARTY: dict[str, frozenset[str]] = {
     "azure": frozenset({"bot.teams"}),  # azure.core's DeserializationError, raised by msrest
     "urllib3": frozenset({"bot.teams"}),  # what botbuilder's connector raises when a channel is unreachable
     # HTTP: aiohttp serves; httpx calls out.
-    "aiohttp": frozenset({"bot.teams", "bot.app", "bot.server", "bot.sim"}),
+    "aiohttp": frozenset({"bot.teams", "bot.app", "bot.server", "bot.sim", "bot.health"}),
     "httpx": frozenset({"bot.graph", "bot.teams", "bot.app"}),
     "msal": frozenset({"bot.graph"}),
     "tenacity": frozenset({"bot.graph", "bot.teams"}),  # Graph's retries; the proactive sender's
