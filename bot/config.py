@@ -8,7 +8,7 @@ an older version keeps working. A value out of range or unreadable is a `Validat
 `explain` turns it into one line per problem, each naming the variable to fix.
 
 Inbound token metadata defaults to botbuilder's own URLs, resolved at the edge
-(`bot.teams.inbound_auth.metadata_urls`), which knows the national clouds: nothing here repeats them.
+(`bot.teams.auth.token_sources`), which knows the national clouds: nothing here repeats them.
 """
 
 from __future__ import annotations
@@ -348,7 +348,9 @@ def _reason(problem: Any, field: FieldInfo | None) -> str:
 
 
 def _amount(value: object) -> str:
-    """`5 minutes`, `12 hours`, `7 days`, `1 second` for a duration; other values as they are."""
+    """`5 minutes`, `12 hours`, `7 days`, `1 second` for a duration; `60` for 60.0; others as they are."""
+    if isinstance(value, float):
+        return f"{value:g}"
     if not isinstance(value, timedelta):
         return str(value)
     seconds = int(value.total_seconds())
