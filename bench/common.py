@@ -67,15 +67,16 @@ class SimulatorProcess:
         env = self.environment
         return Settings(
             _env_file=None,
-            graph_client_id=env["GRAPH_CLIENT_ID"],
-            graph_client_secret=env["GRAPH_CLIENT_SECRET"],
-            graph_base_url=env["GRAPH_BASE_URL"],
-            graph_authority_host=env["GRAPH_AUTHORITY_HOST"],
-            graph_ca_bundle=Path(env["GRAPH_CA_BUNDLE"]),
-            graph_tenant_id=env["GRAPH_TENANT_ID"],
-            data_dir=data_dir,
-            database_url=database_url,
-            log_level="WARNING",
+            graph={
+                "client_id": env["GRAPH_CLIENT_ID"],
+                "client_secret": env["GRAPH_CLIENT_SECRET"],
+                "base_url": env["GRAPH_BASE_URL"],
+                "authority_host": env["GRAPH_AUTHORITY_HOST"],
+                "ca_bundle": Path(env["GRAPH_CA_BUNDLE"]),
+                "tenant_id": env["GRAPH_TENANT_ID"],
+            },
+            store={"data_dir": data_dir, "database_url": database_url},
+            logging={"level": "WARNING"},
         )
 
 

@@ -171,11 +171,10 @@ async def lateness_and_memory(
         settings = sim.bot_settings(workdir / "bot", url)
         running = await start_bot(settings, "127.0.0.1", 0, clock=SystemClock())
         try:
-            runtime = running.app[RUNTIME]
-            store, timer_service = runtime.store, runtime.timers
-            assert store is not None and timer_service is not None
+            services = running.app[RUNTIME].services
+            store, timer_service = services.store, services.timers
             rss_before = rss_bytes()
-            db_before = await store_bytes(store, settings.data_dir)
+            db_before = await store_bytes(store, settings.store.data_dir)
             now = datetime.now(UTC)
             period = timedelta(minutes=4)  # an Available hold's refresh period
             started = time.perf_counter()
@@ -214,7 +213,7 @@ async def lateness_and_memory(
                 )
             log(f"holds refreshed through Graph and stored: {refreshed:,}")
             rss_after = rss_bytes()
-            db_after = await store_bytes(store, settings.data_dir)
+            db_after = await store_bytes(store, settings.store.data_dir)
             log(f"\n== Memory per hold ({holds_count:,} active holds) ==")
             log(
                 f"bot resident memory: {rss_before / 2**20:.1f} MiB before the holds, "

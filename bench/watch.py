@@ -196,7 +196,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> bool:
             scope=mode.graph.scope,
         )
         async with httpx.AsyncClient(verify=tls, timeout=30) as http:
-            store = await open_store(url, settings.data_dir, clock)
+            store = await open_store(url, settings.store.data_dir, clock)
             try:
                 return await measure(args, env, http, tokens, store, clock)
             finally:

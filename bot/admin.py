@@ -61,15 +61,15 @@ def run_admin(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[int]]) -> int:
-    if settings.database_url is None and not (settings.data_dir / DB_FILE).is_file():
+    if settings.store.database_url is None and not (settings.store.data_dir / DB_FILE).is_file():
         print(
-            f"no store at {settings.data_dir / DB_FILE}: set PRESENCE_BOT_DATA_DIR (or DATABASE_URL) "
+            f"no store at {settings.store.data_dir / DB_FILE}: set PRESENCE_BOT_DATA_DIR (or DATABASE_URL) "
             "as the bot has it",
             file=sys.stderr,
         )
         return 1
     try:
-        store = await open_store(settings.database_url, settings.data_dir, SystemClock())
+        store = await open_store(settings.store.database_url, settings.store.data_dir, SystemClock())
     except (OSError, ValueError, SQLAlchemyError) as error:
         print(f"could not open the store: {escape_control(one_line(error))}", file=sys.stderr)
         return 1

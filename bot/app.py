@@ -1,6 +1,7 @@
-"""`create_app(settings) -> web.Application`: the bot endpoint, health, and (when the mode says Graph is
-simulated: `bot/modes.py`) the embedded simulated tenant under `/sim`. Shared resources live in
-`web.AppKey`s and are opened and closed in `cleanup_ctx`; nothing is module-level."""
+"""`create_app(settings) -> web.Application`: the wiring. It registers the bot endpoint (`bot/teams/http.py`),
+health, and (when the mode says Graph is simulated: `bot/modes.py`) the embedded simulated tenant under
+`/sim`; `cleanup_ctx` opens every shared resource and builds `Services`, complete, before the endpoint
+opens. Nothing is module-level; nothing here reads a request body."""
 
 from __future__ import annotations
 
@@ -8,19 +9,13 @@ import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from http import HTTPStatus
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestPayloadError
-from botbuilder.core import serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity
-from botframework.connector.auth import GovernmentConstants
 from pydantic import SecretStr
 
 from bot.clock import AdjustableClock, Clock, SystemClock
@@ -31,8 +26,7 @@ from bot.core.tenants import MULTI_TENANT_SEGMENTS
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
 from bot.graph.transport import RetryPolicy
-from bot.health import Readiness
-from bot.logs import correlation_id, log_context
+from bot.health import HealthRoutes, Readiness
 from bot.modes import Mode, ModeKind, require_mode
 from bot.preferences import PreferencesService
 from bot.presence.holds import HoldKeeper
@@ -45,20 +39,12 @@ from bot.store.retention import Retention
 from bot.store.store import Store, open_store
 from bot.store.timers import TimerService
 from bot.teams import speedups
-from bot.teams.auth import bot_framework_authentication
-from bot.teams.context import tenant_of
-from bot.teams.handler import CHANNEL_ERRORS, PresenceBot, log_unsent
-from bot.teams.inbound_auth import (
-    CHANNEL_ISSUER,
-    InboundAuthentication,
-    KeysUnavailable,
-    TokenValidator,
-    Unauthorized,
-    tenant_issuers,
-)
+from bot.teams.auth import inbound_authentication
+from bot.teams.handler import PresenceBot
+from bot.teams.http import MAX_BODY, MessagesEndpoint, TeamsEdge, teams_adapter
+from bot.teams.inbound_auth import InboundAuthentication
 from bot.teams.notices import TeamsNotifier
 from bot.teams.sender import SendPolicy
-from bot.teams.signing_keys import KeySource
 from bot.turns import (
     CheckTenant,
     Dispatcher,
@@ -67,13 +53,12 @@ from bot.turns import (
     Pipeline,
     RecordTurn,
     ResolveTimeZone,
-    check_body,
-    check_reply_address,
     require_sender,
     skip_redelivered,
 )
-from bot.turns.commands import COMMANDS, Services
-from bot.turns.inputs import BodyError, clean_strings, clean_text, read_json
+from bot.turns.commands import COMMANDS
+from bot.turns.commands import Services as CommandServices
+from bot.turns.inputs import clean_text
 
 if TYPE_CHECKING:
     from bot.sim.identity import SimIdentity
@@ -81,33 +66,60 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Services:
+    """What a running app holds, built together in `cleanup_ctx` once every resource is open."""
+
+    http: httpx.AsyncClient
+    tokens: MsalTokenProvider
+    store: Store
+    graph: GraphClient
+    keeper: HoldKeeper
+    watcher: Watcher
+    retention: Retention
+    timers: TimerService
+    notifier: TeamsNotifier
+    readiness: Readiness
+    bot: PresenceBot
+    adapter: CloudAdapter
+    authentication: InboundAuthentication
+
+
 @dataclass
 class Runtime:
-    """What a running app holds: filled in by `cleanup_ctx`."""
+    """The app's state: what `create_app` knows, and the `Services` once `cleanup_ctx` has built them."""
 
     settings: Settings
     mode: Mode
     clock: Clock
+    endpoint: MessagesEndpoint
+    health: HealthRoutes
     self_url: str = ""  # where this process listens, known once the site is bound
-    http: httpx.AsyncClient | None = None
-    graph: GraphClient | None = None
-    tokens: MsalTokenProvider | None = None
-    store: Store | None = None
-    timers: TimerService | None = None
-    keeper: HoldKeeper | None = None
-    watcher: Watcher | None = None
-    retention: Retention | None = None
-    readiness: Readiness | None = None
-    notifier: TeamsNotifier | None = None
-    bot: PresenceBot | None = None
-    adapter: CloudAdapter | None = None
-    authentication: InboundAuthentication | None = None
-    ready: bool = False
-    sim_identity: SimIdentity | None = None  # the embedded simulated tenant's identity platform
+    sim_identity: SimIdentity | None = None  # the embedded simulated tenant's identity platform (if any)
+    _services: Services | None = field(default=None, repr=False)
+
+    @property
+    def services(self) -> Services:
+        """The running app's services (`RuntimeError` before `cleanup_ctx` has built them)."""
+        if self._services is None:
+            raise RuntimeError("the app has not started")
+        return self._services
+
+    def start(self, services: Services) -> None:
+        """The services are built: the endpoint and the health routes open on them."""
+        self._services = services
+        self.endpoint.open(TeamsEdge(services.authentication, services.adapter, services.bot))
+        self.health.open(
+            services.readiness,
+            lambda: {"timers": services.timers.stats(), "notices": services.notifier.sender.stats()},
+        )
+
+    def stop(self) -> None:
+        self.endpoint.close()
+        self.health.close()
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
-MAX_BODY = 1024 * 1024  # bytes, after decompression
 
 
 def create_app(
@@ -119,11 +131,18 @@ def create_app(
     if clock is None:
         clock = AdjustableClock() if mode.simulated_graph else SystemClock()
     app = web.Application(client_max_size=MAX_BODY)
-    runtime = Runtime(settings=settings, mode=mode, clock=clock)
+    about: dict[str, object] = {
+        "mode": mode.kind.value,
+        "graph": "simulator" if mode.simulated_graph else "microsoft-graph",
+        "authenticated": mode.authenticated,
+    }
+    runtime = Runtime(
+        settings, mode, clock, MessagesEndpoint(authenticated=mode.authenticated), HealthRoutes(about, clock)
+    )
     app[RUNTIME] = runtime
-    app.router.add_post("/api/messages", messages)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
+    app.router.add_post("/api/messages", runtime.endpoint)
+    app.router.add_get("/healthz", runtime.health.live)
+    app.router.add_get("/readyz", runtime.health.ready)
     if mode.simulated_graph:  # never in production: no /sim routes at all
         _mount_simulator(app, runtime)
     app.cleanup_ctx.append(_resources)
@@ -138,9 +157,9 @@ def _mount_simulator(app: web.Application, runtime: Runtime) -> None:
     from bot.sim.tenant import SimTenant
 
     settings = runtime.settings
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.store.data_dir.mkdir(parents=True, exist_ok=True)
     identity = SimIdentity(
-        settings.data_dir,
+        settings.store.data_dir,
         runtime.clock,
         [
             RegisteredApp(
@@ -154,7 +173,7 @@ def _mount_simulator(app: web.Application, runtime: Runtime) -> None:
             for tenant in runtime.mode.sim_tenants or (ANY_TENANT,)
         ],
     )
-    tenant_state = SimTenant(runtime.clock, settings.data_dir / "sim-state.json")
+    tenant_state = SimTenant(runtime.clock, settings.store.data_dir / "sim-state.json")
     authenticator = JwtAuthenticator(identity, runtime.clock)
     app.add_subapp("/sim", create_sim_app(tenant_state, authenticator, runtime.clock, clock_control=True))
     runtime.sim_identity = identity
@@ -162,7 +181,7 @@ def _mount_simulator(app: web.Application, runtime: Runtime) -> None:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME]
-    settings, mode = runtime.settings, runtime.mode
+    settings, mode, clock = runtime.settings, runtime.mode, runtime.clock
     async with contextlib.AsyncExitStack() as stack:
         http = await stack.enter_async_context(
             httpx.AsyncClient(
@@ -172,18 +191,17 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
                 headers={"User-Agent": "presence-bot/0.1"},
             )
         )
-        runtime.http = http
         target = mode.graph
         ca_bundle: Path | None
-        if target.embedded:
+        base_url: str | Callable[[], str]
+        if runtime.sim_identity is not None:  # the embedded simulated tenant (mode.graph.embedded)
             from bot.sim.identity import start_identity_site
 
             identity = runtime.sim_identity
-            assert identity is not None
-            site = await start_identity_site(identity, "127.0.0.1", settings.sim_identity_port)
+            site = await start_identity_site(identity, "127.0.0.1", settings.simulator.identity_port)
             stack.push_async_callback(site.stop)
             authority_host, ca_bundle = site.base_url, identity.ca_path
-            base_url: str | Callable[[], str] = lambda: f"{runtime.self_url}/sim/v1.0"  # noqa: E731
+            base_url = lambda: f"{runtime.self_url}/sim/v1.0"  # noqa: E731
         else:
             authority_host, ca_bundle, base_url = target.authority_host, target.ca_bundle, target.base_url
         tokens = MsalTokenProvider(
@@ -192,14 +210,12 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             default_tenant=target.default_tenant,
             authority_host=authority_host,
             ca_bundle=ca_bundle,
-            clock=runtime.clock,
+            clock=clock,
             scope=target.scope,
         )
         stack.push_async_callback(tokens.aclose)
-        runtime.tokens = tokens
-        store = await open_store(settings.database_url, settings.data_dir, runtime.clock)
+        store = await open_store(settings.store.database_url, settings.store.data_dir, clock)
         stack.push_async_callback(store.close)
-        runtime.store = store
         graph = GraphClient(
             http,
             base_url=base_url,
@@ -207,9 +223,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             session_id=mode.session_id,
             audit=StoreAudit(store),
             # Graph's own budget ends a second before the command's, so the user sees why it failed.
-            retry=RetryPolicy(budget=max(1.0, settings.command_budget_seconds - 1.0)),
+            retry=RetryPolicy(budget=max(1.0, settings.presence.command_budget_seconds - 1.0)),
         )
-        runtime.graph = graph
         owner = lease_owner()
         # Replicas share PostgreSQL: they also lease each user in the store around a command or hold step.
         locks = UserLocks(store if store.dialect == "postgresql" else None, owner=owner)
@@ -219,22 +234,23 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
             freed = await store.release_leases_of(dead_local_owner)
             if freed:
                 log.warning("released %d user lease(s) of processes of this host that are gone", freed)
+        authentication = inbound_authentication(mode, settings.bot, http)
+        adapter = teams_adapter(authentication)
+        simulated = mode.kind is ModeKind.TEAMS_SIMULATED_GRAPH
         notifier = TeamsNotifier(
-            lambda: runtime.adapter,
+            lambda: adapter,
             store,
-            runtime.clock,
+            clock,
             app_id=mode.bot.app_id if mode.bot is not None else "",
-            default_time_zone=settings.default_time_zone,
-            policy=SendPolicy(per_tenant=settings.notices_per_second),
-            simulated=mode.kind is ModeKind.TEAMS_SIMULATED_GRAPH,
+            default_time_zone=settings.presence.default_time_zone,
+            policy=SendPolicy(per_tenant=settings.bot.notices_per_second),
+            simulated=simulated,
         )
         stack.push_async_callback(notifier.close)  # after the timers stop, before the store closes
-        keeper = HoldKeeper(
-            store, graph, runtime.clock, session_id=mode.session_id, notifier=notifier, locks=locks
-        )
-        retention = Retention(store, runtime.clock, days=settings.audit_days)
+        keeper = HoldKeeper(store, graph, clock, session_id=mode.session_id, notifier=notifier, locks=locks)
+        retention = Retention(store, clock, days=settings.store.audit_days)
         # /watch: one poll timer per tenant, notices through the same sender as hold notices.
-        watcher = Watcher(store, graph, runtime.clock, notifier, interval=settings.watch_interval)
+        watcher = Watcher(store, graph, clock, notifier, interval=settings.colleagues.watch_interval)
         # One handler per kind of timer: a hold's steps, the watches' polls, the store's own maintenance.
         routes = TimerDispatcher()
         routes.route([kind.value for kind in TimerKind], keeper.fire, keeper.give_up)
@@ -242,7 +258,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         routes.route(retention.kinds, retention.fire, retention.give_up)
         timers = TimerService(
             store,
-            runtime.clock,
+            clock,
             routes.fire,
             owner=owner,
             on_give_up=routes.give_up,
@@ -253,62 +269,69 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         keeper.attach(timers)
         watcher.attach(timers)
         retention.attach(timers)
-        runtime.keeper = keeper
-        runtime.watcher = watcher
-        runtime.retention = retention
-        runtime.readiness = _readiness(mode, store, timers, tokens)
-        runtime.timers = timers
-        runtime.notifier = notifier
         stack.push_async_callback(timers.stop)  # runs before the store and HTTP client close
         presence = PresenceService(
             graph,
             keeper,
             session_id=mode.session_id,
-            default_duration=settings.default_duration,
-            max_hold=settings.max_hold,
+            default_duration=settings.presence.default_duration,
+            max_hold=settings.presence.max_hold,
             locks=locks,
         )
         colleagues = ColleaguesService(
             graph,
             store,
             watcher,
-            enabled=settings.colleagues_enabled,
-            who_limit=settings.who_limit,
-            watch_cap=settings.watch_cap,
-            workday_end=settings.workday_end,
+            enabled=settings.colleagues.enabled,
+            who_limit=settings.colleagues.who_limit,
+            watch_cap=settings.colleagues.watch_cap,
+            workday_end=settings.colleagues.workday_end,
         )
         dispatcher = Dispatcher(
-            Services(presence, PreferencesService(store), colleagues),
-            budget_seconds=settings.command_budget_seconds,
+            CommandServices(presence, PreferencesService(store), colleagues),
+            budget_seconds=settings.presence.command_budget_seconds,
         )
         pipeline = Pipeline(
             [
                 require_sender,
-                CheckTenant(settings.tenant_allowed),
+                CheckTenant(settings.bot.tenant_allowed),
                 clean_text,
                 RecordTurn(store),
                 MarkDone(store),
                 skip_redelivered,
-                ResolveTimeZone(settings.default_time_zone),
+                ResolveTimeZone(settings.presence.default_time_zone),
                 KeepCardOwner(dispatcher.card_of),
             ],
             dispatcher,
         )
-        runtime.bot = PresenceBot(
+        bot = PresenceBot(
             pipeline,
-            runtime.clock,
+            clock,
             notifier,
-            simulated=mode.kind is ModeKind.TEAMS_SIMULATED_GRAPH,
+            simulated=simulated,
             commands=COMMANDS.docs(colleagues=colleagues.enabled),
         )
-        runtime.authentication = bot_framework_authentication(mode, _token_validator(settings, mode, http))
-        runtime.adapter = CloudAdapter(runtime.authentication)
-        runtime.adapter.on_turn_error = _on_turn_error
-        runtime.ready = True
+        runtime.start(
+            Services(
+                http=http,
+                tokens=tokens,
+                store=store,
+                graph=graph,
+                keeper=keeper,
+                watcher=watcher,
+                retention=retention,
+                timers=timers,
+                notifier=notifier,
+                readiness=_readiness(mode, store, timers, tokens),
+                bot=bot,
+                adapter=adapter,
+                authentication=authentication,
+            )
+        )
         try:
             yield
         finally:
-            runtime.ready = False
+            runtime.stop()
 
 
 def _readiness(mode: Mode, store: Store, timers: TimerService, tokens: MsalTokenProvider) -> Readiness:
@@ -318,30 +341,6 @@ def _readiness(mode: Mode, store: Store, timers: TimerService, tokens: MsalToken
     if mode.graph.default_tenant.lower() in MULTI_TENANT_SEGMENTS:
         return Readiness(store, timers, None, skipped_because="no default tenant: set GRAPH_TENANT_ID")
     return Readiness(store, timers, tokens)
-
-
-def _token_validator(settings: Settings, mode: Mode, http: httpx.AsyncClient) -> TokenValidator | None:
-    """Inbound tokens checked against the app id, with keys fetched asynchronously; none without one.
-
-    In Azure US Government (`ChannelService`), channel tokens come from its own issuer, with its own keys
-    (unless `PRESENCE_BOT_OPENID_METADATA_URL` names others)."""
-    if mode.bot is None:
-        return None
-    tenant = (mode.bot.tenant_id or "").strip()
-    channel_metadata, channel_issuer = settings.openid_metadata_url, CHANNEL_ISSUER
-    if (mode.bot.channel_service or "").rstrip("/") == GovernmentConstants.CHANNEL_SERVICE:
-        channel_issuer = GovernmentConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
-        if channel_metadata == Settings.model_fields["openid_metadata_url"].default:
-            channel_metadata = GovernmentConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
-    # One source per URL: the same metadata for both (a test's key server) is fetched once.
-    sources = {url: KeySource(http, url) for url in (channel_metadata, settings.emulator_openid_metadata_url)}
-    return TokenValidator(
-        mode.bot.app_id,
-        channel_keys=sources[channel_metadata],
-        emulator_keys=sources[settings.emulator_openid_metadata_url],
-        extra_issuers=tenant_issuers(tenant) if tenant else (),
-        channel_issuer=channel_issuer,
-    )
 
 
 def _graph_tls(mode: Mode) -> ssl.SSLContext | bool:
@@ -359,120 +358,9 @@ async def start_background(app: web.Application) -> None:
     killed between storing a hold and scheduling it) get it first, and the retention timer is created if
     missing; overdue timers fire at once.
     """
-    runtime = app[RUNTIME]
-    if runtime.timers is not None and not runtime.timers.running:
-        if runtime.keeper is not None:
-            await runtime.keeper.repair()
-        if runtime.retention is not None:
-            await runtime.retention.start()
-        if runtime.watcher is not None:
-            await runtime.watcher.start()
-        await runtime.timers.start()
-
-
-async def _on_turn_error(context: object, error: Exception) -> None:
-    if isinstance(error, CHANNEL_ERRORS):  # the reply could not reach the channel (serviceUrl)
-        log_unsent(context, error)
-        return
-    log.error("unhandled error in a turn", exc_info=error)
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Liveness: answers 200 once the app has started, for as long as its event loop answers."""
-    runtime = request.app[RUNTIME]
-    if not runtime.ready:
-        return web.json_response({"status": "starting"}, status=503)
-    return web.json_response(
-        {
-            "status": "ok",
-            "mode": runtime.mode.kind.value,
-            "graph": "simulator" if runtime.mode.simulated_graph else "microsoft-graph",
-            "authenticated": runtime.mode.authenticated,
-            "time": runtime.clock.now().isoformat(),
-            "timers": runtime.timers.stats() if runtime.timers is not None else None,
-            "notices": runtime.notifier.sender.stats() if runtime.notifier is not None else None,
-        }
-    )
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """Readiness: 200 when the store answers, the timers run and (real Graph) a token can be had; else
-    503 naming the check that failed."""
-    runtime = request.app[RUNTIME]
-    if not runtime.ready or runtime.readiness is None:
-        return web.json_response({"status": "starting"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
-    failed, checks = await runtime.readiness.check()
-    body = {"status": "not ready" if failed else "ready", "checks": checks, "failed": failed}
-    return web.json_response(body, status=HTTPStatus.SERVICE_UNAVAILABLE if failed else HTTPStatus.OK)
-
-
-def _error(status: HTTPStatus, reason: str, **headers: str) -> web.Response:
-    return web.json_response({"error": status.phrase, "message": reason}, status=status, headers=headers)
-
-
-def _bad_request(reason: str) -> web.Response:
-    return _error(HTTPStatus.BAD_REQUEST, reason)
-
-
-async def _answer_and_close(request: web.Request, response: web.Response) -> web.Response:
-    """Send `response`, then close the connection: after a body that could not be decoded, aiohttp
-    would read on to drain it and log the same error again as an unhandled exception."""
-    response.force_close()  # "Connection: close", so the client does not send its next request on it
-    await response.prepare(request)
-    await response.write_eof()
-    request.protocol.force_close()
-    return response
-
-
-_ENCODINGS = frozenset({"", "identity", "gzip", "deflate"})
-
-
-async def messages(request: web.Request) -> web.StreamResponse:
-    """POST /api/messages: read and check the body ourselves (400/413/415, never 500), authenticate
-    (401, or 503 while no signing keys can be had), then hand the activity to botbuilder."""
-    runtime = request.app[RUNTIME]
-    assert runtime.adapter is not None and runtime.bot is not None and runtime.authentication is not None
-    if "application/json" not in request.headers.get("Content-Type", ""):
-        return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send the activity as application/json")
-    if request.headers.get("Content-Encoding", "").strip().lower() not in _ENCODINGS:
-        return _error(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "the body may be sent plain, gzip or deflate")
-    try:
-        raw = await request.read()  # aiohttp decompresses, and stops at client_max_size (decompressed)
-    except web.HTTPRequestEntityTooLarge:
-        return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is larger than {MAX_BODY} bytes")
-    except (RequestPayloadError, HttpProcessingError):
-        return await _answer_and_close(request, _bad_request("the body could not be read (broken gzip?)"))
-    try:
-        body = read_json(raw)
-    except BodyError as error:
-        return _bad_request(str(error))
-    problem = check_body(body) or check_reply_address(body, authenticated=runtime.mode.authenticated)
-    if problem is not None:
-        return _bad_request(problem)
-    try:
-        activity = Activity().deserialize(clean_strings(body))
-    except Exception:  # msrest raises several types for shapes it cannot read
-        return _bad_request("the activity could not be read")
-    # Every line logged while this activity is handled names it and the caller's correlation id.
-    with log_context(activity.id, correlation_id(request.headers)):
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "%s activity from tenant %s via %s", activity.type, tenant_of(activity), activity.service_url
-            )
-        try:
-            authenticated = await runtime.authentication.authenticate_request(
-                activity, request.headers.get("Authorization", "")
-            )
-        except Unauthorized as refused:
-            log.warning("refused a request from %s: %s", request.remote, refused.reason)
-            return _error(HTTPStatus.UNAUTHORIZED, "the request's token was not accepted")
-        except KeysUnavailable:
-            log.warning("refused a request from %s: no signing keys to check its token with", request.remote)
-            return _error(HTTPStatus.SERVICE_UNAVAILABLE, "cannot check tokens now", **{"Retry-After": "30"})
-        invoke = await runtime.adapter.process_activity(authenticated, activity, runtime.bot.on_turn)
-    if invoke is None:
-        return web.Response(status=HTTPStatus.CREATED)
-    if invoke.body is None:
-        return web.Response(status=invoke.status)
-    body_out = invoke.body if isinstance(invoke.body, dict | list) else serializer_helper(invoke.body)
-    return web.json_response(body_out, status=invoke.status)
+    services = app[RUNTIME].services
+    if not services.timers.running:
+        await services.keeper.repair()
+        await services.retention.start()
+        await services.watcher.start()
+        await services.timers.start()

@@ -10,10 +10,10 @@ import signal
 import sys
 from pathlib import Path
 
-from pydantic import AliasChoices, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.config import SIM_TENANT_ID, Settings
+from bot.config import SIM_TENANT_ID, Settings, explain
 from bot.core.net import is_loopback_host
 from bot.modes import ConfigurationError, Mode, bind_refusal, decide_mode
 
@@ -24,20 +24,9 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        for problem in error.errors():
-            print(f"configuration error: {_variable(problem['loc'])}{problem['msg']}", file=sys.stderr)
+        for line in explain(error):
+            print(f"configuration error: {line}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-def _variable(loc: tuple[int | str, ...]) -> str:
-    """`NAME: ` for the environment variable a validation error is about (empty if unknown)."""
-    field = Settings.model_fields.get(str(loc[0])) if loc else None
-    alias = field.validation_alias if field is not None else None
-    if isinstance(alias, AliasChoices) and alias.choices:
-        return f"{alias.choices[0]}: "
-    if isinstance(alias, str):
-        return f"{alias}: "
-    return f"{loc[0]}: " if loc else ""
 
 
 def _mode(settings: Settings, host: str, allow_unauthenticated: bool) -> Mode:
@@ -114,7 +103,7 @@ async def _simulator(
     """The simulated tenant alone, to point a bot at as at a real tenant (docs/simulator.md)."""
     from bot.sim.standalone import start_standalone
 
-    directory = data_dir if data_dir is not None else settings.data_dir / "simulator"
+    directory = data_dir if data_dir is not None else settings.store.data_dir / "simulator"
     try:
         simulator = await start_standalone(
             directory,

@@ -3,8 +3,8 @@
 Three checks, each named in the answer: the store answers a trivial query, the timer service runs, and
 (against real Microsoft Graph only) a Graph token can be had for the default tenant. The token check
 asks the identity platform at most once per `graph_every` (60 s) whatever the probe rate: its result,
-good or bad, is kept that long, and concurrent probes share one check. Liveness (`/healthz`) is the
-app's own: it answers as long as the event loop does.
+good or bad, is kept that long, and concurrent probes share one check. Liveness (`/healthz`) answers
+as long as the event loop does. `HealthRoutes` serves both.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Protocol
 
 import sqlalchemy as sa
+from aiohttp import web
 
+from bot.clock import Clock
 from bot.store.store import Store
 from bot.store.timers import TimerService
 
@@ -99,3 +102,36 @@ class Readiness:
             log.warning("readiness: no Graph token: %s", code)
             return f"failed: no Graph token ({code})"
         return OK
+
+
+class HealthRoutes:
+    """`/healthz` (liveness) and `/readyz` (readiness): 503 "starting" until `open`, and again after
+    `close`. `about` is what liveness reports of the process (its mode, which Graph, whether inbound
+    requests are authenticated); `stats`, read on each probe, the timers' and the notices' numbers."""
+
+    def __init__(self, about: dict[str, object], clock: Clock) -> None:
+        self._about = about
+        self._clock = clock
+        self._open: tuple[Readiness, Callable[[], dict[str, object]]] | None = None
+
+    def open(self, readiness: Readiness, stats: Callable[[], dict[str, object]]) -> None:
+        self._open = (readiness, stats)
+
+    def close(self) -> None:
+        self._open = None
+
+    async def live(self, request: web.Request) -> web.Response:
+        """Liveness: answers 200 once the app has started, for as long as its event loop answers."""
+        if self._open is None:
+            return web.json_response({"status": "starting"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
+        body = {"status": "ok", **self._about, "time": self._clock.now().isoformat(), **self._open[1]()}
+        return web.json_response(body)
+
+    async def ready(self, request: web.Request) -> web.Response:
+        """Readiness: 200 when the store answers, the timers run and (real Graph) a token can be had;
+        else 503 naming the check that failed."""
+        if self._open is None:
+            return web.json_response({"status": "starting"}, status=HTTPStatus.SERVICE_UNAVAILABLE)
+        failed, checks = await self._open[0].check()
+        body = {"status": "not ready" if failed else "ready", "checks": checks, "failed": failed}
+        return web.json_response(body, status=HTTPStatus.SERVICE_UNAVAILABLE if failed else HTTPStatus.OK)

@@ -148,12 +148,12 @@ class RedactSecrets(logging.Filter):
 def configured_secrets(settings: Settings) -> list[str]:
     """The secret values in the configuration (app password, Graph secret, database password)."""
     found = [
-        settings.microsoft_app_password.get_secret_value(),
-        settings.graph_client_secret.get_secret_value(),
+        settings.bot.app_password.get_secret_value(),
+        settings.graph.client_secret.get_secret_value(),
     ]
-    if settings.database_url:
+    if settings.store.database_url:
         try:
-            password = make_url(settings.database_url).password
+            password = make_url(settings.store.database_url).password
         except ArgumentError:
             password = None
         if password:
@@ -226,13 +226,13 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
     handler.set_name(_OWN_HANDLER)
     handler.addFilter(ActivityContext())
     handler.addFilter(RedactSecrets(configured_secrets(settings)))
-    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    handler.setFormatter(JsonFormatter() if settings.logging.format == "json" else TextFormatter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _OWN_HANDLER]:
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
-    level = logging.getLevelNamesMapping()[settings.log_level.upper()]
+    level = logging.getLevelNamesMapping()[settings.logging.level.upper()]
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-plugin INFO lines are noise here
     for chatty in _CHATTY:  # DEBUG is for the bot's own lines: these log every driver call or retry setup

@@ -26,7 +26,15 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from bot.config import SIM_APP_ID, SIM_APP_SECRET, SIM_TENANT_ID, Settings
+from bot.config import (
+    SIM_APP_ID,
+    SIM_APP_SECRET,
+    SIM_TENANT_ID,
+    BotFrameworkSettings,
+    GraphSettings,
+    Settings,
+    SimulatorSettings,
+)
 from bot.core.credentials import (
     AppCredential,
     CertificateError,
@@ -168,24 +176,24 @@ def graph_scope(base_url: str) -> str:
 
 # -- the decision ------------------------------------------------------------------------------------
 def _decide(settings: Settings, load: CertificateLoader) -> Mode:
-    tenants = tuple(settings.allowed_tenants)
-    app_id = settings.microsoft_app_id.strip()
-    explicit_graph = _explicit_graph_credentials(settings)
+    tenants, sim_tenants = tuple(settings.bot.allowed_tenants), tuple(settings.simulator.tenants)
+    app_id = settings.bot.app_id.strip()
+    explicit_graph = _explicit_graph_credentials(settings.graph)
     if len(explicit_graph) > 1:
         raise ConfigurationError(
             explicit_graph[0], f"and {explicit_graph[1]} are both set: keep one Graph credential"
         )
-    simulator_asked = settings.graph_target == "simulator"
+    simulator_asked = settings.graph.target == "simulator"
     if simulator_asked and explicit_graph:
         raise ConfigurationError(
             explicit_graph[0], "is set, but PRESENCE_BOT_GRAPH=simulator: unset one of them"
         )
     if not app_id:
-        _no_bot_credential_without_an_id(settings)
-        graph_configured = bool(settings.graph_client_id.strip() or explicit_graph)
-        if simulator_asked or (settings.graph_target == "auto" and not graph_configured):
-            return Mode(ModeKind.DEVELOPMENT, None, _embedded(settings), tenants, tuple(settings.sim_tenants))
-        graph = _graph(settings, None, load)
+        _no_bot_credential_without_an_id(settings.bot)
+        graph_configured = bool(settings.graph.client_id.strip() or explicit_graph)
+        if simulator_asked or (settings.graph.target == "auto" and not graph_configured):
+            return Mode(ModeKind.DEVELOPMENT, None, _embedded(settings.simulator), tenants, sim_tenants)
+        graph = _graph(settings.graph, None, load)
         if not (is_loopback_url(graph.base_url) and is_loopback_url(graph.authority_host)):
             raise ConfigurationError(
                 "MicrosoftAppId",
@@ -194,33 +202,31 @@ def _decide(settings: Settings, load: CertificateLoader) -> Mode:
                 "(or unset the GRAPH_ variables to use the simulated tenant)",
             )
         return Mode(ModeKind.DEVELOPMENT, None, graph, tenants)
-    bot = _bot(settings, app_id, load)
+    bot = _bot(settings.bot, app_id, load)
     if simulator_asked:
-        return Mode(
-            ModeKind.TEAMS_SIMULATED_GRAPH, bot, _embedded(settings), tenants, tuple(settings.sim_tenants)
-        )
-    return Mode(ModeKind.PRODUCTION, bot, _graph(settings, bot, load), tenants)
+        return Mode(ModeKind.TEAMS_SIMULATED_GRAPH, bot, _embedded(settings.simulator), tenants, sim_tenants)
+    return Mode(ModeKind.PRODUCTION, bot, _graph(settings.graph, bot, load), tenants)
 
 
-def _explicit_graph_credentials(settings: Settings) -> list[str]:
+def _explicit_graph_credentials(graph: GraphSettings) -> list[str]:
     found = []
-    if settings.graph_client_secret.get_secret_value():
+    if graph.client_secret.get_secret_value():
         found.append("GRAPH_CLIENT_SECRET")
-    if settings.graph_client_certificate_path is not None:
+    if graph.client_certificate_path is not None:
         found.append("GRAPH_CLIENT_CERTIFICATE_PATH")
-    if settings.graph_managed_identity_client_id.strip():
+    if graph.managed_identity_client_id.strip():
         found.append("GRAPH_MANAGED_IDENTITY_CLIENT_ID")
     return found
 
 
-def _no_bot_credential_without_an_id(settings: Settings) -> None:
+def _no_bot_credential_without_an_id(bot: BotFrameworkSettings) -> None:
     stray = (
         "MicrosoftAppPassword"
-        if settings.microsoft_app_password.get_secret_value()
+        if bot.app_password.get_secret_value()
         else "MicrosoftAppCertificatePath"
-        if settings.microsoft_app_certificate_path is not None
+        if bot.app_certificate_path is not None
         else "MicrosoftAppType=UserAssignedMSI"
-        if settings.microsoft_app_type == "UserAssignedMSI"
+        if bot.app_type == "UserAssignedMSI"
         else None
     )
     if stray is not None:
@@ -231,8 +237,8 @@ def _no_bot_credential_without_an_id(settings: Settings) -> None:
         )
 
 
-def _embedded(settings: Settings) -> GraphTarget:
-    sim_tenants = [t for t in settings.sim_tenants if t]
+def _embedded(simulator: SimulatorSettings) -> GraphTarget:
+    sim_tenants = [t for t in simulator.tenants if t]
     return GraphTarget(
         embedded=True,
         client_id=SIM_APP_ID,
@@ -241,15 +247,15 @@ def _embedded(settings: Settings) -> GraphTarget:
     )
 
 
-def _bot(settings: Settings, app_id: str, load: CertificateLoader) -> BotIdentity:
+def _bot(settings: BotFrameworkSettings, app_id: str, load: CertificateLoader) -> BotIdentity:
     if not GUID.match(app_id):
         raise ConfigurationError(
             "MicrosoftAppId", f"{app_id!r} is not an app (client) id: a GUID is expected"
         )
-    app_type = settings.microsoft_app_type
-    tenant = settings.microsoft_app_tenant_id.strip() or None
-    password = settings.microsoft_app_password.get_secret_value()
-    certificate_path = settings.microsoft_app_certificate_path
+    app_type = settings.app_type
+    tenant = settings.app_tenant_id.strip() or None
+    password = settings.app_password.get_secret_value()
+    certificate_path = settings.app_certificate_path
     credential: AppCredential
     if app_type == "UserAssignedMSI":
         for name, value in (
@@ -289,7 +295,7 @@ def _bot(settings: Settings, app_id: str, load: CertificateLoader) -> BotIdentit
             credential = _certificate(
                 "MicrosoftAppCertificatePath",
                 certificate_path,
-                settings.microsoft_app_certificate_send_x5c,
+                settings.app_certificate_send_x5c,
                 load,
             )
         else:
@@ -303,14 +309,14 @@ def _bot(settings: Settings, app_id: str, load: CertificateLoader) -> BotIdentit
     )
 
 
-def _graph(settings: Settings, bot: BotIdentity | None, load: CertificateLoader) -> GraphTarget:
-    client_id = settings.graph_client_id.strip() or (bot.app_id if bot is not None else "")
-    managed = settings.graph_managed_identity_client_id.strip()
-    secret = settings.graph_client_secret.get_secret_value()
-    certificate_path = settings.graph_client_certificate_path
+def _graph(settings: GraphSettings, bot: BotIdentity | None, load: CertificateLoader) -> GraphTarget:
+    client_id = settings.client_id.strip() or (bot.app_id if bot is not None else "")
+    managed = settings.managed_identity_client_id.strip()
+    secret = settings.client_secret.get_secret_value()
+    certificate_path = settings.client_certificate_path
     credential: AppCredential
     if managed:
-        if settings.graph_client_id.strip() and settings.graph_client_id.strip().lower() != managed.lower():
+        if settings.client_id.strip() and settings.client_id.strip().lower() != managed.lower():
             raise ConfigurationError(
                 "GRAPH_CLIENT_ID",
                 "differs from GRAPH_MANAGED_IDENTITY_CLIENT_ID: the managed identity's client id is the "
@@ -329,7 +335,7 @@ def _graph(settings: Settings, bot: BotIdentity | None, load: CertificateLoader)
             else _certificate(
                 "GRAPH_CLIENT_CERTIFICATE_PATH",
                 certificate_path,
-                settings.graph_client_certificate_send_x5c,
+                settings.client_certificate_send_x5c,
                 load,
             )
         )
@@ -347,30 +353,30 @@ def _graph(settings: Settings, bot: BotIdentity | None, load: CertificateLoader)
             "not set: PRESENCE_BOT_GRAPH=graph needs Graph credentials (GRAPH_CLIENT_ID with "
             "GRAPH_CLIENT_SECRET, GRAPH_CLIENT_CERTIFICATE_PATH or GRAPH_MANAGED_IDENTITY_CLIENT_ID)",
         )
-    tenant = settings.graph_tenant_id.strip() or (bot.tenant_id if bot is not None else None) or _MULTI_TENANT
+    tenant = settings.tenant_id.strip() or (bot.tenant_id if bot is not None else None) or _MULTI_TENANT
     if isinstance(credential, ManagedIdentity) and tenant == _MULTI_TENANT:
         raise ConfigurationError(
             "GRAPH_TENANT_ID",
             "not set: a managed identity gets Graph tokens in its own tenant only; set GRAPH_TENANT_ID "
             "(or MicrosoftAppTenantId)",
         )
-    base_url = settings.graph_base_url.rstrip("/")
-    for name, url in (("GRAPH_BASE_URL", base_url), ("GRAPH_AUTHORITY_HOST", settings.graph_authority_host)):
+    base_url = settings.base_url.rstrip("/")
+    for name, url in (("GRAPH_BASE_URL", base_url), ("GRAPH_AUTHORITY_HOST", settings.authority_host)):
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ConfigurationError(name, f"{url!r} is not an http(s) URL")
         if parts.scheme == "http" and not is_loopback_url(url):
             raise ConfigurationError(name, f"{url!r}: plain http is for a simulator on this machine only")
-    if settings.graph_ca_bundle is not None and not settings.graph_ca_bundle.is_file():
-        raise ConfigurationError("GRAPH_CA_BUNDLE", f"{settings.graph_ca_bundle} is not a file")
+    if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
+        raise ConfigurationError("GRAPH_CA_BUNDLE", f"{settings.ca_bundle} is not a file")
     return GraphTarget(
         embedded=False,
         client_id=client_id,
         credential=credential,
         default_tenant=tenant,
         base_url=base_url,
-        authority_host=settings.graph_authority_host.rstrip("/"),
-        ca_bundle=settings.graph_ca_bundle,
+        authority_host=settings.authority_host.rstrip("/"),
+        ca_bundle=settings.ca_bundle,
         scope=graph_scope(base_url),
     )
 

@@ -13,8 +13,6 @@ from bot.turns.steps import (
     Pipeline,
     RecordTurn,
     ResolveTimeZone,
-    check_body,
-    check_reply_address,
     require_sender,
     skip_redelivered,
 )
@@ -31,8 +29,6 @@ __all__ = [
     "ResolveTimeZone",
     "Turn",
     "TurnKind",
-    "check_body",
-    "check_reply_address",
     "require_sender",
     "skip_redelivered",
 ]

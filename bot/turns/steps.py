@@ -4,19 +4,16 @@
 
 A step gets the turn and the rest of the pipeline (`call_next`); it returns a reply without calling on
 to stop there (a refused tenant), or `None` for "send nothing" (a redelivered message). HTTP-level
-checks of the body come before any of this, in `check_body`.
+checks of the body come before any of this, at the edge (`bot.teams.body`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import cards
-from bot.core.net import is_loopback_url
 from bot.core.users import UserRef
 from bot.presence.errors import internal_error_view, tenant_refused_view
 from bot.store.records import SavedConversation, TurnRecord
@@ -42,89 +39,6 @@ class Pipeline:
             return await self._steps[index](current, lambda t: call(index + 1, t))
 
         return await call(0, turn)
-
-
-# -- HTTP body ----------------------------------------------------------------------------------
-MAX_ID = 1024  # Teams ids are under 200 characters ("29:1…", "a:1…", "19:…@thread.v2")
-MAX_URL = 2048
-# Where an activity names someone or something: (object or None for the activity itself, key).
-_IDENTIFIERS = (
-    (None, "id"),
-    (None, "type"),
-    (None, "channelId"),
-    (None, "replyToId"),
-    ("from", "id"),
-    ("from", "aadObjectId"),
-    ("recipient", "id"),
-    ("conversation", "id"),
-    ("conversation", "tenantId"),
-)
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def check_body(body: object) -> str | None:
-    """Why a POSTed body is not an activity the bot can act on (a 400 names it), or None."""
-    if not isinstance(body, dict):
-        return "the body must be a Bot Framework activity (a JSON object)"
-    if not isinstance(body.get("type"), str) or not body["type"]:
-        return "the activity has no type"
-    for key in ("conversation", "from", "recipient"):
-        if key in body and not isinstance(body[key], dict):
-            return f"the activity's {key} must be an object"
-    problem = _identifiers(body)
-    if problem is not None:
-        return problem
-    if body.get("type") in {"message", "invoke"}:
-        if not isinstance(body.get("serviceUrl"), str):
-            return "the activity has no serviceUrl to reply to"
-        try:
-            urlsplit(body["serviceUrl"])
-        except ValueError:
-            return "the activity's serviceUrl is not a URL"
-        sender: Mapping[str, Any] = body.get("from") or {}
-        if not (isinstance(sender.get("id"), str) and sender["id"]) and not sender.get("aadObjectId"):
-            return "the activity has no sender (from.id): the bot acts only for who is speaking"
-        if not isinstance(body.get("conversation"), dict) or not body["conversation"].get("id"):
-            return "the activity has no conversation to reply in"
-    return None
-
-
-def check_reply_address(body: Mapping[str, Any], *, authenticated: bool) -> str | None:
-    """Why the bot must not send anything to this activity's `serviceUrl` (a 400 names it), or None.
-
-    Without inbound authentication anyone who reaches the port could name any URL there and have the
-    bot POST to it, so only a `serviceUrl` on this machine (the Emulator, the Agents Playground) is
-    answered. With authentication, botbuilder checks that the token's `serviceurl` claim matches.
-    """
-    if authenticated or "serviceUrl" not in body:
-        return None
-    url = body["serviceUrl"]
-    if isinstance(url, str) and is_loopback_url(url):
-        return None
-    return "inbound requests are not authenticated, so the bot replies only to a serviceUrl on this machine"
-
-
-def _identifiers(body: Mapping[str, Any]) -> str | None:
-    """Identifiers are strings of printable characters, of a bounded length (or absent)."""
-    found: list[tuple[str, object, int]] = [("serviceUrl", body.get("serviceUrl"), MAX_URL)]
-    for parent, key in _IDENTIFIERS:
-        holder = body if parent is None else body.get(parent)
-        if isinstance(holder, Mapping):
-            found.append((key if parent is None else f"{parent}.{key}", holder.get(key), MAX_ID))
-    data = body.get("channelData")
-    tenant = data.get("tenant") if isinstance(data, Mapping) else None
-    if isinstance(tenant, Mapping):
-        found.append(("channelData.tenant.id", tenant.get("id"), MAX_ID))
-    for name, value, limit in found:
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            return f"the activity's {name} must be a string"
-        if len(value) > limit:
-            return f"the activity's {name} is longer than {limit} characters"
-        if _UNSAFE.search(value):
-            return f"the activity's {name} holds control characters or broken Unicode"
-    return None
 
 
 # -- steps --------------------------------------------------------------------------------------

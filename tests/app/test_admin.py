@@ -211,12 +211,11 @@ async def test_the_running_bot_keeps_a_retention_timer_and_prunes_the_audit(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
     runtime = bot.app[RUNTIME]
-    assert runtime.timers is not None and runtime.store is not None
-    assert runtime.settings.audit_days == 90
-    timer = await runtime.timers.get(PRUNE_KEY)
+    assert runtime.settings.store.audit_days == 90
+    timer = await runtime.services.timers.get(PRUNE_KEY)
     assert timer is not None and timer.kind == PRUNE_KIND
     await say(http, bot, connector, "/busy 30m")
-    audit = await runtime.store.user_audit(ALEX_ID)
+    audit = await runtime.services.store.user_audit(ALEX_ID)
     assert audit, "the command's Graph write is audited"
     clock = runtime.clock
     assert isinstance(clock, AdjustableClock)
@@ -224,9 +223,9 @@ async def test_the_running_bot_keeps_a_retention_timer_and_prunes_the_audit(
 
     async def pruned() -> bool:
         # The hold's end (now overdue) audits a new write; the entries older than 90 days are to go.
-        left = await runtime.store.user_audit(ALEX_ID) if runtime.store else audit
+        left = await runtime.services.store.user_audit(ALEX_ID)
         return all(entry.at > clock.now() - timedelta(days=90) for entry in left)
 
     await eventually(pruned, seconds=10, what="the retention timer pruning the audit")
-    following = await runtime.timers.get(PRUNE_KEY)
+    following = await runtime.services.timers.get(PRUNE_KEY)
     assert following is not None and following.due_at > clock.now() + timedelta(hours=23)

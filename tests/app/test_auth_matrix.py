@@ -36,12 +36,14 @@ async def _bot(tmp_path: Path, keys: KeyServer) -> RunningBot:
     # Teams with a simulated Graph: inbound tokens are checked, Graph is the embedded simulated tenant.
     settings = make_settings(
         tmp_path / "data",
-        microsoft_app_id=APP_ID,
-        microsoft_app_password="test-secret-not-used",
-        microsoft_app_tenant_id=TENANT,
-        graph_target="simulator",
-        openid_metadata_url=keys.metadata_url,
-        emulator_openid_metadata_url=keys.metadata_url,
+        bot={
+            "app_id": APP_ID,
+            "app_password": "test-secret-not-used",
+            "app_tenant_id": TENANT,
+            "openid_metadata_url": keys.metadata_url,
+            "emulator_openid_metadata_url": keys.metadata_url,
+        },
+        graph={"target": "simulator"},
     )
     running = await start_bot(settings, "127.0.0.1", 0)
     unsigned_replies(running)

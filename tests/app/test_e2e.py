@@ -385,7 +385,7 @@ async def test_a_tenant_where_the_app_is_not_consented_gets_a_clear_card(
     """PRESENCE_BOT_SIM_TENANTS restricts the embedded simulator, to rehearse a tenant without consent."""
     from tests.support.builders import TENANT
 
-    bot = await start_bot(make_settings(tmp_path / "d", sim_tenants=[TENANT]), "127.0.0.1", 0)
+    bot = await start_bot(make_settings(tmp_path / "d", simulator={"tenants": [TENANT]}), "127.0.0.1", 0)
     try:
         other = "7a1d2f3e-4b5c-4d6e-8f70-8192a3b4c5d6"
         body = activity("/busy 30m", service_url=connector.url)
@@ -415,7 +415,7 @@ async def test_by_default_the_simulator_serves_any_tenant_a_conversation_names(
     response = await http.post(f"{bot.url}/api/messages", json=body)
     assert response.status_code in (200, 201)
     assert "In a call" in texts(card_of((await connector.wait_for(1))[0]))
-    tokens = bot.app[RUNTIME].tokens
+    tokens = bot.app[RUNTIME].services.tokens
     assert tokens is not None
     token = await tokens.token(mine)  # the cached one the command used
     assert tokens.requests_made == 1
@@ -425,7 +425,9 @@ async def test_by_default_the_simulator_serves_any_tenant_a_conversation_names(
 async def test_allowed_tenants_refuses_others_without_calling_graph(
     http: httpx.AsyncClient, connector: Connector, tmp_path: Path
 ) -> None:
-    running = await start_bot(make_settings(tmp_path / "d", allowed_tenants=["someone-else"]), "127.0.0.1", 0)
+    running = await start_bot(
+        make_settings(tmp_path / "d", bot={"allowed_tenants": ["someone-else"]}), "127.0.0.1", 0
+    )
     try:
         reply = await say(http, running, connector, "/busy 30m")
         assert "can't use this bot" in texts(card_of(reply))
@@ -441,7 +443,9 @@ async def test_one_deployment_serves_several_tenants_with_a_token_each(
     from tests.support.builders import TENANT
 
     second = "7a1d2f3e-4b5c-4d6e-8f70-8192a3b4c5d6"
-    running = await start_bot(make_settings(tmp_path / "d", sim_tenants=[TENANT, second]), "127.0.0.1", 0)
+    running = await start_bot(
+        make_settings(tmp_path / "d", simulator={"tenants": [TENANT, second]}), "127.0.0.1", 0
+    )
     try:
         await say(http, running, connector, "/busy 30m")
         body = activity("/dnd 1h", service_url=connector.url, aad="megan-in-fabrikam")
@@ -452,7 +456,7 @@ async def test_one_deployment_serves_several_tenants_with_a_token_each(
         reply = (await connector.wait_for(2))[1]
         assert "Do not disturb" in texts(card_of(reply))
         await say(http, running, connector, "/presence")
-        tokens = running.app[RUNTIME].tokens
+        tokens = running.app[RUNTIME].services.tokens
         assert tokens is not None
         assert tokens.requests_made == 2, "one token per tenant, then cached"
     finally:
@@ -515,7 +519,9 @@ async def test_the_allow_list_applies_to_the_conversations_tenant_too(
 ) -> None:
     """`conversation.tenantId` (what Teams sends) is checked, not only `channelData.tenant.id`."""
     allowed = "11111111-1111-1111-1111-111111111111"
-    running = await start_bot(make_settings(tmp_path / "d", allowed_tenants=[allowed]), "127.0.0.1", 0)
+    running = await start_bot(
+        make_settings(tmp_path / "d", bot={"allowed_tenants": [allowed]}), "127.0.0.1", 0
+    )
     try:
         body = activity("/busy 30m", service_url=connector.url)
         body["channelData"] = {"tenant": {"id": allowed}}  # the conversation still names TENANT

@@ -35,7 +35,7 @@ async def test_a_started_bot_is_live_and_ready(http: httpx.AsyncClient, bot: Run
 async def test_stopped_timers_make_it_unready_but_still_live(
     http: httpx.AsyncClient, bot: RunningBot
 ) -> None:
-    timers = bot.app[RUNTIME].timers
+    timers = bot.app[RUNTIME].services.timers
     assert timers is not None
     await timers.stop()
     ready = await http.get(f"{bot.url}/readyz")
@@ -118,8 +118,8 @@ async def test_graph_is_asked_for_a_token_at_most_once_a_minute(store: Store) ->
     ("overrides", "status", "graph"),
     [
         ({}, 200, "ok"),
-        ({"graph_client_secret": "not-the-secret"}, 503, "failed: no Graph token (invalid_client)"),
-        ({"graph_tenant_id": ""}, 200, "skipped (no default tenant: set GRAPH_TENANT_ID)"),
+        ({"client_secret": "not-the-secret"}, 503, "failed: no Graph token (invalid_client)"),
+        ({"tenant_id": ""}, 200, "skipped (no default tenant: set GRAPH_TENANT_ID)"),
     ],
     ids=["token", "wrong-secret", "no-default-tenant"],
 )

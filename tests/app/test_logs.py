@@ -47,11 +47,10 @@ def configured(tmp_path: Path, log_format: str) -> io.StringIO:
     stream = io.StringIO()
     settings = make_settings(
         tmp_path,
-        log_format=log_format,
-        log_level="DEBUG",
-        microsoft_app_password=SECRET,
-        graph_client_secret=GRAPH_SECRET,
-        database_url=f"postgresql+asyncpg://bot:{DB_PASSWORD}@127.0.0.1/presence",
+        logging={"format": log_format, "level": "DEBUG"},
+        bot={"app_password": SECRET},
+        graph={"client_secret": GRAPH_SECRET},
+        store={"database_url": f"postgresql+asyncpg://bot:{DB_PASSWORD}@127.0.0.1/presence"},
     )
     configure_logging(settings, stream)
     return stream

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pydantic import AliasChoices, SecretStr
+from pydantic import SecretStr
 
-from bot.config import SIM_APP_ID, Settings
+from bot.config import SIM_APP_ID, Settings, variable_names
 from bot.core.credentials import ClientCertificate, ManagedIdentity
 from bot.modes import ConfigurationError, Mode, ModeKind, bind_refusal, decide_mode, graph_scope
 from tests.support.certs import write_certificate
@@ -28,10 +28,8 @@ def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Configure:
     """`configure(**variables) -> Settings`: exactly these environment variables, nothing else."""
 
     def make(**variables: str) -> Settings:
-        for field in Settings.model_fields.values():
-            alias = field.validation_alias
-            for name in alias.choices if isinstance(alias, AliasChoices) else ():
-                monkeypatch.delenv(str(name), raising=False)
+        for name in variable_names():
+            monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("PRESENCE_BOT_DATA_DIR", str(tmp_path / "data"))
         for name, value in variables.items():
             monkeypatch.setenv(name, value)

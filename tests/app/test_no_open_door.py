@@ -112,9 +112,7 @@ async def test_production_mounts_no_simulator(http: httpx.AsyncClient, tmp_path:
     write_certificate(certificate)
     settings = make_settings(
         tmp_path / "data",
-        microsoft_app_id=APP,
-        microsoft_app_certificate_path=certificate,
-        microsoft_app_tenant_id=TENANT,
+        bot={"app_id": APP, "app_certificate_path": certificate, "app_tenant_id": TENANT},
     )
     running = await start_bot(settings, "127.0.0.1", 0)
     try:
@@ -135,10 +133,8 @@ async def test_production_mounts_no_simulator(http: httpx.AsyncClient, tmp_path:
 async def teams_sim(tmp_path: Path) -> Any:
     settings = make_settings(
         tmp_path / "data",
-        microsoft_app_id=APP,
-        microsoft_app_password="a-secret",
-        microsoft_app_tenant_id=TENANT,
-        graph_target="simulator",
+        bot={"app_id": APP, "app_password": "a-secret", "app_tenant_id": TENANT},
+        graph={"target": "simulator"},
     )
     assert require_mode(settings).kind is ModeKind.TEAMS_SIMULATED_GRAPH
     running = await start_bot(settings, "127.0.0.1", 0)
@@ -151,8 +147,7 @@ async def _turn(running: RunningBot, body: dict[str, Any]) -> list[Activity]:
     is tested above: here a test adapter collects what the bot sends)."""
     adapter = TestAdapter()
     runtime = running.app[RUNTIME]
-    assert runtime.bot is not None
-    await runtime.bot.on_turn(TurnContext(adapter, Activity().deserialize(body)))
+    await runtime.services.bot.on_turn(TurnContext(adapter, Activity().deserialize(body)))
     return list(adapter.activity_buffer)
 
 

@@ -27,7 +27,9 @@ INTERVAL = timedelta(seconds=1)
 async def colleagues_bot(tmp_path: Path, connector: Connector) -> AsyncIterator[RunningBot]:
     connector.rosters[GROUP] = list(ROSTER)
     running = await start_bot(
-        make_settings(tmp_path / "data", watch_interval=INTERVAL, who_limit=3), "127.0.0.1", 0
+        make_settings(tmp_path / "data", colleagues={"watch_interval": INTERVAL, "who_limit": 3}),
+        "127.0.0.1",
+        0,
     )
     yield running
     await running.stop()
@@ -136,7 +138,7 @@ async def test_more_watches_than_the_cap_are_refused(
     tmp_path: Path, http: httpx.AsyncClient, connector: Connector
 ) -> None:
     connector.rosters[GROUP] = list(ROSTER)
-    bot = await start_bot(make_settings(tmp_path / "data", watch_cap=2), "127.0.0.1", 0)
+    bot = await start_bot(make_settings(tmp_path / "data", colleagues={"watch_cap": 2}), "127.0.0.1", 0)
     try:
         for person in (MEGAN, ADELE, ISAIAH):  # in a call: not free (a new simulated user is Available)
             await sim(
@@ -159,7 +161,7 @@ async def test_an_admin_can_turn_colleagues_off(
     tmp_path: Path, http: httpx.AsyncClient, connector: Connector
 ) -> None:
     connector.rosters[GROUP] = list(ROSTER)
-    bot = await start_bot(make_settings(tmp_path / "data", colleagues="off"), "127.0.0.1", 0)
+    bot = await start_bot(make_settings(tmp_path / "data", colleagues={"enabled": False}), "127.0.0.1", 0)
     try:
         for text in ("/who {}", "/watch {}"):
             assert "turned off /who and /watch" in " ".join(await ask(http, bot, connector, text, MEGAN))

@@ -359,9 +359,8 @@ async def test_every_command_speaks_graphs_contract(
     assert not missing, f"add these commands to SCRIPT so their Graph calls are checked: {sorted(missing)}"
 
     runtime = bot.app[RUNTIME]
-    assert runtime.http is not None and runtime.graph is not None
-    recorder = Recorder(graph_root=httpx.URL(runtime.graph.base_url).path)
-    runtime.http.event_hooks["response"].append(recorder.on_response)
+    recorder = Recorder(graph_root=httpx.URL(runtime.services.graph.base_url).path)
+    runtime.services.http.event_hooks["response"].append(recorder.on_response)
     operations = load_operations()
 
     # 1. Batched: writes and their read in one $batch.
@@ -375,7 +374,7 @@ async def test_every_command_speaks_graphs_contract(
     # 3. One by one: the simulator refuses the next $batch, and the client stops batching.
     await http.post(f"{bot.url}/sim/_sim/faults", json={"match": "$batch", "status": 400})
     await run_script(http, bot, connector)
-    assert not runtime.graph.uses_batch
+    assert not runtime.services.graph.uses_batch
 
     seen: dict[bool, set[str]] = {True: set(), False: set()}
     statuses: set[int] = set()
@@ -410,10 +409,9 @@ async def test_after_a_warm_up_each_command_costs_one_round_trip_and_no_token(
 ) -> None:
     """A write and the read that shows its result travel in one `$batch`; the token is cached."""
     runtime = bot.app[RUNTIME]
-    assert runtime.http is not None and runtime.graph is not None and runtime.tokens is not None
-    tokens = runtime.tokens
-    recorder = Recorder(graph_root=httpx.URL(runtime.graph.base_url).path)
-    runtime.http.event_hooks["response"].append(recorder.on_response)
+    tokens = runtime.services.tokens
+    recorder = Recorder(graph_root=httpx.URL(runtime.services.graph.base_url).path)
+    runtime.services.http.event_hooks["response"].append(recorder.on_response)
 
     await say(http, bot, connector, "/presence")  # warm-up: OpenID discovery and the first token
     assert tokens.requests_made == 1

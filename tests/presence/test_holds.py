@@ -23,7 +23,7 @@ from tests.support.waiting import eventually
 async def bot(tmp_path: Path, store_url: str) -> AsyncIterator[RunningBot]:
     """The app on SQLite (the default: its own file) and on PostgreSQL (a private schema)."""
     url = None if store_url.startswith("sqlite") else store_url
-    running = await start_bot(make_settings(tmp_path / "data", database_url=url), "127.0.0.1", 0)
+    running = await start_bot(make_settings(tmp_path / "data", store={"database_url": url}), "127.0.0.1", 0)
     yield running
     await running.stop()
 
@@ -148,8 +148,7 @@ async def test_a_redelivered_activity_is_not_acted_on_twice(
     follow_up = await say(http, bot, connector, "/presence")
     assert len(connector.received) == 2
     assert "keeping you In a call" in texts(card_of(follow_up))
-    store = bot.app[RUNTIME].store
-    assert store is not None
+    store = bot.app[RUNTIME].services.store
     from bot.core.users import UserRef
 
     audit = await store.list_audit(UserRef(user_id=ALEX, tenant_id="00000000-0000-0000-0000-0000000000001"))
@@ -173,10 +172,7 @@ async def test_a_status_picked_in_teams_is_left_alone(
 ) -> None:
     # Picked in Teams (straight to Graph), not through the bot: the bot explains instead of clearing it.
 
-    store = bot.app[RUNTIME].store
-    assert store is not None
-    graph = bot.app[RUNTIME].graph
-    assert graph is not None
+    graph = bot.app[RUNTIME].services.graph
     from bot.graph.client import set_preferred_write
 
     await graph.apply(ALEX, [set_preferred_write("DoNotDisturb", "DoNotDisturb", None)], read=False)
@@ -227,12 +223,11 @@ async def test_a_hold_that_lost_its_timers_is_repaired_on_start(
     from bot.store.schema import timers
 
     runtime = bot.app[RUNTIME]
-    assert runtime.store is not None and runtime.keeper is not None
     await say(http, bot, connector, "/busy 6h")
-    async with runtime.store.write() as connection:
+    async with runtime.services.store.write() as connection:
         await connection.execute(sa.delete(timers))
-    assert await runtime.keeper.repair() == 1
-    assert await runtime.keeper.repair() == 0
+    assert await runtime.services.keeper.repair() == 1
+    assert await runtime.services.keeper.repair() == 0
     await advance(http, bot, minutes=4 * 60 + 5)
     await settle(bot)
     await eventually(lambda: presence_is(http, bot, "Busy", "InACall"))
@@ -250,20 +245,18 @@ async def test_no_refresh_is_scheduled_once_the_session_lasts_to_the_end(
     from bot.store.records import hold_timer_key
 
     runtime = bot.app[RUNTIME]
-    assert runtime.store is not None and runtime.timers is not None
     await say(http, bot, connector, "/busy 6h")
-    hold = await runtime.store.get_active_hold(UserRef(user_id=ALEX, tenant_id=TENANT))
+    hold = await runtime.services.store.get_active_hold(UserRef(user_id=ALEX, tenant_id=TENANT))
     assert hold is not None
-    assert await runtime.timers.get(hold_timer_key(hold.id, "refresh")) is not None
+    assert await runtime.services.timers.get(hold_timer_key(hold.id, "refresh")) is not None
     await advance(http, bot, minutes=4 * 60)
     await settle(bot)
-    refreshed = await runtime.store.get_hold(hold.id)
+    refreshed = await runtime.services.store.get_hold(hold.id)
     assert refreshed is not None and refreshed.graph_expires_at == refreshed.requested_end
-    assert await runtime.timers.get(hold_timer_key(hold.id, "refresh")) is None
-    assert await runtime.timers.get(hold_timer_key(hold.id, "end")) is not None
-    assert runtime.keeper is not None
-    assert await runtime.keeper.repair() == 0, "a session in its last stretch needs no refresh"
-    assert await runtime.timers.get(hold_timer_key(hold.id, "refresh")) is None
+    assert await runtime.services.timers.get(hold_timer_key(hold.id, "refresh")) is None
+    assert await runtime.services.timers.get(hold_timer_key(hold.id, "end")) is not None
+    assert await runtime.services.keeper.repair() == 0, "a session in its last stretch needs no refresh"
+    assert await runtime.services.timers.get(hold_timer_key(hold.id, "refresh")) is None
 
 
 @pytest.mark.parametrize(

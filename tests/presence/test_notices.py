@@ -40,7 +40,6 @@ async def test_300_holds_ending_together_are_paced_retried_and_skip_blocked_chat
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
     runtime = bot.app[RUNTIME]
-    assert runtime.store is not None and runtime.notifier is not None
     gate = asyncio.Semaphore(16)
 
     async def busy(index: int) -> None:
@@ -111,10 +110,12 @@ async def test_300_holds_ending_together_are_paced_retried_and_skip_blocked_chat
         statuses = [attempt.status for attempt in attempts if attempt.conversation_id == chat(index)]
         assert statuses == [403]
         user = UserRef(user_id=user_id(index), tenant_id=TENANT)
-        assert await runtime.store.latest_conversation_reference(user) is None
-    assert (await runtime.store.counts()).active_holds == 0  # every hold ended on Graph, blocked or not
+        assert await runtime.services.store.latest_conversation_reference(user) is None
+    assert (
+        await runtime.services.store.counts()
+    ).active_holds == 0  # every hold ended on Graph, blocked or not
 
-    stats = runtime.notifier.sender.stats()
+    stats = runtime.services.notifier.sender.stats()
     assert stats["sent"] == expected and stats["gone"] == len(BLOCKED) and stats["gaveUp"] == 0
     assert stats["retried"] == len(THROTTLED)
     print(
@@ -129,20 +130,19 @@ async def test_uninstall_forgets_the_chat_and_the_hold_still_ends_without_a_noti
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector, action: str
 ) -> None:
     runtime = bot.app[RUNTIME]
-    assert runtime.store is not None
     alex = UserRef(user_id=ALEX, tenant_id=TENANT)
     await say(http, bot, connector, "/busy 30m")
-    assert await runtime.store.latest_conversation_reference(alex) is not None
+    assert await runtime.services.store.latest_conversation_reference(alex) is not None
 
     body = activity(None, service_url=connector.url, kind="installationUpdate", action=action)
     response = await http.post(f"{bot.url}/api/messages", json=body)
     assert response.status_code in (200, 201), response.text
-    assert await runtime.store.latest_conversation_reference(alex) is None
+    assert await runtime.services.store.latest_conversation_reference(alex) is None
 
     await advance(http, bot, minutes=31)
     await settle(bot)
     assert await presence_is(http, bot, "Available", "Available")  # the hold ended on Graph
-    assert await runtime.store.get_active_hold(alex) is None
+    assert await runtime.services.store.get_active_hold(alex) is None
     assert notices(connector) == []
 
     # Installed again: the next message saves a new reference, and notices go there.
@@ -157,9 +157,8 @@ async def test_an_installation_update_that_adds_forgets_nothing(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
     runtime = bot.app[RUNTIME]
-    assert runtime.store is not None
     await say(http, bot, connector, "/busy 30m")
     body = activity(None, service_url=connector.url, kind="installationUpdate", action="add")
     response = await http.post(f"{bot.url}/api/messages", json=body)
     assert response.status_code in (200, 201), response.text
-    assert await runtime.store.latest_conversation_reference(UserRef(user_id=ALEX, tenant_id=TENANT))
+    assert await runtime.services.store.latest_conversation_reference(UserRef(user_id=ALEX, tenant_id=TENANT))

@@ -53,15 +53,15 @@ def certificate_settings(
     """The bot pointed at the simulator as at a real tenant, with a certificate instead of a secret."""
     env = sim.environment()
     values: dict[str, Any] = {
-        "graph_client_id": env["GRAPH_CLIENT_ID"],
-        "graph_client_certificate_path": certificate,
-        "graph_base_url": env["GRAPH_BASE_URL"],
-        "graph_authority_host": env["GRAPH_AUTHORITY_HOST"],
-        "graph_ca_bundle": Path(env["GRAPH_CA_BUNDLE"]),
-        "graph_tenant_id": env["GRAPH_TENANT_ID"],
+        "client_id": env["GRAPH_CLIENT_ID"],
+        "client_certificate_path": certificate,
+        "base_url": env["GRAPH_BASE_URL"],
+        "authority_host": env["GRAPH_AUTHORITY_HOST"],
+        "ca_bundle": Path(env["GRAPH_CA_BUNDLE"]),
+        "tenant_id": env["GRAPH_TENANT_ID"],
     }
     values.update(overrides)
-    return make_settings(data_dir, **values)
+    return make_settings(data_dir, graph=values)
 
 
 @pytest.mark.parametrize("send_x5c", [False, True], ids=["x5t-RS256", "x5c-x5t#S256-PS256"])
@@ -74,7 +74,7 @@ async def test_busy_lands_with_a_certificate_credential(
     send_x5c: bool,
 ) -> None:
     settings = certificate_settings(
-        tmp_path / "bot", simulator, registered[0], graph_client_certificate_send_x5c=send_x5c
+        tmp_path / "bot", simulator, registered[0], client_certificate_send_x5c=send_x5c
     )
     mode = require_mode(settings)
     assert mode.kind is ModeKind.DEVELOPMENT and not mode.simulated_graph
@@ -86,7 +86,7 @@ async def test_busy_lands_with_a_certificate_credential(
         state = (await http.get(f"{simulator.url}/_sim/users/{ALEX}")).json()
         session = app_session(state)
         assert session is not None and session["sessionId"] == SIM_APP_ID
-        tokens = running.app[RUNTIME].tokens
+        tokens = running.app[RUNTIME].services.tokens
         assert tokens is not None and tokens.requests_made == 1
         claims = jwt.decode(await tokens.token(), options={"verify_signature": False})
         assert claims["appidacr"] == "2", "the identity platform saw a certificate, not a secret"

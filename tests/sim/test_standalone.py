@@ -42,7 +42,7 @@ async def bot_for(settings: Any) -> AsyncIterator[RunningBot]:
 
 
 def tokens_of(running: RunningBot) -> MsalTokenProvider:
-    tokens = running.app[RUNTIME].tokens
+    tokens = running.app[RUNTIME].services.tokens
     assert tokens is not None
     return tokens
 
@@ -107,7 +107,7 @@ async def test_the_conversations_tenant_is_used_without_graph_tenant_id(
     simulator: StandaloneSimulator, http: httpx.AsyncClient, connector: Connector, tmp_path: Path
 ) -> None:
     """A multi-tenant bot has no GRAPH_TENANT_ID: each conversation's tenant gets its own token."""
-    settings = real_tenant_settings(tmp_path / "bot", simulator, graph_tenant_id="")
+    settings = real_tenant_settings(tmp_path / "bot", simulator, tenant_id="")
     assert require_mode(settings).graph.default_tenant == "organizations"
     async with bot_for(settings) as running:
         reply = await say(http, running, connector, "/dnd 1h")
@@ -120,7 +120,7 @@ async def test_the_conversations_tenant_is_used_without_graph_tenant_id(
 async def test_no_tenant_anywhere_gets_a_clear_card_and_no_graph_call(
     simulator: StandaloneSimulator, http: httpx.AsyncClient, connector: Connector, tmp_path: Path
 ) -> None:
-    settings = real_tenant_settings(tmp_path / "bot", simulator, graph_tenant_id="")
+    settings = real_tenant_settings(tmp_path / "bot", simulator, tenant_id="")
     async with bot_for(settings) as running:
         body = activity("/busy 30m", service_url=connector.url)
         del body["conversation"]["tenantId"]

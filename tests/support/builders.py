@@ -15,19 +15,17 @@ BOT_ID = "00000000-0000-0000-0000-00000000000011"
 ALEX = "00000000-0000-0000-0000-0000000000020"  # the default sender's Entra object id (`aad`)
 
 
-def make_settings(data_dir: Path, **overrides: Any) -> Settings:
-    """Settings for a test: the embedded simulator, nothing read from the developer's environment."""
+def make_settings(data_dir: Path, **groups: dict[str, Any]) -> Settings:
+    """Settings for a test: the embedded simulator, nothing read from a developer's `.env`. `groups`
+    change fields of a group: `make_settings(path, colleagues={"watch_cap": 2})`."""
     values: dict[str, Any] = {
-        "microsoft_app_id": "",
-        "microsoft_app_password": "",
-        "graph_client_id": "",
-        "graph_client_secret": "",
-        "data_dir": data_dir,
-        "default_duration": timedelta(hours=1),
-        "default_time_zone": "UTC",
-        "allowed_tenants": [],
+        "bot": {"app_id": "", "app_password": "", "allowed_tenants": []},
+        "graph": {"client_id": "", "client_secret": ""},
+        "presence": {"default_duration": timedelta(hours=1), "default_time_zone": "UTC"},
+        "store": {"data_dir": data_dir},
     }
-    values.update(overrides)
+    for group, fields in groups.items():
+        values[group] = {**values.get(group, {}), **fields}
     return Settings(_env_file=None, **values)
 
 
@@ -82,21 +80,21 @@ def unsigned_replies(running: Any) -> None:
 
     from bot.app import RUNTIME
 
-    authentication = running.app[RUNTIME].authentication
+    authentication = running.app[RUNTIME].services.authentication
     authentication._inner._credentials_factory = PasswordServiceClientCredentialFactory(None, None, None)
 
 
-def real_tenant_settings(data_dir: Path, sim: Any, **overrides: Any) -> Settings:
+def real_tenant_settings(data_dir: Path, sim: Any, **graph: Any) -> Settings:
     """The bot's settings for a real tenant, filled from what a standalone simulated tenant prints
-    (`presence-bot simulator`), as an admin would fill them from Entra ID."""
+    (`presence-bot simulator`), as an admin would fill them from Entra ID; `graph` changes some."""
     env = sim.environment()
     values: dict[str, Any] = {
-        "graph_client_id": env["GRAPH_CLIENT_ID"],
-        "graph_client_secret": env["GRAPH_CLIENT_SECRET"],
-        "graph_base_url": env["GRAPH_BASE_URL"],
-        "graph_authority_host": env["GRAPH_AUTHORITY_HOST"],
-        "graph_ca_bundle": Path(env["GRAPH_CA_BUNDLE"]),
-        "graph_tenant_id": env["GRAPH_TENANT_ID"],
-        **overrides,
+        "client_id": env["GRAPH_CLIENT_ID"],
+        "client_secret": env["GRAPH_CLIENT_SECRET"],
+        "base_url": env["GRAPH_BASE_URL"],
+        "authority_host": env["GRAPH_AUTHORITY_HOST"],
+        "ca_bundle": Path(env["GRAPH_CA_BUNDLE"]),
+        "tenant_id": env["GRAPH_TENANT_ID"],
+        **graph,
     }
-    return make_settings(data_dir, **values)
+    return make_settings(data_dir, graph=values)

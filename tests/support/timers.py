@@ -37,8 +37,7 @@ async def settle(bot: RunningBot, *, seconds: float = 30.0) -> None:
     """Wait until the in-process bot's timers are quiet: none due or leased, no handler in flight, no
     notice waiting to be sent."""
     runtime = bot.app[RUNTIME]
-    service, store, notifier = runtime.timers, runtime.store, runtime.notifier
-    assert service is not None and store is not None and notifier is not None
+    service, store, notifier = runtime.services.timers, runtime.services.store, runtime.services.notifier
 
     async def quiet() -> bool:
         before = service.stats()["inflight"]

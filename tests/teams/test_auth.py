@@ -1,5 +1,6 @@
 """The Bot Framework side of each credential: which botbuilder factory signs the bot's replies, with
-which app id, tenant and key (constructed only: no token is fetched, nothing leaves the machine)."""
+which app id, tenant and key (constructed only: no token is fetched, nothing leaves the machine); and
+where inbound tokens' signing keys are published for the bot's cloud."""
 
 from __future__ import annotations
 
@@ -7,17 +8,20 @@ from pathlib import Path
 
 import pytest
 from botframework.connector.auth import (
+    AuthenticationConstants,
     CertificateAppCredentials,
     CertificateServiceClientCredentialsFactory,
+    GovernmentConstants,
     ManagedIdentityAppCredentials,
     ManagedIdentityServiceClientCredentialsFactory,
     PasswordServiceClientCredentialFactory,
 )
 from pydantic import SecretStr
 
+from bot.config import BotFrameworkSettings
 from bot.core.credentials import ManagedIdentity, load_certificate
 from bot.modes import BotIdentity, GraphTarget, Mode, ModeKind
-from bot.teams.auth import bot_framework_authentication, credentials_factory
+from bot.teams.auth import TokenSources, bot_framework_authentication, credentials_factory, token_sources
 from tests.support.certs import write_certificate
 
 APP = "8d3f1c2a-5b6e-4f70-9a81-b2c3d4e5f601"
@@ -82,3 +86,26 @@ def test_the_channel_service_picks_the_cloud() -> None:
         _mode(_bot(SecretStr("s"), channel_service="https://botframework.azure.us")), None
     )
     assert type(government._inner).__name__ == "_GovernmentCloudBotFrameworkAuthentication"
+
+
+def test_inbound_tokens_are_checked_against_botbuilders_metadata_for_the_cloud() -> None:
+    public = token_sources(_bot(SecretStr("s")), BotFrameworkSettings())
+    assert public == TokenSources(
+        channel_metadata=AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL,
+        emulator_metadata=AuthenticationConstants.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL,
+        channel_issuer=AuthenticationConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER,
+    )
+    government = token_sources(
+        _bot(SecretStr("s"), channel_service="https://botframework.azure.us/"), BotFrameworkSettings()
+    )
+    assert government.channel_metadata == GovernmentConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+    assert government.channel_issuer == GovernmentConstants.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER
+
+
+def test_metadata_urls_in_the_settings_win() -> None:
+    local = "http://127.0.0.1:9/openid"
+    settings = BotFrameworkSettings(openid_metadata_url=local, emulator_openid_metadata_url=local)
+    sources = token_sources(
+        _bot(SecretStr("s"), channel_service=GovernmentConstants.CHANNEL_SERVICE), settings
+    )
+    assert (sources.channel_metadata, sources.emulator_metadata) == (local, local)

@@ -48,7 +48,6 @@ from bot.turns import (
     ResolveTimeZone,
     Turn,
     TurnKind,
-    check_body,
     require_sender,
     skip_redelivered,
 )
@@ -244,30 +243,6 @@ async def test_the_pipeline_runs_its_steps_in_order_and_a_step_can_stop_it() -> 
     assert seen == ["a"]
 
 
-@pytest.mark.parametrize(
-    ("body", "problem"),
-    [
-        ([], "JSON object"),
-        ({"type": ""}, "no type"),
-        ({"type": "message", "from": "alex"}, "from must be an object"),
-        ({"type": "message", "from": {"id": "a"}, "conversation": {"id": "c"}}, "serviceUrl"),
-        ({"type": "message", "serviceUrl": "http://x", "from": {}, "conversation": {"id": "c"}}, "sender"),
-        ({"type": "message", "serviceUrl": "http://x", "from": {"id": "a"}}, "conversation"),
-    ],
-)
-def test_check_body_names_what_is_missing(body: object, problem: str) -> None:
-    found = check_body(body)
-    assert found is not None and problem in found
-
-
-def test_check_body_accepts_an_activity_and_events_without_a_sender() -> None:
-    assert (
-        check_body({"type": "message", "serviceUrl": "u", "from": {"id": "a"}, "conversation": {"id": "c"}})
-        is None
-    )
-    assert check_body({"type": "conversationUpdate"}) is None
-
-
 # -- the dispatch table -------------------------------------------------------------------------
 class FakePreferences:
     def __init__(self) -> None:
@@ -446,9 +421,8 @@ async def test_a_busy_command_is_two_write_transactions(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
     runtime = bot.app[RUNTIME]
-    assert runtime.store is not None
     await say(http, bot, connector, "/presence")  # the first turn: the user and their reference are new
-    counted = Transactions(runtime.store)
+    counted = Transactions(runtime.services.store)
     try:
         card = card_of(await say(http, bot, connector, "/busy 30m"))
         assert "In a call" in texts(card)
