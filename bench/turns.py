@@ -845,6 +845,7 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="times each server is measured (median)")
     parser.add_argument("--profile", action="store_true", help="then an embedded pass under a profiler")
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds for the whole run")
+    parser.add_argument("--keep", action="store_true", help="keep the logs and the raw profile")
     args = parser.parse_args(argv)
     if unknown := set(args.servers) - set(SERVERS):
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
@@ -858,7 +859,7 @@ async def main(argv: list[str] | None = None) -> int:
         async with asyncio.timeout(args.deadline):
             ok = await run(args, workdir)
     finally:
-        if ok:
+        if ok and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             log(f"\nlogs kept in {workdir}")

@@ -36,8 +36,10 @@ from botframework.connector.auth import (
     ConnectorFactory,
     EmulatorValidation,
     SkillValidation,
+    UserTokenClient,
 )
 
+from bot.teams.connectors import ClientCache
 from bot.teams.signing_keys import KeySource, KeysUnavailable
 
 __all__ = ["InboundAuthentication", "KeysUnavailable", "TokenValidator", "Unauthorized", "tenant_issuers"]
@@ -176,11 +178,14 @@ def _short(value: object) -> str:
 class InboundAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
     """botbuilder's authentication for the public cloud, with the inbound check done by `validator`
     (None: development, nothing checked). `CloudAdapter.process_activity` calls `authenticate_request`;
-    the connector factory, outbound audience and user-token client stay botbuilder's."""
+    the connector factory, outbound audience and user-token client stay botbuilder's, built once and
+    reused (`bot.teams.connectors`) instead of once per activity."""
 
     def __init__(self, configuration: object, validator: TokenValidator | None, **options: Any) -> None:
         super().__init__(configuration, **options)  # e.g. credentials_factory: how replies are signed
         self._validator = validator
+        self._connectors = ClientCache()
+        self._user_token_clients = ClientCache()
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         if self._validator is None:
@@ -200,20 +205,44 @@ class InboundAuthentication(ConfigurationBotFrameworkAuthentication):  # type: i
         return result
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
-        return _BoundedConnectorFactory(super().create_connector_factory(claims_identity))
+        return _ReusedConnectorFactory(
+            super().create_connector_factory(claims_identity), _app_id(claims_identity), self._connectors
+        )
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        parent = super().create_user_token_client
+        return await self._user_token_clients.get(_app_id(claims_identity), lambda: parent(claims_identity))
 
 
-class _BoundedConnectorFactory(ConnectorFactory):  # type: ignore[misc]
-    """botbuilder's connector clients wait 100 s for a channel's answer and retry a refused connection
-    for 5 s: a reply to a `serviceUrl` that hangs would hold a worker thread for minutes. Teams waits
-    about 15 s for a turn; a reply that has not gone out in 10 s will not help."""
+def _app_id(claims_identity: ClaimsIdentity) -> str | None:
+    """The app id botbuilder builds a turn's clients for: the audience of a channel's token, the appid
+    of an Emulator's, none for an anonymous request (`_BuiltinBotFrameworkAuthentication.get_app_id`)."""
+    app_id = claims_identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
+    if app_id is None:
+        app_id = claims_identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM)
+    return str(app_id) if app_id is not None else None
 
-    def __init__(self, inner: ConnectorFactory) -> None:
+
+class _ReusedConnectorFactory(ConnectorFactory):  # type: ignore[misc]
+    """botbuilder's factory for the turn's app id, with its clients kept per (app id, service URL,
+    audience) in `clients`.
+
+    botbuilder's connector clients wait 100 s for a channel's answer and retry a refused connection for
+    5 s: a reply to a `serviceUrl` that hangs would hold a worker thread for minutes. Teams waits about
+    15 s for a turn; a reply that has not gone out in 10 s will not help. So each client is built with a
+    10 s timeout and two quick retries."""
+
+    def __init__(self, inner: ConnectorFactory, app_id: str | None, clients: ClientCache) -> None:
         self._inner = inner
+        self._app_id = app_id
+        self._clients = clients
 
     async def create(self, service_url: str, audience: str | None = None) -> Any:
-        client = await self._inner.create(service_url, audience)
-        client.config.connection.timeout = CONNECTOR_TIMEOUT_SECONDS
-        client.config.retry_policy.retries = CONNECTOR_RETRIES
-        client.config.retry_policy.backoff_factor = 0.4
-        return client
+        async def build() -> Any:
+            client = await self._inner.create(service_url, audience)
+            client.config.connection.timeout = CONNECTOR_TIMEOUT_SECONDS
+            client.config.retry_policy.retries = CONNECTOR_RETRIES
+            client.config.retry_policy.backoff_factor = 0.4
+            return client
+
+        return await self._clients.get((self._app_id, service_url, audience), build)
