@@ -802,12 +802,13 @@ async def run(args: argparse.Namespace, workdir: Path) -> bool:
 
 
 async def profiled(args: argparse.Namespace, workdir: Path, stub: ConnectorStub, load: str) -> bool:
-    """The embedded server once more, under a profiler; prints where its CPU went."""
+    """One server once more (`--profile-server`, the embedded one by default), under a profiler; prints
+    where its CPU went (the bot process's: in standalone, the simulator's is not sampled)."""
     profiler = Profiler.pick(workdir)
     tool = "py-spy" if profiler.py_spy else "cProfile (py-spy not installed)"
-    log(f"\n== embedded under {tool}: {load} ==")
+    log(f"\n== {args.profile_server} under {tool}: {load} ==")
     result = await measure(
-        "embedded",
+        args.profile_server,
         workdir,
         stub,
         senders=args.senders,
@@ -844,6 +845,9 @@ async def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rounds", type=int, default=3, help="times each server is measured (median)")
     parser.add_argument("--profile", action="store_true", help="then an embedded pass under a profiler")
+    parser.add_argument(
+        "--profile-server", choices=SERVERS[1:], default="embedded", help="the server --profile samples"
+    )
     parser.add_argument("--deadline", type=float, default=600.0, help="seconds for the whole run")
     parser.add_argument("--keep", action="store_true", help="keep the logs and the raw profile")
     args = parser.parse_args(argv)
