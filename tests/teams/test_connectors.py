@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import Any
 
 import pytest
 from botbuilder.schema import Activity
@@ -27,7 +28,7 @@ class _Config:
     APP_TENANTID = ""
 
 
-async def _anonymous_turn(authentication: InboundAuthentication, service_url: str) -> tuple[object, object]:
+async def _anonymous_turn(authentication: InboundAuthentication, service_url: str) -> tuple[Any, Any]:
     """What `CloudAdapter.process_activity` asks for on one activity: its connector and user-token client."""
     result = await authentication.authenticate_request(
         Activity(channel_id="msteams", service_url=service_url), "Bearer ignored"
@@ -43,32 +44,56 @@ async def test_activities_to_one_service_url_share_one_connector_and_one_user_to
     second = await _anonymous_turn(authentication, SERVICE_URL)
     assert first[0] is second[0] and first[1] is second[1]
     connector = first[0]
-    assert connector.config.connection.timeout == CONNECTOR_TIMEOUT_SECONDS  # type: ignore[attr-defined]
-    assert connector.config.retry_policy.retries == CONNECTOR_RETRIES  # type: ignore[attr-defined]
+    assert connector.config.connection.timeout == CONNECTOR_TIMEOUT_SECONDS
+    assert connector.config.retry_policy.retries == CONNECTOR_RETRIES
 
 
-async def test_another_service_url_audience_or_app_gets_its_own_connector() -> None:
+async def test_another_service_url_or_audience_gets_its_own_connector() -> None:
     authentication = InboundAuthentication(_Config(), None)
     connector, _ = await _anonymous_turn(authentication, SERVICE_URL)
     other, _ = await _anonymous_turn(authentication, OTHER_URL)
     assert other is not connector
-    assert other.config.base_url == OTHER_URL  # type: ignore[attr-defined]
-    factory = authentication.create_connector_factory(ClaimsIdentity({}, True))
-    assert await factory.create(SERVICE_URL, "https://api.botframework.us") is not connector
-    assert (
-        await factory.create(SERVICE_URL, AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE)
-        is connector
+    assert other.config.base_url == OTHER_URL
+    result = await authentication.authenticate_request(
+        Activity(channel_id="msteams", service_url=SERVICE_URL), "Bearer ignored"
     )
+    assert await result.connector_factory.create(SERVICE_URL, "https://api.botframework.us") is not connector
+    assert await result.connector_factory.create(SERVICE_URL, result.audience) is connector
+
+
+async def test_proactive_turns_get_a_client_of_their_own_each_time() -> None:
+    """Notices set their own retries, timeout and response hook on their client (bot/teams/notices.py):
+    that must never reach the replies' shared client, nor another notice's."""
+    authentication = InboundAuthentication(_Config(), None)
+    connector, _ = await _anonymous_turn(authentication, SERVICE_URL)
+    factory = authentication.create_connector_factory(ClaimsIdentity({}, True))
+    first = await factory.create(SERVICE_URL, AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE)
+    second = await factory.create(SERVICE_URL, AuthenticationConstants.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE)
+    assert len({id(connector), id(first), id(second)}) == 3
+    assert first.config.connection.timeout == CONNECTOR_TIMEOUT_SECONDS
+    first.config.hooks.append(lambda *_: None)
+    assert not connector.config.hooks and not second.config.hooks
+
+
+class _Validator:
+    """A `TokenValidator` that accepts any token as the channel's, for app-1."""
+
+    async def validate(
+        self, auth_header: str, *, channel_id: str | None, service_url: str | None
+    ) -> ClaimsIdentity:
+        return ClaimsIdentity({AuthenticationConstants.AUDIENCE_CLAIM: "app-1"}, True)
 
 
 async def test_with_an_app_id_the_credentials_and_their_token_cache_are_kept() -> None:
     bot = BotIdentity(app_id="app-1", app_type="MultiTenant", tenant_id=None, credential=SecretStr("secret"))
-    authentication = InboundAuthentication(_Config(), None, credentials_factory=credentials_factory(bot))
-    claims = ClaimsIdentity({AuthenticationConstants.AUDIENCE_CLAIM: "app-1"}, True)
-    factory = authentication.create_connector_factory(claims)
-    connector = await factory.create(SERVICE_URL)
-    again = await authentication.create_connector_factory(claims).create(SERVICE_URL)
-    assert again is connector
+    authentication = InboundAuthentication(
+        _Config(),
+        _Validator(),  # type: ignore[arg-type]
+        credentials_factory=credentials_factory(bot),
+    )
+    connector, tokens = await _anonymous_turn(authentication, SERVICE_URL)
+    again, tokens_again = await _anonymous_turn(authentication, SERVICE_URL)
+    assert again is connector and tokens_again is tokens
     # The credentials sign every request (msal's cache renews the token): kept with the client.
     credentials = connector.config.credentials
     assert credentials.microsoft_app_id == "app-1"
