@@ -23,6 +23,7 @@ from bot.colleagues.service import ColleaguesService
 from bot.colleagues.watcher import Watcher
 from bot.config import SIM_APP_ID, SIM_APP_SECRET, Settings
 from bot.core.tenants import MULTI_TENANT_SEGMENTS
+from bot.graph import speedups as graph_speedups
 from bot.graph.auth import MsalTokenProvider
 from bot.graph.client import GraphClient
 from bot.graph.transport import RetryPolicy
@@ -127,6 +128,7 @@ def create_app(
 ) -> web.Application:
     """The app for `mode` (decided from `settings` when not given: raises `ConfigurationError`)."""
     speedups.apply()
+    graph_speedups.apply()
     mode = mode if mode is not None else require_mode(settings)
     if clock is None:
         clock = AdjustableClock() if mode.simulated_graph else SystemClock()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -35,6 +35,7 @@ from bot.store.rows import (
     tenant_key,
 )
 from bot.store.schema import (
+    UtcDateTime,
     audit_log,
     holds,
     processed_activities,
@@ -66,7 +67,36 @@ class HoldQueries(Database):
             update=lambda excluded: {"seen_at": excluded.seen_at},
             where=processed_activities.c.seen_at < sa.bindparam("cutoff"),
         ).returning(processed_activities.c.activity_id)
-        self._schedule_timer = self.upsert(
+        self._schedule_timer = self._timer_upsert().returning(*timers.c)
+        # A new hold's timers, all in one execution (nothing read back).
+        self._schedule_timers = self._timer_upsert()
+        self._insert_hold = sa.insert(holds).returning(*holds.c)
+        self._insert_audit = sa.insert(audit_log)
+        self._active_hold = sa.select(holds).where(
+            holds.c.tenant_id == sa.bindparam("w_tenant"),
+            holds.c.user_id == sa.bindparam("w_user"),
+            holds.c.status == HoldStatus.ACTIVE.value,
+        )
+        self._end_active = (
+            sa.update(holds)
+            .where(
+                holds.c.tenant_id == sa.bindparam("w_tenant"),
+                holds.c.user_id == sa.bindparam("w_user"),
+                holds.c.status == HoldStatus.ACTIVE.value,
+            )
+            .values(
+                status=sa.bindparam("w_status", type_=sa.String),
+                ended_at=sa.bindparam("w_now", type_=UtcDateTime),
+                ended_reason=sa.bindparam("w_reason", type_=sa.String),
+            )
+            .returning(*holds.c)
+        )
+        self._delete_timers_of = sa.delete(timers).where(
+            timers.c.hold_id.in_(sa.bindparam("w_holds", expanding=True))
+        )
+
+    def _timer_upsert(self) -> sa.Insert:
+        return self.upsert(
             timers,
             conflict=["key"],
             update=lambda excluded: {
@@ -81,7 +111,7 @@ class HoldQueries(Database):
                 "last_error": None,
                 "created_at": excluded.created_at,
             },
-        ).returning(*timers.c)
+        )
 
     # -- holds ---------------------------------------------------------------------------------------
     async def replace_active_hold(
@@ -144,9 +174,9 @@ class HoldQueries(Database):
             )
         elif effects.end_hold is not None:
             status, reason = effects.end_hold
-            self._end_holds(connection, active_hold_of(user), status=status, reason=reason, now=now)
+            self._end_active_hold(connection, user, status=status, reason=reason, now=now)
         if effects.audit:
-            connection.execute(sa.insert(audit_log), [audit_values(user, row, now) for row in effects.audit])
+            connection.execute(self._insert_audit, [audit_values(user, row, now) for row in effects.audit])
         if effects.activity_key is not None:
             self._mark_done(connection, effects.activity_key, now)
         return hold
@@ -168,36 +198,37 @@ class HoldQueries(Database):
     ) -> Hold:
         # Replacements for one user queue here instead of racing to the unique index.
         self.queue_for(connection, "hold", f"{tenant_key(user)}/{user.user_id}")
-        self._end_holds(connection, active_hold_of(user), status=previous_status, reason=new.reason, now=now)
-        row = (
+        self._end_active_hold(connection, user, status=previous_status, reason=new.reason, now=now)
+        values = {
+            "tenant_id": tenant_key(user),
+            "user_id": user.user_id,
+            "state": new.state,
+            "layer": new.layer,
+            "availability": new.availability,
+            "activity": new.activity,
+            "requested_end": new.requested_end,
+            "created_at": now,
+            "status": HoldStatus.ACTIVE.value,
+            "ended_at": None,
+            "ended_reason": None,
+            "last_refresh_at": now if new.graph_expires_at else None,
+            "graph_expires_at": new.graph_expires_at,
+            "conversation_id": new.conversation_id[:512] if new.conversation_id else None,
+        }
+        hold = hold_record(connection.execute(self._insert_hold, values).one())
+        if new.timers:
             connection.execute(
-                sa.insert(holds)
-                .values(
-                    tenant_id=tenant_key(user),
-                    user_id=user.user_id,
-                    state=new.state,
-                    layer=new.layer,
-                    availability=new.availability,
-                    activity=new.activity,
-                    requested_end=new.requested_end,
-                    created_at=now,
-                    status=HoldStatus.ACTIVE.value,
-                    last_refresh_at=now if new.graph_expires_at else None,
-                    graph_expires_at=new.graph_expires_at,
-                    conversation_id=new.conversation_id[:512] if new.conversation_id else None,
-                )
-                .returning(*holds.c)
-            )
-        ).one()
-        hold = hold_record(row)
-        for timer in new.timers:
-            self.upsert_timer(
-                connection,
-                key=hold_timer_key(hold.id, timer.kind),
-                kind=timer.kind,
-                due_at=timer.due_at,
-                payload=timer.payload,
-                hold_id=hold.id,
+                self._schedule_timers,
+                [
+                    self._timer_values(
+                        key=hold_timer_key(hold.id, timer.kind),
+                        kind=timer.kind,
+                        due_at=timer.due_at,
+                        payload=timer.payload,
+                        hold_id=hold.id,
+                    )
+                    for timer in new.timers
+                ],
             )
         return hold
 
@@ -214,7 +245,13 @@ class HoldQueries(Database):
         """Create the timer `key`, or replace it (new due time, payload and generation; lease cleared),
         inside the caller's write transaction (`Database.run`; `bot.store.timers.TimerService.schedule`
         wakes the loop)."""
-        values = {
+        values = self._timer_values(key=key, kind=kind, due_at=due_at, payload=payload, hold_id=hold_id)
+        return connection.execute(self._schedule_timer, values).one()
+
+    def _timer_values(
+        self, *, key: str, kind: str, due_at: datetime, payload: Mapping[str, Any], hold_id: int | None
+    ) -> dict[str, Any]:
+        return {
             "key": key,
             "kind": str(kind),
             "payload": dict(payload),
@@ -224,11 +261,12 @@ class HoldQueries(Database):
             "attempts": 0,
             "created_at": self._clock.now(),
         }
-        return connection.execute(self._schedule_timer, values).one()
 
     async def get_active_hold(self, user: UserRef) -> Hold | None:
+        where = {"w_tenant": tenant_key(user), "w_user": user.user_id}
+
         def read(connection: sa.Connection) -> Hold | None:
-            row = connection.execute(sa.select(holds).where(active_hold_of(user))).first()
+            row = connection.execute(self._active_hold, where).first()
             return hold_record(row) if row else None
 
         return await self.run(read, write=False)
@@ -315,9 +353,26 @@ class HoldQueries(Database):
                 .returning(*holds.c)
             )
         ).all()
+        return self._ended(connection, rows)
+
+    def _end_active_hold(
+        self, connection: sa.Connection, user: UserRef, *, status: HoldStatus, reason: str, now: datetime
+    ) -> list[Hold]:
+        """`_end_holds` for the user's active hold (at most one), with statements built once."""
+        values = {
+            "w_tenant": tenant_key(user),
+            "w_user": user.user_id,
+            "w_status": status.value,
+            "w_now": now,
+            "w_reason": clip(reason, 200),
+        }
+        return self._ended(connection, connection.execute(self._end_active, values).all())
+
+    def _ended(self, connection: sa.Connection, rows: Sequence[sa.Row[Any]]) -> list[Hold]:
+        """The holds just ended, their timers deleted."""
         ended = [hold_record(row) for row in rows]
         if ended:
-            connection.execute(sa.delete(timers).where(timers.c.hold_id.in_([hold.id for hold in ended])))
+            connection.execute(self._delete_timers_of, {"w_holds": [hold.id for hold in ended]})
         return ended
 
     async def update_hold_refresh(

@@ -75,6 +75,8 @@ class PeopleQueries(Database):
             },
         ).returning(*conversation_references.c)
 
+        self._turn_read = _turn_read()
+
         self._take_lease = self.upsert(
             user_leases,
             conflict=["tenant_id", "user_id"],
@@ -233,50 +235,34 @@ class PeopleQueries(Database):
         it is the same. Only what changed is written.
         """
         now = self._clock.now()
+        key = {"tenant_id": tenant_key(user), "user_id": user.user_id}
+        read = {
+            **key,
+            "activity_id": activity_key[:256] if activity_key else None,
+            "cutoff": now - DEDUP_WINDOW,
+        }
 
         def record(connection: sa.Connection) -> TurnRecord:
-            if activity_key is not None:
-                if self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY:
-                    self._last_prune = now
-                    connection.execute(
-                        sa.delete(processed_activities).where(
-                            processed_activities.c.seen_at < now - DEDUP_WINDOW
-                        )
-                    )
-                done = connection.execute(
-                    sa.select(processed_activities.c.activity_id).where(
-                        processed_activities.c.activity_id == activity_key[:256],
-                        processed_activities.c.seen_at >= now - DEDUP_WINDOW,
-                    )
-                ).first()
-                if done is not None:
-                    return TurnRecord(fresh=False, settings=None)
-            key = {"tenant_id": tenant_key(user), "user_id": user.user_id}
-            row = (
+            if activity_key is not None and (
+                self._last_prune is None or now - self._last_prune >= _PRUNE_EVERY
+            ):
+                self._last_prune = now
                 connection.execute(
-                    sa.select(users).where(
-                        users.c.tenant_id == key["tenant_id"], users.c.user_id == user.user_id
-                    )
+                    sa.delete(processed_activities).where(processed_activities.c.seen_at < now - DEDUP_WINDOW)
                 )
-            ).first()
-            settings = user_record(row) if row else None
+            # One statement: is the activity done, the sender's settings, their latest conversation.
+            found = connection.execute(self._turn_read, read).first()
+            assert found is not None  # one row, whatever exists
+            if found.done:
+                return TurnRecord(fresh=False, settings=None)
+            settings = user_record(found) if found.user_id is not None else None
             if conversation is not None:
                 latest = (
-                    connection.execute(
-                        sa.select(
-                            conversation_references.c.conversation_id,
-                            conversation_references.c.conversation_type,
-                            conversation_references.c.reference,
-                        )
-                        .where(
-                            conversation_references.c.tenant_id == key["tenant_id"],
-                            conversation_references.c.user_id == user.user_id,
-                        )
-                        .order_by(conversation_references.c.updated_at.desc())
-                        .limit(1)
-                    )
-                ).first()
-                if latest is None or tuple(latest) != tuple(conversation):
+                    found.latest_conversation_id,
+                    found.latest_conversation_type,
+                    found.latest_reference,
+                )
+                if found.latest_conversation_id is None or latest != tuple(conversation):
                     connection.execute(
                         self._save_reference, {**key, **conversation._asdict(), "updated_at": now}
                     )
@@ -290,3 +276,46 @@ class PeopleQueries(Database):
             return TurnRecord(fresh=True, settings=settings)
 
         return await self.run(record)
+
+
+def _turn_read() -> sa.Select[Any]:
+    """`record_turn`'s read, one row whatever exists: `done` (the activity was processed within the
+    dedup window), the sender's `users` columns (NULL when unknown), and their latest conversation
+    reference as `latest_conversation_id`, `latest_conversation_type`, `latest_reference` (NULL when
+    none; of references saved at the same instant, any one).
+
+    Parameters: tenant_id, user_id, activity_id (None: not looked up), cutoff (the window's start).
+    """
+    tenant: sa.BindParameter[str] = sa.bindparam("tenant_id", type_=sa.String)
+    user: sa.BindParameter[str] = sa.bindparam("user_id", type_=sa.String)
+    refs = conversation_references
+    done = (
+        sa.select(processed_activities.c.activity_id)
+        .where(
+            processed_activities.c.activity_id == sa.bindparam("activity_id"),
+            processed_activities.c.seen_at >= sa.bindparam("cutoff"),
+        )
+        .exists()
+    )
+    latest = refs.alias("latest")
+    latest_at = (
+        sa.select(sa.func.max(refs.c.updated_at))
+        .where(refs.c.tenant_id == tenant, refs.c.user_id == user)
+        .scalar_subquery()
+    )
+    one = sa.select(sa.literal_column("1").label("one")).subquery("one")
+    joined = one.outerjoin(users, sa.and_(users.c.tenant_id == tenant, users.c.user_id == user)).outerjoin(
+        latest,
+        sa.and_(latest.c.tenant_id == tenant, latest.c.user_id == user, latest.c.updated_at == latest_at),
+    )
+    return (
+        sa.select(
+            done.label("done"),
+            *users.c,
+            latest.c.conversation_id.label("latest_conversation_id"),
+            latest.c.conversation_type.label("latest_conversation_type"),
+            latest.c.reference.label("latest_reference"),
+        )
+        .select_from(joined)
+        .limit(1)
+    )

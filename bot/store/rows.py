@@ -54,8 +54,13 @@ def active_hold_of(user: UserRef) -> sa.ColumnElement[bool]:
     )
 
 
+# Records of rows the store wrote are built without validating them again (`model_construct`): the
+# schema holds what the records say (types, NOT NULL, the status CHECK, aware datetimes by `UtcDateTime`),
+# and these run on every command (docs/performance.md).
+
+
 def user_record(row: sa.Row[Any]) -> UserSettings:
-    return UserSettings(
+    return UserSettings.model_construct(
         tenant_id=tenant_out(row.tenant_id),
         user_id=row.user_id,
         time_zone=row.time_zone,
@@ -66,7 +71,9 @@ def user_record(row: sa.Row[Any]) -> UserSettings:
 
 
 def hold_record(row: sa.Row[Any]) -> Hold:
-    return Hold.model_validate({**row._asdict(), "tenant_id": tenant_out(row.tenant_id)})
+    return Hold.model_construct(
+        **{**row._asdict(), "tenant_id": tenant_out(row.tenant_id), "status": HoldStatus(row.status)}
+    )
 
 
 def reference_record(row: sa.Row[Any]) -> ConversationReferenceRecord:

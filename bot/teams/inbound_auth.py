@@ -36,8 +36,10 @@ from botframework.connector.auth import (
     ConnectorFactory,
     EmulatorValidation,
     SkillValidation,
+    UserTokenClient,
 )
 
+from bot.teams.connectors import ClientCache
 from bot.teams.signing_keys import KeySource, KeysUnavailable
 
 __all__ = ["InboundAuthentication", "KeysUnavailable", "TokenValidator", "Unauthorized", "tenant_issuers"]
@@ -174,11 +176,18 @@ def _short(value: object) -> str:
 class InboundAuthentication(ConfigurationBotFrameworkAuthentication):  # type: ignore[misc]
     """botbuilder's authentication for the public cloud, with the inbound check done by `validator`
     (None: development, nothing checked). `CloudAdapter.process_activity` calls `authenticate_request`;
-    the connector factory, outbound audience and user-token client stay botbuilder's."""
+    the connector factory, outbound audience and user-token client stay botbuilder's.
+
+    An inbound activity's connector client and user-token client are built once and reused
+    (`bot.teams.connectors`) instead of once per activity. Proactive turns (`continue_conversation`:
+    the notices, which set their own retries, timeout and response hook on their client) get a client
+    of their own each time from `create_connector_factory`, as botbuilder builds them."""
 
     def __init__(self, configuration: object, validator: TokenValidator | None, **options: Any) -> None:
         super().__init__(configuration, **options)  # e.g. credentials_factory: how replies are signed
         self._validator = validator
+        self._connectors = ClientCache()
+        self._user_token_clients = ClientCache()
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         if self._validator is None:
@@ -194,24 +203,59 @@ class InboundAuthentication(ConfigurationBotFrameworkAuthentication):  # type: i
         result.claims_identity = identity
         result.audience = self.get_originating_audience()
         result.caller_id = caller_id
-        result.connector_factory = self.create_connector_factory(identity)
+        result.connector_factory = _ReusedConnectorFactory(
+            super().create_connector_factory(identity), _app_id(identity), self._connectors
+        )
         return result
 
     def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
         return _BoundedConnectorFactory(super().create_connector_factory(claims_identity))
 
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        parent = super().create_user_token_client
+        return await self._user_token_clients.get(_app_id(claims_identity), lambda: parent(claims_identity))
 
-class _BoundedConnectorFactory(ConnectorFactory):  # type: ignore[misc]
+
+def _app_id(claims_identity: ClaimsIdentity) -> str | None:
+    """The app id botbuilder builds a turn's clients for: the audience of a channel's token, the appid
+    of an Emulator's, none for an anonymous request (`_BuiltinBotFrameworkAuthentication.get_app_id`)."""
+    app_id = claims_identity.get_claim_value(AuthenticationConstants.AUDIENCE_CLAIM)
+    if app_id is None:
+        app_id = claims_identity.get_claim_value(AuthenticationConstants.APP_ID_CLAIM)
+    return str(app_id) if app_id is not None else None
+
+
+def _bounded(client: Any) -> Any:
     """botbuilder's connector clients wait 100 s for a channel's answer and retry a refused connection
     for 5 s: a reply to a `serviceUrl` that hangs would hold a worker thread for minutes. Teams waits
     about 15 s for a turn; a reply that has not gone out in 10 s will not help."""
+    client.config.connection.timeout = CONNECTOR_TIMEOUT_SECONDS
+    client.config.retry_policy.retries = CONNECTOR_RETRIES
+    client.config.retry_policy.backoff_factor = 0.4
+    return client
+
+
+class _BoundedConnectorFactory(ConnectorFactory):  # type: ignore[misc]
+    """botbuilder's factory, a new client per call, `_bounded`."""
 
     def __init__(self, inner: ConnectorFactory) -> None:
         self._inner = inner
 
     async def create(self, service_url: str, audience: str | None = None) -> Any:
-        client = await self._inner.create(service_url, audience)
-        client.config.connection.timeout = CONNECTOR_TIMEOUT_SECONDS
-        client.config.retry_policy.retries = CONNECTOR_RETRIES
-        client.config.retry_policy.backoff_factor = 0.4
-        return client
+        return _bounded(await self._inner.create(service_url, audience))
+
+
+class _ReusedConnectorFactory(ConnectorFactory):  # type: ignore[misc]
+    """botbuilder's factory for the turn's app id, with its clients (`_bounded`) kept per (app id,
+    service URL, audience) in `clients`. Only for inbound turns, whose clients nothing reconfigures."""
+
+    def __init__(self, inner: ConnectorFactory, app_id: str | None, clients: ClientCache) -> None:
+        self._inner = inner
+        self._app_id = app_id
+        self._clients = clients
+
+    async def create(self, service_url: str, audience: str | None = None) -> Any:
+        async def build() -> Any:
+            return _bounded(await self._inner.create(service_url, audience))
+
+        return await self._clients.get((self._app_id, service_url, audience), build)

@@ -481,6 +481,31 @@ async def test_authenticator_refuses_bad_tokens_with_graphs_401(
     assert error.message == "Lifetime validation failed, the token is expired."
 
 
+async def test_a_token_is_checked_fully_each_time_its_signature_once(
+    identity: SimIdentity, clock: AdjustableClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    authenticator = JwtAuthenticator(identity, clock)
+    token = identity.issue_token(WRITER).access_token
+    decoded: list[str] = []
+    decode = jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    for _ in range(3):
+        assert (await authenticator.authenticate(graph_request(token))).can_write()
+    assert decoded == [token]  # the signature checked once
+    other = identity.issue_token(WRITER, audience="api://someone-else").access_token
+    for _ in range(2):  # a remembered signature is no pass: the audience is checked every time
+        error = await rejected(authenticator, other)
+        assert error.message == "Access token validation failure. Invalid audience."
+    clock.advance(3600 + 31)  # and the lifetime
+    error = await rejected(authenticator, token)
+    assert error.message == "Lifetime validation failed, the token is expired."
+
+
 async def test_token_from_an_unknown_tenant_is_refused(tmp_path: Path, clock: AdjustableClock) -> None:
     elsewhere = RegisteredApp(
         client_id=WRITER.client_id, client_secret=SecretStr("x"), tenant_id=OTHER_TENANT, roles=WRITER.roles

@@ -5,6 +5,7 @@ names the caller, or answers Graph's 401 `InvalidAuthenticationToken`.
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +23,9 @@ GRAPH_WWW_AUTHENTICATE = (
     'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", '
     f'client_id="{GRAPH_APP_ID}"'
 )
+
+
+VERIFIED_TOKENS = 256  # tokens whose signature `JwtAuthenticator` remembers having checked
 
 
 class SimAuthError(SimGraphError):
@@ -71,6 +75,11 @@ class JwtAuthenticator:
         self._identity = identity
         self._clock = clock
         self._leeway = leeway.total_seconds()
+        # Tokens whose signature was verified, with their key's id and claims: a client sends the same
+        # token for an hour, and checking an RS256 signature and decoding it again was a tenth of the
+        # simulated tenant's CPU per request (docs/performance.md). Lifetime, audience, issuer and roles
+        # are still checked on every request, and a token whose key is no longer known is refused.
+        self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
 
     async def authenticate(self, request: web.Request) -> Caller:
         return self.verify(_bearer_token(request))
@@ -79,30 +88,7 @@ class JwtAuthenticator:
         """The caller a raw access token names, or `SimAuthError` (401) when Graph would refuse it."""
         if not token:
             raise _invalid_token("Access token is empty.")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
-            raise _invalid_token("CompactToken parsing failed with error code: 80049217") from None
-        kid = header.get("kid")
-        key = self._identity.verification_key(kid) if isinstance(kid, str) else None
-        if key is None:
-            raise _invalid_token("Access token validation failure. The signing key is not known.")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=["RS256"],
-                options={
-                    "verify_signature": True,
-                    "verify_aud": False,
-                    "verify_iss": False,
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                },
-            )
-        except jwt.InvalidTokenError:
-            raise _invalid_token("Access token validation failure. Signature validation failed.") from None
+        claims = self._signed_claims(token)
         self._check_lifetime(claims)
         if claims.get("aud") not in GRAPH_AUDIENCES:
             raise _invalid_token("Access token validation failure. Invalid audience.")
@@ -123,6 +109,42 @@ class JwtAuthenticator:
         ):
             raise _invalid_token("Access token validation failure.")
         return Caller(app_id=app_id, tenant_id=tenant, roles=frozenset(roles))
+
+    def _signed_claims(self, token: str) -> dict[str, Any]:
+        """The claims of a token signed by a key this identity platform publishes (signature checked
+        once per token while its key is known), or `SimAuthError`."""
+        verified = self._verified.get(token)
+        if verified is not None and self._identity.verification_key(verified[0]) is not None:
+            self._verified.move_to_end(token)
+            return verified[1]
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError:
+            raise _invalid_token("CompactToken parsing failed with error code: 80049217") from None
+        kid = header.get("kid")
+        key = self._identity.verification_key(kid) if isinstance(kid, str) else None
+        if key is None or not isinstance(kid, str):
+            raise _invalid_token("Access token validation failure. The signing key is not known.")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                options={
+                    "verify_signature": True,
+                    "verify_aud": False,
+                    "verify_iss": False,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt.InvalidTokenError:
+            raise _invalid_token("Access token validation failure. Signature validation failed.") from None
+        self._verified[token] = (kid, claims)
+        while len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+        return claims
 
     def _check_lifetime(self, claims: Mapping[str, Any]) -> None:
         exp, nbf = claims.get("exp"), claims.get("nbf", claims.get("iat"))
