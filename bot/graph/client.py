@@ -207,11 +207,6 @@ class GraphClient:
         url = self._base_url() if callable(self._base_url) else self._base_url
         return url.rstrip("/")
 
-    @property
-    def uses_batch(self) -> bool:
-        """False once Graph (or a proxy) refused a `$batch`: calls then go one by one."""
-        return self._use_batch
-
     @contextlib.contextmanager
     def budget(self, seconds: float | None = None) -> Iterator[float]:
         """Bound every Graph call in the block to `seconds` in all (default: the policy's budget).

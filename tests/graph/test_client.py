@@ -688,7 +688,6 @@ async def test_a_refused_batch_falls_back_to_single_calls_for_good(status: int) 
         ok(presence()),
     )
     await s.client.apply(ALEX, [busy()])
-    assert not s.client.uses_batch
     await s.client.apply(ALEX, [busy()])
     assert s.graph.sent() == [
         "POST /v1.0/$batch",

@@ -374,7 +374,8 @@ async def test_every_command_speaks_graphs_contract(
     # 3. One by one: the simulator refuses the next $batch, and the client stops batching.
     await http.post(f"{bot.url}/sim/_sim/faults", json={"match": "$batch", "status": 400})
     await run_script(http, bot, connector)
-    assert not runtime.graph.uses_batch
+    batches = [r.status_code for r in recorder.responses if r.request.url.path.endswith("/$batch")]
+    assert 400 in batches and batches[batches.index(400) + 1 :] == [], "no $batch after the refused one"
 
     seen: dict[bool, set[str]] = {True: set(), False: set()}
     statuses: set[int] = set()

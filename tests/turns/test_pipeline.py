@@ -57,6 +57,7 @@ from tests.support.connector import Connector
 from tests.support.e2e import card_of, say, texts
 from tests.support.fake_holds import FakeHolds
 from tests.support.fakes import FakeGraph, FakeWatches
+from tests.support.store import list_audit
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 ALEX = UserRef(user_id="aad-alex", tenant_id="tenant-1", name="Alex")
@@ -419,11 +420,11 @@ async def test_a_commands_hold_timers_and_audit_are_one_transaction(store: Store
             status=200,
             code="ok",
         )
-        assert await store.list_audit(ALEX) == [], "nothing is written before the command ends"
+        assert await list_audit(store, ALEX) == [], "nothing is written before the command ends"
         effects.new_hold = NewHold("busy", "session", "Busy", "InACall", end, now + timedelta(hours=4), plans)
     hold = await store.get_active_hold(ALEX)
     assert hold is not None and hold.requested_end == end
-    assert [entry.operation for entry in await store.list_audit(ALEX)] == ["set_presence"]
+    assert [entry.operation for entry in await list_audit(store, ALEX)] == ["set_presence"]
     async with store.read() as connection:
         keys = set((await connection.execute(sa.select(timers.c.key))).scalars())
     assert keys == {hold_timer_key(hold.id, "end"), hold_timer_key(hold.id, "refresh")}
@@ -434,7 +435,7 @@ async def test_a_failed_command_keeps_the_audit_of_what_it_sent(store: Store) ->
         async with collect(store, ALEX) as effects:
             effects.audit.append(AuditRow("set_presence", "Timeout", {}, 504))
             raise RuntimeError("Graph timed out")
-    assert [entry.outcome for entry in await store.list_audit(ALEX)] == ["Timeout"]
+    assert [entry.outcome for entry in await list_audit(store, ALEX)] == ["Timeout"]
     assert await store.get_active_hold(ALEX) is None
 
 
