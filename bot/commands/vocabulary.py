@@ -71,7 +71,7 @@ ALIASES: Final[Mapping[str, State | Verb]] = {
     "afk": State.AWAY,
     # Presenting
     "presenting": State.PRESENTING,
-    # Do not disturb; Teams shows Focusing as DoNotDisturb too (FACTS.md §1)
+    # Do not disturb; Teams shows Focusing as DoNotDisturb too (docs/graph-facts.md §1)
     "dnd": State.DND,
     "do not disturb": State.DND,
     "donotdisturb": State.DND,
@@ -122,7 +122,7 @@ ALIASES: Final[Mapping[str, State | Verb]] = {
     "?": Verb.HELP,
 }
 
-# States Teams has but Graph won't let an app set (FACTS.md §1): refused with what to use instead.
+# States Teams has but Graph won't let an app set (docs/graph-facts.md §1): refused with what to use instead.
 UNSETTABLE: Final[Mapping[str, Unsettable]] = {
     "meeting": _MEETING,
     "in a meeting": _MEETING,
