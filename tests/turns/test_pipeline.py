@@ -16,7 +16,6 @@ from sqlalchemy import event
 from bot.app import RUNTIME
 from bot.clock import AdjustableClock
 from bot.colleagues.service import ColleaguesService
-from bot.commands import SetNotices, SetTimeZone
 from bot.core.users import UserRef
 from bot.graph.models import Presence
 from bot.preferences import PreferencesService
@@ -334,9 +333,6 @@ async def test_preferences_are_a_service_of_their_own() -> None:
     assert prefs.zones == ["Asia/Tokyo", None] and "Europe/Berlin" in reply.text
     await route(turn(text="/notify off"))
     assert prefs.notices == [False]
-    assert isinstance(SetTimeZone(zone=None), SetTimeZone) and isinstance(
-        SetNotices(enabled=True), SetNotices
-    )
 
 
 async def test_a_lease_held_by_another_replica_is_named_as_such() -> None:
