@@ -1,6 +1,6 @@
 """Fuzzing the real `presence-bot serve` process: ≥ 10,000 seeded hostile and odd activities
-(tests/support/fuzz.py), 16 at a time, bounded in time. No answer is a 5xx, the process logs no
-traceback, its memory levels off, and afterwards it is healthy and sets `/busy 30m` correctly.
+(tests/support/fuzz.py), 16 at a time. No answer is a 5xx, the process logs no traceback, its memory
+levels off, and afterwards it is healthy and sets `/busy 30m` correctly.
 
 The figures printed at the end go in docs/security.md (`pytest tests/processes/test_fuzz.py -s`).
 """
@@ -27,7 +27,8 @@ from tests.support.waiting import eventually
 SEED = int(os.environ.get("FUZZ_SEED", "20261122"))
 ACTIVITIES = int(os.environ.get("FUZZ_ACTIVITIES", "10000"))
 CONCURRENCY = 16
-DEADLINE_SECONDS = float(os.environ.get("FUZZ_DEADLINE", "150"))
+# A guard against a hang, not a speed limit: the rate is printed, and measured figures go in docs/security.md.
+DEADLINE_SECONDS = float(os.environ.get("FUZZ_DEADLINE", "600"))
 AFTER_USER = "fuzz-after-0000-0000-0000-000000000001"
 
 

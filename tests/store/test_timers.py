@@ -503,7 +503,6 @@ async def test_two_replicas_fire_every_timer_exactly_once(
             )
     assert (await replica_stores[0].counts()).timers == len(expected)
     clock.advance(2)
-    started = time.monotonic()
     try:
         await asyncio.gather(*(replica.start() for replica in replicas))
 
@@ -511,7 +510,6 @@ async def test_two_replicas_fire_every_timer_exactly_once(
             return len(fired) == len(expected)
 
         await eventually(all_fired, within=40)
-        elapsed = time.monotonic() - started
 
         async def quiet() -> bool:
             """No row left to claim and no handler running: no duplicate can arrive any more (a firing
@@ -526,5 +524,4 @@ async def test_two_replicas_fire_every_timer_exactly_once(
     assert set(fired) == expected
     assert {key: times for key, times in fired.items() if times != 1} == {}
     assert (await replica_stores[0].counts()).timers == 0
-    assert elapsed < 40
     assert all(by_owner[replica.owner] > 0 for replica in replicas), by_owner  # both took part
