@@ -347,6 +347,8 @@ async def test_throttling_through_the_timers_lengthens_the_interval_then_restore
     await eventually(lambda: _polled(reader, 1), what="the first poll")
     throttled = await _rescheduled(replica)
     assert throttled.due_at >= store_clock.now() + timedelta(seconds=295)
+    # The firing that rescheduled the timer is over (under load it can still be in flight here).
+    await eventually(replica.quiet, what="the throttled poll's firing ending")
 
     store_clock.advance(INTERVAL.total_seconds())  # an interval is not enough: Graph asked for 300 s
     assert await replica.quiet() and len(reader.calls) == 1
