@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/presence-bot serve --host 127.0.0.1 --port 3978
 
+# Two pytest-xdist workers (the machine CI and the figures in README.md use has 2 CPUs); the process
+# and browser tests share one worker (tests/conftest.py). `make test TEST_WORKERS=4` for a bigger machine.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot cards tests bench

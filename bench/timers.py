@@ -52,7 +52,6 @@ from bot.server import start_bot
 from bot.store.engine import DB_FILE
 from bot.store.schema import holds, timers
 from bot.store.store import Store, open_store
-from bot.store.timers import percentile
 
 CHUNK = 5_000
 
@@ -193,17 +192,21 @@ async def lateness_and_memory(
             rate = holds_count / period.total_seconds()
             log(f"refreshes due in the window: ~{due_in_window:,} (~{rate:.0f}/s)")
             await asyncio.sleep(max(0.0, 10 - (time.perf_counter() - started)) + window)
-            lateness = timer_service.recent_lateness()
-            stats = timer_service.stats()
-            assert lateness, "no timer fired"
+            stats = timer_service.stats()  # the lateness of the last 10,000 firings, as /healthz shows it
+            assert stats["latenessMax"] is not None, "no timer fired"
             fired = int(stats["fired"] or 0)
             log(f"fired: {fired:,} refreshes ({fired / window:.1f}/s)")
             log(
                 "lateness (due → handler start): "
-                f"p50 {percentile(lateness, 0.50) * 1000:.0f} ms, "
-                f"p90 {percentile(lateness, 0.90) * 1000:.0f} ms, "
-                f"p99 {percentile(lateness, 0.99) * 1000:.0f} ms, "
-                f"max {max(lateness) * 1000:.0f} ms"
+                + ", ".join(
+                    f"{name} {float(stats[key] or 0) * 1000:.0f} ms"
+                    for name, key in (
+                        ("p50", "latenessP50"),
+                        ("p90", "latenessP90"),
+                        ("p99", "latenessP99"),
+                        ("max", "latenessMax"),
+                    )
+                )
             )
             async with store.read() as connection:
                 refreshed = await connection.scalar(

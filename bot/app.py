@@ -354,11 +354,13 @@ def _graph_tls(mode: Mode) -> ssl.SSLContext | bool:
 
 
 async def start_background(app: web.Application) -> None:
-    """Start what needs the bound address (the embedded simulator's Graph URL): the hold timers.
+    """Start what needs the bound address (the embedded simulator's Graph URL): the timer service, which
+    fires the holds' refreshes and ends, the watches' polls and the audit's pruning.
 
-    Called by `bot.server.start_bot` once the site listens. Active holds missing a timer (a process
-    killed between storing a hold and scheduling it) get it first, and the retention timer is created if
-    missing; overdue timers fire at once.
+    Called by `bot.server.start_bot` once the site listens. First, active holds missing a timer (a
+    process killed between storing a hold and scheduling it) get it, the pruning timer is created if
+    missing, and every tenant with watches gets its poll timer if missing; then the service starts, and
+    overdue timers fire at once.
     """
     services = app[RUNTIME].services
     if not services.timers.running:

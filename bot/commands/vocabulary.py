@@ -26,7 +26,7 @@ _OUT_OF_OFFICE = Unsettable(
     "/status Out of office until tomorrow 9am",
 )
 
-# States Teams has but Graph won't let an app set (FACTS.md §1): refused with what to use instead.
+# States Teams has but Graph won't let an app set (docs/graph-facts.md §1): refused with what to use instead.
 UNSETTABLE: Final[Mapping[str, Unsettable]] = {
     "meeting": _MEETING,
     "in a meeting": _MEETING,

@@ -63,7 +63,7 @@ STATES: dict[State, StateSpec] = {
     State.OFFLINE: StateSpec(State.OFFLINE, Layer.PREFERRED, Pair("Offline", "OffWork"), "Appear offline"),
 }
 
-# setPresence: the only pairs Graph accepts on an app session (FACTS.md §2).
+# setPresence: the only pairs Graph accepts on an app session (docs/graph-facts.md §2).
 SESSION_PAIRS: frozenset[Pair] = frozenset(
     {
         Pair("Available", "Available"),
@@ -74,7 +74,7 @@ SESSION_PAIRS: frozenset[Pair] = frozenset(
     }
 )
 
-# setUserPreferredPresence: the pairs of the Teams status picker (FACTS.md §2).
+# setUserPreferredPresence: the pairs of the Teams status picker (docs/graph-facts.md §2).
 PREFERRED_PAIRS: frozenset[Pair] = frozenset(
     {
         Pair("Available", "Available"),
@@ -94,7 +94,7 @@ AVAILABLE_AWAY = timedelta(minutes=10)  # … → Away/Away
 
 
 def preferred_default_expiry(availability: str) -> timedelta:
-    """Graph's default expiry for a preferred presence with no expirationDuration (FACTS.md §2)."""
+    """Graph's default expiry for a preferred presence with no expirationDuration (docs/graph-facts.md §2)."""
     if availability.lower() in {"busy", "donotdisturb"}:
         return timedelta(days=1)
     return timedelta(days=7)
@@ -102,7 +102,7 @@ def preferred_default_expiry(availability: str) -> timedelta:
 
 STATUS_MESSAGE_MAX = 280  # what Teams' status editor and setStatusMessage allow (FACTS §2)
 
-# Aggregation among sessions (FACTS.md §3): DoNotDisturb > Busy > Available > Away.
+# Aggregation among sessions (docs/graph-facts.md §3): DoNotDisturb > Busy > Available > Away.
 # BeRightBack and Offline are only reachable as a preferred presence; they rank with Away and below.
 SESSION_RANK: dict[str, int] = {
     "donotdisturb": 5,
@@ -116,7 +116,7 @@ SESSION_RANK: dict[str, int] = {
     "presenceunknown": 0,
 }
 
-# Teams labels for Graph pairs, keyed case-insensitively (FACTS.md §1).
+# Teams labels for Graph pairs, keyed case-insensitively (docs/graph-facts.md §1).
 _LABELS: dict[tuple[str, str], str] = {
     ("available", "available"): "Available",
     ("available", "availableinactive"): "Available (inactive)",
@@ -209,7 +209,8 @@ def icon(availability: str, activity: str = "") -> Icon:
     return Icon.UNKNOWN
 
 
-# setUserPreferredPresence range: UNVERIFIED in Graph's docs (FACTS.md §2). We use the same 5-minute floor
-# as sessions and a 7-day ceiling (the longest default Graph applies); the simulator enforces the same.
+# setUserPreferredPresence range: UNVERIFIED in Graph's docs (docs/graph-facts.md §2). We use the same
+# 5-minute floor as sessions and a 7-day ceiling (the longest default Graph applies); the simulator
+# enforces the same.
 PREFERRED_MIN = timedelta(minutes=5)
 PREFERRED_MAX = timedelta(days=7)

@@ -59,7 +59,7 @@ from bot.graph.transport import GraphTransport, RetryPolicy
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_REQUESTS = 20  # FACTS §4
+MAX_BATCH_REQUESTS = 20  # docs/graph-facts.md §4
 # How Graph (or a proxy in front of it) says "no $batch here": send the calls one by one from then on.
 BATCH_REFUSED_STATUSES = frozenset({400, 404, 405, 501})
 
@@ -207,11 +207,6 @@ class GraphClient:
         url = self._base_url() if callable(self._base_url) else self._base_url
         return url.rstrip("/")
 
-    @property
-    def uses_batch(self) -> bool:
-        """False once Graph (or a proxy) refused a `$batch`: calls then go one by one."""
-        return self._use_batch
-
     @contextlib.contextmanager
     def budget(self, seconds: float | None = None) -> Iterator[float]:
         """Bound every Graph call in the block to `seconds` in all (default: the policy's budget).
@@ -326,8 +321,8 @@ class GraphClient:
     async def _apply_batched(
         self, user_id: str, writes: Sequence[GraphWrite], *, tenant_id: str | None, sink: AuditSink | None
     ) -> WriteOutcome:
-        """The writes and the read in one `$batch` (FACTS §4), chained with `dependsOn` so Graph runs
-        them in order. Entries that did not run are sent again alone; answers are matched by id."""
+        """The writes and the read in one `$batch` (docs/graph-facts.md §4), chained with `dependsOn` so
+        Graph runs them in order. Entries that did not run are sent again alone; answers are matched by id."""
         requests: list[dict[str, Any]] = []
         for index, write in enumerate(writes):
             endpoint = ENDPOINTS[write.op]
@@ -336,7 +331,7 @@ class GraphClient:
                 "method": endpoint.method,
                 "url": endpoint.path.format(user_id=_quote(user_id)),
             }
-            if write.body is not None:  # a body needs its Content-Type (FACTS §4)
+            if write.body is not None:  # a body needs its Content-Type (docs/graph-facts.md §4)
                 entry["headers"] = {"Content-Type": "application/json"}
                 entry["body"] = write.body.wire()
             # Each write depends on the one before, so Graph runs them in order; a write whose
@@ -384,7 +379,7 @@ class GraphClient:
                 await self._audit(sink, user_id, tenant_id, write, entry_error)
                 outcome.errors[index] = entry_error
             elif status == 424 or isinstance(entry_error, GraphThrottled | GraphUnavailable):
-                resend[index] = entry_error  # each entry is throttled on its own (FACTS §4)
+                resend[index] = entry_error  # each entry is throttled on its own (docs/graph-facts.md §4)
             else:
                 failed[index] = entry_error
         if failed:

@@ -110,8 +110,8 @@ def _text(value: Any) -> str | None:
 
 def error_from_response(status: int, body: bytes, headers: Mapping[str, str]) -> GraphError:
     """The typed error for a non-2xx Graph answer, from its `{"error": {"code", "message", "innerError"}}`
-    body (FACTS §4) and headers. The request id comes from the `request-id` header, else the body's
-    `innerError` (a `$batch` entry's headers may not carry it)."""
+    body (docs/graph-facts.md §4) and headers. The request id comes from the `request-id` header, else the
+    body's `innerError` (a `$batch` entry's headers may not carry it)."""
     code, message = "UnknownError", f"Graph answered {status}"
     inner: dict[str, Any] = {}
     try:

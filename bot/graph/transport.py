@@ -1,6 +1,6 @@
 """One Graph call over HTTP: retried (tenacity), within a deadline, its failure as a typed `GraphError`.
 
-Resilience, following FACTS §4:
+Resilience, following docs/graph-facts.md §4:
 - 429 and 503 wait what `Retry-After` says (seconds, maybe fractional); retrying early keeps the
   throttle on. Other 5xx, connection failures and timed-out *reads* back off exponentially with full
   jitter.

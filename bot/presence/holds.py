@@ -1,7 +1,7 @@
 """Holds: states the bot keeps true for as long as the user asked, past what one Graph call allows.
 
 Graph caps an app session at 4 hours and fades an Available session after 5 minutes without a
-refresh (FACTS.md §2–§3). A hold remembers what the user asked for and until when; durable timers
+refresh (docs/graph-facts.md §2–§3). A hold remembers what the user asked for and until when; durable timers
 re-issue setPresence before each expiry (in ≤ 4 h steps) and, for Available, before each fade, until
 the requested end, when the bot lets its session go. Holds and timers live in the store, so a restart
 or a deploy loses nothing, and with several replicas each timer fires on exactly one of them.

@@ -1,6 +1,6 @@
 """The presence service: which Graph action, pair and duration a command means.
 
-It enforces Graph's rules (FACTS.md §2) before any call — a plan that breaks them never reaches
+It enforces Graph's rules (docs/graph-facts.md §2) before any call — a plan that breaks them never reaches
 Graph — runs the writes through the `PresenceGraph` port, reads the presence back, and returns the
 view model the card shows, including truthful notes on when the state will lapse and why the shown
 presence may differ from what was asked.
@@ -409,7 +409,7 @@ def snapshot(presence: Presence) -> PresenceSnapshot:
 
 
 def explain(asked: StateSpec, shown: Presence) -> str | None:
-    """One sentence on why Teams shows something other than what was asked (FACTS.md §3, §5)."""
+    """One sentence on why Teams shows something other than what was asked (docs/graph-facts.md §3, §5)."""
     a, b = shown.availability.lower(), shown.activity.lower()
     want = asked.pair
     if (a, b) == (want.availability.lower(), want.activity.lower()):

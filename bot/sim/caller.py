@@ -32,16 +32,3 @@ class Authenticator(Protocol):
     """Turns a Graph request into a `Caller`, or raises `SimGraphError` (401) like Graph does."""
 
     async def authenticate(self, request: web.Request) -> Caller: ...
-
-
-class TrustingAuthenticator:
-    """No token checks: every request is the one configured app with full presence permissions.
-
-    Only for the embedded simulator before tokens are configured; `JwtAuthenticator` replaces it.
-    """
-
-    def __init__(self, app_id: str, tenant_id: str) -> None:
-        self._caller = Caller(app_id=app_id, tenant_id=tenant_id, roles=frozenset({PRESENCE_READWRITE_ALL}))
-
-    async def authenticate(self, request: web.Request) -> Caller:
-        return self._caller

@@ -28,7 +28,6 @@ from bot.store.records import (
     hold_timer_key,
 )
 from bot.store.rows import (
-    active_hold_of,
     audit_values,
     clip,
     hold_record,
@@ -114,33 +113,6 @@ class HoldQueries(Database):
         )
 
     # -- holds ---------------------------------------------------------------------------------------
-    async def replace_active_hold(
-        self,
-        user: UserRef,
-        *,
-        state: str,
-        layer: str,
-        availability: str,
-        activity: str,
-        requested_end: datetime | None,
-        graph_expires_at: datetime | None = None,
-        reason: str = "replaced by a new hold",
-        previous_status: HoldStatus = HoldStatus.CANCELLED,
-    ) -> Hold:
-        """Start a hold for `user`, ending their active one (status `previous_status`, `reason`).
-
-        In one transaction: the previous hold is ended, its timers are deleted, the new hold is
-        inserted. Concurrent replacements for one user all succeed, one after the other (a per-user
-        advisory lock on PostgreSQL, the single writer on SQLite); the partial unique index is the
-        backstop, and a conflict with it is retried.
-        """
-        if previous_status is HoldStatus.ACTIVE:
-            raise ValueError("the previous hold must end with a final status")
-        new = NewHold(state, layer, availability, activity, requested_end, graph_expires_at, (), reason)
-        hold = await self._committed(Effects(user, new_hold=new), previous_status)
-        assert hold is not None
-        return hold
-
     async def commit(self, effects: Effects) -> Hold | None:
         """Write everything one command changed, in one transaction: the audit of its Graph writes, the
         hold it started (the previous one ended and its timers deleted, the new one's timers scheduled)
@@ -276,18 +248,6 @@ class HoldQueries(Database):
             row = (await connection.execute(sa.select(holds).where(holds.c.id == hold_id))).first()
         return hold_record(row) if row else None
 
-    async def list_holds(self, user: UserRef, limit: int = 20) -> list[Hold]:
-        """The user's holds, newest first."""
-        statement = (
-            sa.select(holds)
-            .where(holds.c.tenant_id == tenant_key(user), holds.c.user_id == user.user_id)
-            .order_by(holds.c.created_at.desc(), holds.c.id.desc())
-            .limit(limit)
-        )
-        async with self.read() as connection:
-            rows = (await connection.execute(statement)).all()
-        return [hold_record(row) for row in rows]
-
     async def active_holds_missing_timers(self, *, after: int = 0, limit: int = 1000) -> list[TimerGap]:
         """Active holds (id > `after`, in id order) lacking their end timer, or session holds lacking a
         refresh timer, with which one is missing: what a process killed between storing a hold and
@@ -322,10 +282,6 @@ class HoldQueries(Database):
     async def end_hold(self, hold_id: int, status: HoldStatus, reason: str) -> Hold | None:
         """End an active hold and delete its timers; `None` if it was not active (already ended)."""
         return await self._end_one(holds.c.id == hold_id, status, reason)
-
-    async def end_active_hold(self, user: UserRef, status: HoldStatus, reason: str) -> Hold | None:
-        """End the user's active hold, if any, and delete its timers."""
-        return await self._end_one(active_hold_of(user), status, reason)
 
     async def _end_one(self, which: sa.ColumnElement[bool], status: HoldStatus, reason: str) -> Hold | None:
         if status is HoldStatus.ACTIVE:

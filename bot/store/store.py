@@ -34,7 +34,6 @@ from bot.store.records import (
 from bot.store.rows import (
     audit_record,
     audit_values,
-    tenant_key,
 )
 from bot.store.schema import (
     audit_log,
@@ -90,18 +89,6 @@ class Store(PeopleQueries, HoldQueries, WatchQueries, PrivacyQueries):
         async with self.write() as connection:
             row = (await connection.execute(statement)).one()
         return audit_record(row)
-
-    async def list_audit(self, user: UserRef, limit: int = 50) -> list[AuditEntry]:
-        """The user's audit entries, newest first."""
-        statement = (
-            sa.select(audit_log)
-            .where(audit_log.c.tenant_id == tenant_key(user), audit_log.c.user_id == user.user_id)
-            .order_by(audit_log.c.id.desc())
-            .limit(limit)
-        )
-        async with self.read() as connection:
-            rows = (await connection.execute(statement)).all()
-        return [audit_record(row) for row in rows]
 
     # -- counts --------------------------------------------------------------------------------------
     async def counts(self) -> StoreCounts:

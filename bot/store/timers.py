@@ -124,13 +124,10 @@ class TimerService:
             "fired": self._fire_count,
             "inflight": len(self._inflight),
             "latenessP50": pick(0.50),
+            "latenessP90": pick(0.90),
             "latenessP99": pick(0.99),
             "latenessMax": pick(1.0),
         }
-
-    def recent_lateness(self) -> list[float]:
-        """The lateness of up to the last 10,000 firings, oldest first (seconds)."""
-        return list(self._lateness)
 
     @property
     def running(self) -> bool:
@@ -227,19 +224,6 @@ class TimerService:
         if claimed:
             log.debug("%s claimed %d timer(s)", self._owner, len(claimed))
         return claimed
-
-    async def run_due(self) -> int:
-        """Claim and fire what is due now, waiting for the handlers; returns how many fired.
-
-        For tests and one-shot tools; a started service does this by itself.
-        """
-        fired = 0
-        while True:
-            claimed = await self.claim()
-            if not claimed:
-                return fired
-            await asyncio.gather(*(self._fire(timer) for timer in claimed))
-            fired += len(claimed)
 
     async def _fire(self, timer: Timer) -> None:
         if timer.attempts > self._max_attempts:

@@ -168,17 +168,6 @@ class WatchQueries(Database):
         rows = await self.run(lambda connection: connection.execute(statement).scalars().all(), write=False)
         return sorted(rows)
 
-    async def tenant_watches(self, tenant_id: str | None) -> list[Watch]:
-        """Every watch of the tenant not ended yet, including those past their end (the poll expires
-        them), in id order."""
-        statement = (
-            sa.select(watches)
-            .where(watches.c.tenant_id == (tenant_id or ""), watches.c.ended_at.is_(None))
-            .order_by(watches.c.id)
-        )
-        rows = await self.run(lambda connection: connection.execute(statement).all(), write=False)
-        return [watch_record(row) for row in rows]
-
     async def tenant_watch_targets(self, tenant_id: str | None, *, now: datetime) -> list[WatchTarget]:
         """The tenant's running watches (not ended, not past their end), only what a poll needs: three
         columns, no records (a poll of 20,000 watches reads them every interval)."""
@@ -216,20 +205,12 @@ class WatchQueries(Database):
         found = await self.run(lambda connection: connection.execute(statement).first(), write=False)
         return found is not None
 
-    async def end_watch(self, watch_id: int, reason: WatchEnd, *, now: datetime) -> bool:
-        """End one watch (audit row with outcome `reason`); False if it had ended already, so only the
-        first of two firings wins."""
-        return watch_id in await self.end_watches([watch_id], reason, now=now)
-
-    async def end_watches(self, watch_ids: Iterable[int], reason: WatchEnd, *, now: datetime) -> set[int]:
-        """End the watches among `watch_ids` that are still active, in one transaction with their audit
-        rows; returns the ids this call ended (the others had ended already)."""
-        return {watch.id for watch in await self.finish_watches(watch_ids, reason, now=now)}
-
     async def finish_watches(
         self, watch_ids: Iterable[int], reason: WatchEnd, *, now: datetime
     ) -> list[Watch]:
-        """`end_watches`, returning the watches this call ended, as they are now (for their notices)."""
+        """End the watches among `watch_ids` that are still active, in one transaction with their audit
+        rows; returns the watches this call ended, as they are now (for their notices; the others had
+        ended already)."""
         ids = sorted(set(watch_ids))
         if not ids:
             return []

@@ -1,6 +1,9 @@
 """The per-activity pipeline: small named steps, each testable alone, run in order.
 
-    sender ─► tenant ─► record (one store transaction) ─► redelivery ─► mark done ─► time zone ─► dispatch
+    sender ─► tenant ─► clean text ─► record (one store transaction) ─► mark done ─► redelivery
+           ─► time zone ─► card owner ─► dispatch
+
+(in that order in `bot.app`; `clean_text` is in `bot.turns.inputs`, the others here).
 
 A step gets the turn and the rest of the pipeline (`call_next`); it returns a reply without calling on
 to stop there (a refused tenant), or `None` for "send nothing" (a redelivered message). HTTP-level

@@ -26,6 +26,7 @@ from tests.support.builders import TENANT
 from tests.support.connector import Connector
 from tests.support.e2e import say
 from tests.support.procs import ROOT
+from tests.support.store import list_audit, list_holds, start_hold
 from tests.support.waiting import eventually
 
 OTHER_TENANT = "99999999-2222-3333-4444-555555555555"
@@ -60,7 +61,8 @@ def cli(
 async def remember(store: Store, user: UserRef, clock: AdjustableClock, operations: list[str]) -> None:
     conversation = SavedConversation(f"a:{user.user_id}:{user.tenant_id}", "personal", {"serviceUrl": "x"})
     await store.record_turn(user, activity_key=None, conversation=conversation, reported_zone="Europe/Paris")
-    await store.replace_active_hold(
+    await start_hold(
+        store,
         user,
         state="busy",
         layer="session",
@@ -128,9 +130,9 @@ async def test_forget_removes_one_users_data_and_says_how_much(filled: str, tmp_
     try:
         assert await store.get_user(ALEX) is None
         assert await store.latest_conversation_reference(ALEX) is None
-        assert await store.list_holds(ALEX) == []
+        assert await list_holds(store, ALEX) == []
         assert await store.get_user(BLAKE) is not None  # the others are untouched
-        assert len(await store.list_audit(BLAKE)) == 1
+        assert len(await list_audit(store, BLAKE)) == 1
         assert await store.get_active_hold(ALEX_ELSEWHERE) is not None
     finally:
         await store.close()

@@ -227,20 +227,24 @@ async def test_a_stalled_key_server_stalls_only_the_requests_that_need_it(
 
             pending = [asyncio.create_task(post()) for _ in range(4)]
             slowest_health = 0.0
+            answered_meanwhile = 0  # /healthz answers while all four requests still waited for the keys
             while not all(task.done() for task in pending):
                 started = time.monotonic()
                 health = await http.get(f"{running.url}/healthz")
                 slowest_health = max(slowest_health, time.monotonic() - started)
                 assert health.status_code == 200
+                answered_meanwhile += not any(task.done() for task in pending)
                 await asyncio.sleep(0.1)
             results = [task.result() for task in pending]
             print(
                 f"\nstalled key server: 4 requests answered {[status for status, _ in results]} in "
                 f"{[round(seconds, 2) for _, seconds in results]} s; slowest /healthz {slowest_health:.3f} s"
             )
-            assert slowest_health < 0.5, f"/healthz took {slowest_health:.2f} s while keys were fetched"
+            # The fetch gives up after 5 s, the key server stalls 10 s: /healthz blocked behind the fetch
+            # would answer once at most before the four requests end.
+            assert answered_meanwhile >= 3, f"/healthz answered {answered_meanwhile} times during the fetch"
+            # A 503 each: they ended at the fetch's timeout, not when the stalled key server answered.
             assert all(status == 503 for status, _ in results), results
-            assert all(seconds < 7.0 for _, seconds in results), results  # the fetch's 5 s timeout
             assert keys.requests == 1, "the four requests shared one fetch"
 
             started = time.monotonic()
@@ -250,8 +254,7 @@ async def test_a_stalled_key_server_stalls_only_the_requests_that_need_it(
             assert again.status_code == 503 and again.headers["Retry-After"] == "30"
             remembered = time.monotonic() - started
             print(f"a fifth request within the failure memory: {again.status_code} in {remembered:.3f} s")
-            assert remembered < 0.5, "the failure is remembered: no second wait"
-            assert keys.requests == 1
+            assert keys.requests == 1, "the failure is remembered: no second fetch, so no second wait"
             assert "Traceback" not in caplog.text
             assert (await sim_stats(http, running))["total"] == 0
         finally:

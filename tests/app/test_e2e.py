@@ -68,7 +68,7 @@ async def test_away_shows_even_while_a_teams_client_reports_available(
     http: httpx.AsyncClient, bot: RunningBot, connector: Connector
 ) -> None:
     """Teams' "Appear away" is a picked status: it wins over the Teams client's Available, where an app
-    session's Away would lose to it (FACTS §3)."""
+    session's Away would lose to it (docs/graph-facts.md §3)."""
     client = await http.post(
         f"{bot.url}/sim/_sim/users/{ALEX}/clients",
         json={"availability": "Available", "activity": "Available"},

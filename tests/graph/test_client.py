@@ -1,4 +1,4 @@
-"""The Graph client's rules for surviving real Graph (FACTS §4), faked at the transport with
+"""The Graph client's rules for surviving real Graph (docs/graph-facts.md §4), faked at the transport with
 `httpx.MockTransport`: what it retries, how long it waits, what it never sends twice, how it reads Graph's
 errors, and how it batches. Time is a fake clock, so a 30 s `Retry-After` costs nothing."""
 
@@ -688,7 +688,6 @@ async def test_a_refused_batch_falls_back_to_single_calls_for_good(status: int) 
         ok(presence()),
     )
     await s.client.apply(ALEX, [busy()])
-    assert not s.client.uses_batch
     await s.client.apply(ALEX, [busy()])
     assert s.graph.sent() == [
         "POST /v1.0/$batch",
@@ -825,7 +824,8 @@ def bulk_answer(request: httpx.Request, *, reverse: bool = False) -> httpx.Respo
 
 
 async def test_presences_are_read_in_calls_of_650_ids_in_the_order_asked() -> None:
-    """FACTS §2: at most 650 ids a call: 1,301 colleagues are three calls, one budget, no waiting."""
+    """docs/graph-facts.md §2: at most 650 ids a call: 1,301 colleagues are three calls, one budget, no
+    waiting."""
     ids = [colleague(i) for i in range(1301)]
     s = make(bulk_answer, bulk_answer, bulk_answer)
     found = await s.client.get_presences(ids, tenant_id=TENANT)
@@ -864,7 +864,7 @@ async def test_a_colleague_graph_leaves_out_is_missing_from_the_result() -> None
 
 
 async def test_a_throttled_bulk_read_waits_retry_after_then_reads() -> None:
-    """FACTS §4: getPresencesByUserId has its own window; a 429 says how long to wait."""
+    """docs/graph-facts.md §4: getPresencesByUserId has its own window; a 429 says how long to wait."""
     s = make(failure(429, "TooManyRequests", retry_after="3"), bulk_answer)
     found = await s.client.get_presences([ALEX])
     assert [p.availability for p in found] == ["Available"]

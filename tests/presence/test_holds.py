@@ -15,6 +15,7 @@ from bot.server import RunningBot, start_bot
 from tests.support.builders import ALEX, TENANT, activity, make_settings
 from tests.support.connector import Connector
 from tests.support.e2e import advance, app_session, card_of, notices, presence_is, say, sim_user, texts
+from tests.support.store import list_audit
 from tests.support.timers import settle
 from tests.support.waiting import eventually
 
@@ -151,7 +152,7 @@ async def test_a_redelivered_activity_is_not_acted_on_twice(
     store = bot.app[RUNTIME].services.store
     from bot.core.users import UserRef
 
-    audit = await store.list_audit(UserRef(user_id=ALEX, tenant_id="00000000-0000-0000-0000-0000000000001"))
+    audit = await list_audit(store, UserRef(user_id=ALEX, tenant_id="00000000-0000-0000-0000-0000000000001"))
     assert [entry.operation for entry in audit] == ["set_presence"]
     assert audit[0].outcome == "ok"
 

@@ -32,6 +32,7 @@ from bot.store.records import Effects, HoldStatus
 from bot.store.timers import TimerService
 from tests.support.fake_holds import FakeHolds
 from tests.support.fakes import FakeGraph
+from tests.support.store import list_audit, list_holds
 
 ALEX = UserRef(user_id="alex", tenant_id="tenant-1", name="Alex")
 MEGAN = UserRef(user_id="megan", tenant_id="tenant-1", name="Megan")
@@ -229,11 +230,11 @@ class TestHoldKeeperOnTheStore(HoldContract):
         keeper.attach(TimerService(store, store_clock, fire, owner="contract"))  # never started
 
         async def ended(user: UserRef) -> list[tuple[HoldStatus, str]]:
-            past = [hold for hold in reversed(await store.list_holds(user)) if not hold.is_active]
+            past = [hold for hold in reversed(await list_holds(store, user)) if not hold.is_active]
             return [(hold.status, hold.ended_reason or "") for hold in past]
 
         async def audit(user: UserRef) -> list[tuple[str, str]]:
-            return [(entry.operation, entry.outcome) for entry in reversed(await store.list_audit(user))]
+            return [(entry.operation, entry.outcome) for entry in reversed(await list_audit(store, user))]
 
         async def processed(key: str) -> bool:
             record = await store.record_turn(ALEX, activity_key=key, conversation=None, reported_zone=None)

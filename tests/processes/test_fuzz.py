@@ -1,6 +1,6 @@
 """Fuzzing the real `presence-bot serve` process: ≥ 10,000 seeded hostile and odd activities
-(tests/support/fuzz.py), 16 at a time, bounded in time. No answer is a 5xx, the process logs no
-traceback, its memory levels off, and afterwards it is healthy and sets `/busy 30m` correctly.
+(tests/support/fuzz.py), 16 at a time. No answer is a 5xx, the process logs no traceback, its memory
+levels off, and afterwards it is healthy and sets `/busy 30m` correctly.
 
 The figures printed at the end go in docs/security.md (`pytest tests/processes/test_fuzz.py -s`).
 """
@@ -21,11 +21,14 @@ from tests.support.connector import Connector
 from tests.support.e2e import card_of, say, sim_user, texts
 from tests.support.fuzz import Fuzzer
 from tests.support.procs import BotProcess, running
+from tests.support.timers import health
+from tests.support.waiting import eventually
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261122"))
 ACTIVITIES = int(os.environ.get("FUZZ_ACTIVITIES", "10000"))
 CONCURRENCY = 16
-DEADLINE_SECONDS = float(os.environ.get("FUZZ_DEADLINE", "150"))
+# A guard against a hang, not a speed limit: the rate is printed, and measured figures go in docs/security.md.
+DEADLINE_SECONDS = float(os.environ.get("FUZZ_DEADLINE", "600"))
 AFTER_USER = "fuzz-after-0000-0000-0000-000000000001"
 
 
@@ -71,10 +74,15 @@ async def test_ten_thousand_hostile_activities(tmp_path: Path, connector: Connec
 
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         duration = time.monotonic() - started
-        await asyncio.sleep(2)  # replies to the closed port finish their retries
+
+        # Notices to the closed port finish their retries: nothing left in the sender, no timer firing.
+        async def idle() -> bool:
+            return (await health(http, bot))[1] == 0
+
+        await eventually(idle, seconds=60, what="the bot's sender and timers going idle")
         rss["end"] = rss_kib(pid)
 
-        health = await http.get(f"{bot.url}/healthz")
+        healthz = await http.get(f"{bot.url}/healthz")
         after = await say(http, bot, connector, "/busy 30m", aad=AFTER_USER)
         presence = (await sim_user(http, bot, AFTER_USER))["presence"]
         log = bot.log_text()
@@ -91,7 +99,7 @@ async def test_ten_thousand_hostile_activities(tmp_path: Path, connector: Connec
     assert log.count("Traceback") == 0, log[log.index("Traceback") - 2000 :][:6000]
     assert " ERROR " not in log, [line for line in log.splitlines() if " ERROR " in line][:5]
     assert rss["end"] < rss["first third"] * 1.10, f"memory still growing: {rss}"
-    assert health.status_code == 200
+    assert healthz.status_code == 200
     assert "In a call" in texts(card_of(after))
     assert (presence["availability"], presence["activity"]) == ("Busy", "InACall")
 

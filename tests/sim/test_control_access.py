@@ -13,10 +13,10 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from bot.clock import AdjustableClock
-from bot.sim.caller import TrustingAuthenticator
 from bot.sim.control import control_errors
 from bot.sim.routes import create_sim_app
 from bot.sim.tenant import SimTenant
+from tests.support.trusting import TrustingAuthenticator
 
 APP = "5ad0b075-0000-4000-8000-00000000b075"
 TENANT = "00000000-0000-0000-0000-0000000000001"

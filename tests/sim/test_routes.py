@@ -24,11 +24,12 @@ from referencing.jsonschema import DRAFT202012
 
 from bot.clock import AdjustableClock, Clock, SystemClock
 from bot.graph.models import DateTimeTimeZone
-from bot.sim.caller import PRESENCE_READ_ALL, PRESENCE_READWRITE_ALL, Caller, TrustingAuthenticator
+from bot.sim.caller import PRESENCE_READ_ALL, PRESENCE_READWRITE_ALL, Caller
 from bot.sim.errors import SimGraphError
 from bot.sim.routes import SIM_GRAPH, SIM_TENANT, create_sim_app
 from bot.sim.tenant import SimTenant
 from bot.sim.traffic import SimLimits
+from tests.support.trusting import TrustingAuthenticator
 
 APP = "5ad0b075-0000-4000-8000-00000000b075"
 OTHER_APP = "11111111-2222-4333-8444-555555555555"

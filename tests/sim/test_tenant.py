@@ -1,5 +1,5 @@
 """The simulated tenant's rules, driven with an `AdjustableClock` (no HTTP). Each test names the section
-of ../shared/graph/FACTS.md it follows; choices where FACTS is silent are in docs/simulator.md."""
+of docs/graph-facts.md ("FACTS") it follows; choices where it is silent are in docs/simulator.md."""
 
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from bot.core.colleagues import Colleague, Watch, WatchEnd, WatchKind
 from bot.core.users import UserRef
 from bot.store import HoldStatus, Store
 from bot.store.records import SavedConversation
+from tests.support.store import end_watch, list_audit, start_hold, tenant_watches
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 OTHER_TENANT = "99999999-2222-3333-4444-555555555555"
@@ -32,7 +33,8 @@ async def audit(store: Store, user: UserRef, count: int, operation: str = "setPr
 
 
 async def hold(store: Store, user: UserRef, clock: AdjustableClock) -> int:
-    started = await store.replace_active_hold(
+    started = await start_hold(
+        store,
         user,
         state="busy",
         layer="session",
@@ -194,18 +196,18 @@ async def test_prune_removes_watches_that_ended_before_the_cutoff_and_never_an_a
     store: Store, store_clock: AdjustableClock
 ) -> None:
     fired = await watch(store, store_clock, ALEX, MEGAN)
-    await store.end_watch(fired.id, WatchEnd.FIRED, now=store_clock.now())
+    await end_watch(store, fired.id, WatchEnd.FIRED, now=store_clock.now())
     cancelled = await watch(store, store_clock, BLAKE, MEGAN)
     await store.cancel_watches(BLAKE, None, now=store_clock.now())
     store_clock.advance(timedelta(days=100).total_seconds())
     recent = await watch(store, store_clock, ALEX, MEGAN)
-    await store.end_watch(recent.id, WatchEnd.EXPIRED, now=store_clock.now())
+    await end_watch(store, recent.id, WatchEnd.EXPIRED, now=store_clock.now())
     active = await watch(store, store_clock, BLAKE, MEGAN)
 
     report = await store.prune(store_clock.now() - timedelta(days=90), batch=1)
 
     assert report.ended_watches == 2
-    left = {w.id for w in await store.tenant_watches(TENANT)}
+    left = {w.id for w in await tenant_watches(store, TENANT)}
     assert left == {active.id}
     counts = await store.counts()
     assert (counts.watches, counts.active_watches) == (2, 1)  # the recently ended one and the active one
@@ -218,7 +220,7 @@ async def test_forget_removes_their_watches_and_everyones_watches_on_them(
     await watch(store, store_clock, ALEX, MEGAN)  # Alex watches Megan
     on_alex = await watch(store, store_clock, BLAKE, as_colleague(ALEX, "Alex Wilber"))  # Blake watches Alex
     blakes_other = await watch(store, store_clock, BLAKE, MEGAN)
-    await store.end_watch(on_alex.id, WatchEnd.FIRED, now=store_clock.now())  # two audit rows name Alex
+    await end_watch(store, on_alex.id, WatchEnd.FIRED, now=store_clock.now())  # two audit rows name Alex
     alex_exported = await store.user_audit(ALEX.user_id, TENANT)
     assert [(e.operation, e.outcome) for e in alex_exported] == [("watch", "started")]  # the export has it
 
@@ -227,8 +229,8 @@ async def test_forget_removes_their_watches_and_everyones_watches_on_them(
     assert report.watches == 2  # Alex's watch of Megan, and Blake's (ended) watch of Alex
     assert report.audit_mentions == 2
     assert await store.active_watches(ALEX) == []
-    assert [w.id for w in await store.tenant_watches(TENANT)] == [blakes_other.id]
-    blakes_audit = [entry.request for entry in await store.list_audit(BLAKE)]
+    assert [w.id for w in await tenant_watches(store, TENANT)] == [blakes_other.id]
+    blakes_audit = [entry.request for entry in await list_audit(store, BLAKE)]
     assert len(blakes_audit) == 3  # Blake's rows stay, without Alex's name or id
     assert ALEX.user_id not in repr(blakes_audit) and "Alex Wilber" not in repr(blakes_audit)
     assert sum(request == {**(request or {}), "target": {"forgotten": True}} for request in blakes_audit) == 2

@@ -19,9 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from bot.clock import AdjustableClock
 from bot.store import HoldStatus, Store, Timer, TimerService, UserRef, hold_timer_key, open_store
 from bot.store.migrate import alembic_config
-from bot.store.records import SavedConversation
+from bot.store.records import Effects, SavedConversation
 from bot.store.schema import holds, metadata
 from tests.support import dbs
+from tests.support.store import list_audit, list_holds, start_hold
 
 ROOT = Path(__file__).resolve().parents[2]
 ALEX = UserRef(user_id="aad-alex", tenant_id="tenant-1")
@@ -48,7 +49,7 @@ def _busy(store: Store, clock: AdjustableClock, user: UserRef = ALEX, **extra: A
         "requested_end": clock.now() + timedelta(hours=6),
     }
     values.update(extra)
-    return store.replace_active_hold(user, **values)
+    return start_hold(store, user, **values)
 
 
 # -- opening and migrations ----------------------------------------------------------------------------
@@ -146,7 +147,7 @@ async def test_reopening_is_idempotent_and_keeps_the_data(
             assert await again.get_active_hold(ALEX) == hold
             reference = await again.latest_conversation_reference(ALEX)
             assert reference is not None and reference.reference == {"conversation": {"id": "a:1"}}
-            assert [entry.operation for entry in await again.list_audit(ALEX)] == ["setPresence"]
+            assert [entry.operation for entry in await list_audit(again, ALEX)] == ["setPresence"]
             counts = await again.counts()
             assert (counts.users, counts.holds, counts.timers, counts.audit_log) == (1, 1, 1, 1)
         finally:
@@ -267,7 +268,8 @@ async def test_replacing_cancels_the_previous_hold_and_deletes_its_timers(
             await timers.schedule(hold_timer_key(hold.id, purpose), purpose, clock.now(), hold_id=hold.id)
     await timers.schedule("unrelated", "cleanup", clock.now())
 
-    second = await store.replace_active_hold(
+    second = await start_hold(
+        store,
         ALEX,
         state="away",
         layer="session",
@@ -289,17 +291,6 @@ async def test_replacing_cancels_the_previous_hold_and_deletes_its_timers(
     assert await timers.get(hold_timer_key(other.id, "refresh")) is not None
     assert await timers.get("unrelated") is not None
     assert (await store.counts()).active_holds == 2
-
-
-async def test_replace_can_end_the_previous_hold_with_another_status(
-    store: Store, clock: AdjustableClock
-) -> None:
-    first = await _busy(store, clock)
-    await _busy(store, clock, previous_status=HoldStatus.ENDED, reason="superseded")
-    previous = await store.get_hold(first.id)
-    assert previous is not None and previous.status is HoldStatus.ENDED
-    with pytest.raises(ValueError):
-        await _busy(store, clock, previous_status=HoldStatus.ACTIVE)
 
 
 async def test_the_database_allows_one_active_hold_per_user(store: Store, clock: AdjustableClock) -> None:
@@ -327,7 +318,7 @@ async def test_concurrent_replacements_leave_exactly_one_active_hold(
     made = await asyncio.gather(*(_busy(store, clock, state=f"s{i}") for i in range(6)))
     active = await store.get_active_hold(ALEX)
     assert active is not None and active in made
-    history = await store.list_holds(ALEX)
+    history = await list_holds(store, ALEX)
     assert len(history) == 6
     assert [hold.status for hold in history].count(HoldStatus.ACTIVE) == 1
     assert (await store.counts()).active_holds == 1
@@ -351,11 +342,18 @@ async def test_end_hold_ends_once_and_deletes_its_timers(store: Store, clock: Ad
         await store.end_hold(hold.id, HoldStatus.ACTIVE, "no")
 
 
-async def test_end_active_hold_by_user(store: Store, clock: AdjustableClock) -> None:
-    assert await store.end_active_hold(ALEX, HoldStatus.CANCELLED, "cleared") is None
+async def test_a_commit_can_end_the_active_hold_without_a_successor(
+    store: Store, clock: AdjustableClock
+) -> None:
+    assert await store.commit(Effects(ALEX, end_hold=(HoldStatus.CANCELLED, "cleared"))) is None
     hold = await _busy(store, clock)
-    ended = await store.end_active_hold(ALEX, HoldStatus.FAILED, "Graph refused: 403")
-    assert ended is not None and ended.id == hold.id and ended.status is HoldStatus.FAILED
+    timers = TimerService(store, clock, _ignore, owner="test")
+    await timers.schedule(hold_timer_key(hold.id, "end"), "end", clock.now(), hold_id=hold.id)
+    assert await store.commit(Effects(ALEX, end_hold=(HoldStatus.FAILED, "Graph refused: 403"))) is None
+    ended = await store.get_hold(hold.id)
+    assert ended is not None and ended.status is HoldStatus.FAILED
+    assert ended.ended_reason == "Graph refused: 403"
+    assert await timers.get(hold_timer_key(hold.id, "end")) is None
     assert await store.get_active_hold(ALEX) is None and (await store.counts()).active_holds == 0
 
 
@@ -527,12 +525,12 @@ async def test_audit_records_every_write_newest_first(store: Store, clock: Adjus
     await store.record_audit(BEN, operation="clearPresence", outcome="ok", status_code=200)
 
     assert first.request == request and first.status_code == 200 and first.tenant_id == "tenant-1"
-    entries = await store.list_audit(ALEX)
+    entries = await list_audit(store, ALEX)
     assert [entry.operation for entry in entries] == ["setUserPreferredPresence", "setPresence"]
     assert entries[0].outcome == "Forbidden" and entries[0].status_code == 403
     assert entries[0].detail is not None and len(entries[0].detail) == 1000
     assert entries[0].at > entries[1].at
-    assert [entry.operation for entry in await store.list_audit(ALEX, limit=1)] == [
+    assert [entry.operation for entry in await list_audit(store, ALEX, limit=1)] == [
         "setUserPreferredPresence"
     ]
     assert (await store.counts()).audit_log == 3

@@ -14,6 +14,7 @@ import pytest
 from bot.clock import AdjustableClock
 from bot.store import Store, Timer, TimerService, open_store
 from bot.store.timers import TimerAbandoned
+from tests.support.store import run_due
 
 # Long enough that only a wake-up (schedule, clock jump, finished handler) explains a prompt firing.
 NO_POLL = timedelta(minutes=10)
@@ -403,7 +404,7 @@ async def test_a_timer_that_keeps_killing_its_replica_is_given_up(
 
     recorder = Recorder()
     survivor = TimerService(store, clock, recorder, owner="survivor", max_attempts=2, on_give_up=give_up)
-    assert await survivor.run_due() == 1
+    assert await run_due(survivor) == 1
     assert recorder.fired == []
     assert len(given_up) == 1 and isinstance(given_up[0], TimerAbandoned)
     assert await survivor.get("poison") is None
@@ -502,7 +503,6 @@ async def test_two_replicas_fire_every_timer_exactly_once(
             )
     assert (await replica_stores[0].counts()).timers == len(expected)
     clock.advance(2)
-    started = time.monotonic()
     try:
         await asyncio.gather(*(replica.start() for replica in replicas))
 
@@ -510,7 +510,6 @@ async def test_two_replicas_fire_every_timer_exactly_once(
             return len(fired) == len(expected)
 
         await eventually(all_fired, within=40)
-        elapsed = time.monotonic() - started
 
         async def quiet() -> bool:
             """No row left to claim and no handler running: no duplicate can arrive any more (a firing
@@ -525,5 +524,4 @@ async def test_two_replicas_fire_every_timer_exactly_once(
     assert set(fired) == expected
     assert {key: times for key, times in fired.items() if times != 1} == {}
     assert (await replica_stores[0].counts()).timers == 0
-    assert elapsed < 40
     assert all(by_owner[replica.owner] > 0 for replica in replicas), by_owner  # both took part

@@ -18,6 +18,7 @@ from bot.core.users import UserRef
 from bot.store import Store, open_store
 from bot.store.schema import watches
 from bot.store.watches import WatchTarget
+from tests.support.store import end_watch, list_audit, tenant_watches
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 OTHER_TENANT = "99999999-2222-3333-4444-555555555555"
@@ -52,7 +53,7 @@ async def watch(
 
 async def watch_audit(store: Store, user: UserRef) -> list[tuple[str, str | None, str]]:
     """The user's watch audit rows, oldest first: (outcome, whom, kind)."""
-    entries = [entry for entry in await store.list_audit(user) if entry.operation == "watch"]
+    entries = [entry for entry in await list_audit(store, user) if entry.operation == "watch"]
     return [
         (entry.outcome, (entry.request or {})["target"].get("name"), (entry.request or {})["kind"])
         for entry in reversed(entries)
@@ -70,7 +71,7 @@ async def test_a_watch_is_listed_and_audited_with_whom_and_until_when(
     assert started.ended_at is None and started.end_reason is None
     assert await store.active_watches(ALEX) == [started]
     assert await store.active_watches(BLAKE) == []
-    [entry] = await store.list_audit(ALEX)
+    [entry] = await list_audit(store, ALEX)
     assert (entry.operation, entry.outcome) == ("watch", "started")
     assert entry.request == {
         "target": {"id": MEGAN.aad_id, "name": "Megan Bowen"},
@@ -149,24 +150,30 @@ async def test_cancel_one_or_all_and_each_is_audited(store: Store, store_clock: 
 async def test_a_watch_ends_once_however_often_it_fires(store: Store, store_clock: AdjustableClock) -> None:
     started = await watch(store, store_clock)
     now = store_clock.now()
-    results = await asyncio.gather(*(store.end_watch(started.id, WatchEnd.FIRED, now=now) for _ in range(4)))
+    results = await asyncio.gather(*(end_watch(store, started.id, WatchEnd.FIRED, now=now) for _ in range(4)))
     assert sorted(results) == [False, False, False, True]
-    assert not await store.end_watch(started.id, WatchEnd.EXPIRED, now=now)
+    assert not await end_watch(store, started.id, WatchEnd.EXPIRED, now=now)
     assert await store.active_watches(ALEX) == []
     assert await watch_audit(store, ALEX) == [
         ("started", "Megan Bowen", "free"),
         ("fired", "Megan Bowen", "free"),
     ]
-    fired = [entry for entry in await store.list_audit(ALEX) if entry.outcome == "fired"]
+    fired = [entry for entry in await list_audit(store, ALEX) if entry.outcome == "fired"]
     assert fired[0].at == now  # when it fired
 
 
-async def test_end_watches_ends_only_those_still_active(store: Store, store_clock: AdjustableClock) -> None:
+async def test_finish_watches_ends_only_those_still_active(
+    store: Store, store_clock: AdjustableClock
+) -> None:
     ids = [(await watch(store, store_clock, colleague(number))).id for number in range(5)]
     now = store_clock.now()
-    assert await store.end_watches(ids[:2], WatchEnd.FIRED, now=now) == set(ids[:2])
-    assert await store.end_watches(ids, WatchEnd.EXPIRED, now=now) == set(ids[2:])
-    assert await store.end_watches([], WatchEnd.FIRED, now=now) == set()
+
+    async def ended(watch_ids: list[int], reason: WatchEnd) -> set[int]:
+        return {w.id for w in await store.finish_watches(watch_ids, reason, now=now)}
+
+    assert await ended(ids[:2], WatchEnd.FIRED) == set(ids[:2])
+    assert await ended(ids, WatchEnd.EXPIRED) == set(ids[2:])
+    assert await ended([], WatchEnd.FIRED) == set()
 
 
 async def test_the_tenant_poll_sees_watches_past_their_end_the_watcher_no_longer_does(
@@ -177,8 +184,8 @@ async def test_the_tenant_poll_sees_watches_past_their_end_the_watcher_no_longer
     elsewhere = await watch(store, store_clock, MEGAN, watcher=STRANGER)
     store_clock.advance(600)
     assert await store.active_watches(ALEX) == [long]
-    assert [w.id for w in await store.tenant_watches(TENANT)] == [short.id, long.id]
-    assert [w.id for w in await store.tenant_watches(OTHER_TENANT)] == [elsewhere.id]
+    assert [w.id for w in await tenant_watches(store, TENANT)] == [short.id, long.id]
+    assert [w.id for w in await tenant_watches(store, OTHER_TENANT)] == [elsewhere.id]
     assert await store.watch_tenants() == sorted([TENANT, OTHER_TENANT])
     assert await store.tenant_has_watches(OTHER_TENANT)
     await store.cancel_watches(STRANGER, None, now=store_clock.now())
@@ -208,7 +215,7 @@ async def test_the_database_allows_one_active_watch_per_watcher_colleague_and_ki
     with pytest.raises(IntegrityError):
         async with store.write() as connection:
             await connection.execute(sa.insert(watches).values(row))
-    await store.end_watch(started.id, WatchEnd.FIRED, now=store_clock.now())
+    await end_watch(store, started.id, WatchEnd.FIRED, now=store_clock.now())
     async with store.write() as connection:  # an ended watch does not count
         await connection.execute(sa.insert(watches).values(row))
 
@@ -224,7 +231,7 @@ async def test_a_watch_survives_a_restart(
     reopened = await open_store(store_url, tmp_path, store_clock)
     try:
         assert await reopened.active_watches(ALEX) == [started]
-        assert [w.id for w in await reopened.tenant_watches(TENANT)] == [started.id]
+        assert [w.id for w in await tenant_watches(reopened, TENANT)] == [started.id]
     finally:
         await reopened.close()
 

@@ -27,7 +27,7 @@ from typing import NoReturn
 
 import pytest
 
-from tests.support.nodejs import in_ci
+from tests.support.nodejs import in_ci, installing
 
 CHROMIUM = Path("/usr/bin/chromium")
 DEBIAN_PACKAGES = ("chromium", "fonts-dejavu-core", "fonts-open-sans")
@@ -115,7 +115,8 @@ def ensure_chromium() -> Path:
     """Debian's Chromium, installed if missing; skip the test when it cannot be had (fail under CI)."""
     global _outcome
     if _outcome is None:
-        _outcome = _prepare()
+        with installing():
+            _outcome = _prepare()
     if isinstance(_outcome, str):
         _unavailable(_outcome)
     return _outcome

@@ -20,10 +20,14 @@ The outcome is cached, so the work (and an apt-get or npm failure) happens at mo
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -151,11 +155,24 @@ def _prepare() -> NodeTools | str:
     return NodeTools(node=node, npm=npm, js_dir=JS_DIR)
 
 
+@contextmanager
+def installing() -> Iterator[None]:
+    """Hold the machine-wide lock for installing test tools (apt-get, `npm ci`): the pytest-xdist workers
+    of one run (and two runs) install one at a time, and the later ones find the work done."""
+    with (Path(tempfile.gettempdir()) / "presence-bot-test-tools.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def node_tools() -> NodeTools:
     """`node`, `npm` and tests/js with its packages installed, or skip (fail under CI=true)."""
     global _outcome
     if _outcome is None:
-        _outcome = _prepare()
+        with installing():
+            _outcome = _prepare()
     if isinstance(_outcome, str):
         _unavailable(_outcome)
     return _outcome

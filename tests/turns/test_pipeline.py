@@ -16,7 +16,6 @@ from sqlalchemy import event
 from bot.app import RUNTIME
 from bot.clock import AdjustableClock
 from bot.colleagues.service import ColleaguesService
-from bot.commands.preferences import SetNotices, SetTimeZone
 from bot.core.users import UserRef
 from bot.graph.models import Presence
 from bot.preferences import PreferencesService
@@ -56,6 +55,7 @@ from tests.support.connector import Connector
 from tests.support.e2e import card_of, say, texts
 from tests.support.fake_holds import FakeHolds
 from tests.support.fakes import FakeGraph, FakePeople, FakeWatches
+from tests.support.store import list_audit
 
 NOW = datetime(2026, 11, 22, 14, 0, tzinfo=UTC)
 ALEX = UserRef(user_id="aad-alex", tenant_id="tenant-1", name="Alex")
@@ -279,9 +279,6 @@ async def test_preferences_are_a_service_of_their_own() -> None:
     assert prefs.zones == ["Asia/Tokyo", None] and "Europe/Berlin" in reply.text
     await route(turn(text="/notify off"))
     assert prefs.notices == [False]
-    assert isinstance(SetTimeZone(zone=None), SetTimeZone) and isinstance(
-        SetNotices(enabled=True), SetNotices
-    )
 
 
 async def test_a_lease_held_by_another_replica_is_named_as_such() -> None:
@@ -364,11 +361,11 @@ async def test_a_commands_hold_timers_and_audit_are_one_transaction(store: Store
             status=200,
             code="ok",
         )
-        assert await store.list_audit(ALEX) == [], "nothing is written before the command ends"
+        assert await list_audit(store, ALEX) == [], "nothing is written before the command ends"
         effects.new_hold = NewHold("busy", "session", "Busy", "InACall", end, now + timedelta(hours=4), plans)
     hold = await store.get_active_hold(ALEX)
     assert hold is not None and hold.requested_end == end
-    assert [entry.operation for entry in await store.list_audit(ALEX)] == ["set_presence"]
+    assert [entry.operation for entry in await list_audit(store, ALEX)] == ["set_presence"]
     async with store.read() as connection:
         keys = set((await connection.execute(sa.select(timers.c.key))).scalars())
     assert keys == {hold_timer_key(hold.id, "end"), hold_timer_key(hold.id, "refresh")}
@@ -379,7 +376,7 @@ async def test_a_failed_command_keeps_the_audit_of_what_it_sent(store: Store) ->
         async with collect(store, ALEX, None) as effects:
             effects.audit.append(AuditRow("set_presence", "Timeout", {}, 504))
             raise RuntimeError("Graph timed out")
-    assert [entry.outcome for entry in await store.list_audit(ALEX)] == ["Timeout"]
+    assert [entry.outcome for entry in await list_audit(store, ALEX)] == ["Timeout"]
     assert await store.get_active_hold(ALEX) is None
 
 
