@@ -13,7 +13,10 @@ looked up once per stream here; the poll itself is httpcore's (`is_socket_readab
    with a list built anew each time (`len([c.is_idle() for c in connections])`): quadratic in the pool's
    size, about 500 calls per Graph request with 16 commands in flight. The count is the pool's length;
    and a queued request looks for its connection with `next()` instead of listing every candidate.
-   Only for httpcore 1.0.9, whose function this is (any other version keeps its own).
+
+Both replace private httpcore code, so both apply to httpcore 1.0.9 only, whose code this is: any other
+version runs its own code, unchanged (`apply` checks the version before importing anything private, so a
+release that moves those modules cannot stop the bot from starting).
 """
 
 from __future__ import annotations
@@ -22,15 +25,19 @@ from typing import Any
 
 import anyio
 import httpcore
-from httpcore._async.connection_pool import AsyncConnectionPool
-from httpcore._async.interfaces import AsyncConnectionInterface
-from httpcore._backends.anyio import AnyIOStream
-from httpcore._utils import is_socket_readable
+
+if httpcore.__version__ == "1.0.9":  # the private code below is this release's
+    from httpcore._async.connection_pool import AsyncConnectionPool
+    from httpcore._async.interfaces import AsyncConnectionInterface
+    from httpcore._backends.anyio import AnyIOStream
+    from httpcore._utils import is_socket_readable
 
 POOL_FIX_VERSION = "1.0.9"  # the httpcore whose `_assign_requests_to_connections` is rewritten below
 
-_GET_EXTRA_INFO = AnyIOStream.get_extra_info
-_ASSIGN = AsyncConnectionPool._assign_requests_to_connections  # httpcore's own (tests compare)
+FIXED = httpcore.__version__ == POOL_FIX_VERSION
+if FIXED:
+    _GET_EXTRA_INFO = AnyIOStream.get_extra_info
+    _ASSIGN = AsyncConnectionPool._assign_requests_to_connections  # httpcore's own (tests compare)
 _SOCKET = "_presence_bot_socket"
 
 
@@ -104,9 +111,10 @@ def _assign_requests_to_connections(self: AsyncConnectionPool) -> list[AsyncConn
 
 
 def apply() -> None:
+    """Install both fixes (httpcore 1.0.9 only; idempotent)."""
+    if not FIXED:
+        return
     if AnyIOStream.get_extra_info is not _get_extra_info:
         AnyIOStream.get_extra_info = _get_extra_info  # type: ignore[method-assign]
-    if httpcore.__version__ == POOL_FIX_VERSION and (
-        AsyncConnectionPool._assign_requests_to_connections is not _assign_requests_to_connections
-    ):
+    if AsyncConnectionPool._assign_requests_to_connections is not _assign_requests_to_connections:
         AsyncConnectionPool._assign_requests_to_connections = _assign_requests_to_connections  # type: ignore[method-assign]
