@@ -6,8 +6,9 @@ Each command is one declaration on its handler; the states share one handler (`s
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from collections.abc import Awaitable
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Protocol
 
 from pydantic import Field
 
@@ -39,11 +40,27 @@ from bot.commands.status import (
 from bot.core.states import STATUS_MESSAGE_MAX, State
 from bot.core.users import UserRef
 from bot.core.views import PresenceView
+from bot.store.effects import TurnUnit
 from bot.turns.commands.base import Context, Declarations, Services
 from bot.turns.model import Card, Turn
 from bot.turns.picker import WITH_STATE, read_picker_form
 
 declare = Declarations()
+
+
+class PresenceMethod(Protocol):
+    """A `PresenceService` method: one command for the turn's user, in the turn's unit of work."""
+
+    def __call__(
+        self, user: UserRef, command: Any, *, now: datetime, time_zone: str, unit: TurnUnit | None
+    ) -> Awaitable[PresenceView]: ...
+
+
+async def shown(context: Context, method: PresenceMethod, command: Command) -> Card:
+    """`command` run by the service `method` for the turn's user, answered with the presence card."""
+    turn = context.turn
+    view = await method(turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit)
+    return presence_card(context, view)
 
 
 def presence_card(context: Context, view: PresenceView) -> Card:
@@ -155,12 +172,7 @@ def presence_card(context: Context, view: PresenceView) -> Card:
     examples=("/offline until 6pm",),
 )
 async def set_state(context: Context, command: SetState) -> Card:
-    presence = context.services.presence
-    turn = context.turn
-    return presence_card(
-        context,
-        await presence.set_state(turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit),
-    )
+    return await shown(context, context.services.presence.set_state, command)
 
 
 # -- /lunch ------------------------------------------------------------------------------------------
@@ -218,11 +230,7 @@ async def lunch(context: Context, command: Lunch) -> Card:
     examples=("/extend", "/extend 1h"),
 )
 async def extend(context: Context, command: Extend) -> Card:
-    turn = context.turn
-    view = await context.services.presence.extend(
-        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
-    )
-    return presence_card(context, view)
+    return await shown(context, context.services.presence.extend, command)
 
 
 @declare(
@@ -236,11 +244,7 @@ async def extend(context: Context, command: Extend) -> Card:
     examples=("/clear",),
 )
 async def clear(context: Context, command: ClearSession) -> Card:
-    turn = context.turn
-    view = await context.services.presence.clear_session(
-        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
-    )
-    return presence_card(context, view)
+    return await shown(context, context.services.presence.clear_session, command)
 
 
 @declare(
@@ -255,11 +259,7 @@ async def clear(context: Context, command: ClearSession) -> Card:
     examples=("/reset",),
 )
 async def reset(context: Context, command: Reset) -> Card:
-    turn = context.turn
-    view = await context.services.presence.reset(
-        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
-    )
-    return presence_card(context, view)
+    return await shown(context, context.services.presence.reset, command)
 
 
 # -- the status message and the picker ---------------------------------------------------------------
@@ -276,11 +276,7 @@ async def reset(context: Context, command: Reset) -> Card:
     shortlist=4,
 )
 async def set_status_message(context: Context, command: SetStatusMessage) -> Card:
-    turn = context.turn
-    view = await context.services.presence.set_status_message(
-        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
-    )
-    return presence_card(context, view)
+    return await shown(context, context.services.presence.set_status_message, command)
 
 
 @declare(
@@ -290,11 +286,7 @@ async def set_status_message(context: Context, command: SetStatusMessage) -> Car
     words={"en": ("clear status", "clear status message")},  # and /status clear (`read_status`)
 )
 async def clear_status_message(context: Context, command: ClearStatusMessage) -> Card:
-    turn = context.turn
-    view = await context.services.presence.clear_status_message(
-        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
-    )
-    return presence_card(context, view)
+    return await shown(context, context.services.presence.clear_status_message, command)
 
 
 @declare(
@@ -344,11 +336,7 @@ async def apply_picker(context: Context, command: ApplyPicker) -> Card:
     shortlist=5,
 )
 async def show(context: Context, command: ShowPresence) -> Card:
-    turn = context.turn
-    view = await context.services.presence.show(
-        turn.user, command, now=turn.now, time_zone=turn.time_zone, unit=turn.unit
-    )
-    return presence_card(context, view)
+    return await shown(context, context.services.presence.show, command)
 
 
 async def presence_of(services: Services, owner: UserRef, turn: Turn) -> Card:
