@@ -39,11 +39,14 @@ cards: $(STAMP)
 
 # Timer lateness, memory per hold and start-up time; then the cost per command against a bare echo
 # bot (bench/turns.py; `python -m bench.turns --profile` adds a profile); the watcher with 20,000 watches
-# (bench/watch.py). Figures in docs/performance.md.
+# (bench/watch.py). Figures in docs/performance.md. Last, the soak: the fuzzer's 10,000 hostile activities
+# and two replicas with 1,000 holds (make test runs them with 4,000 and 400), printing their figures.
 bench: $(STAMP)
 	$(BIN)/python -m bench.timers
 	$(BIN)/python -m bench.turns
 	$(BIN)/python -m bench.watch
+	FUZZ_ACTIVITIES=10000 REPLICA_HOLDS=1000 $(BIN)/python -m pytest -p no:xdist -s -q \
+		tests/processes/test_fuzz.py tests/processes/test_replicas.py
 
 include tests/playground.mk
 

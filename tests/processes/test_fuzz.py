@@ -1,5 +1,6 @@
-"""Fuzzing the real `presence-bot serve` process: ≥ 10,000 seeded hostile and odd activities
-(tests/support/fuzz.py), 16 at a time. No answer is a 5xx, the process logs no traceback, its memory
+"""Fuzzing the real `presence-bot serve` process: thousands of seeded hostile and odd activities
+(tests/support/fuzz.py), 16 at a time: 4,000 in `make test`, 10,000 in `make bench`'s soak
+(`FUZZ_ACTIVITIES`). No answer is a 5xx, the process logs no traceback, its memory
 levels off, and afterwards it is healthy and sets `/busy 30m` correctly.
 
 The figures printed at the end go in docs/security.md (`pytest tests/processes/test_fuzz.py -s`).
@@ -25,7 +26,7 @@ from tests.support.timers import health
 from tests.support.waiting import eventually
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261122"))
-ACTIVITIES = int(os.environ.get("FUZZ_ACTIVITIES", "10000"))
+ACTIVITIES = int(os.environ.get("FUZZ_ACTIVITIES", "4000"))
 CONCURRENCY = 16
 # A guard against a hang, not a speed limit: the rate is printed, and measured figures go in docs/security.md.
 DEADLINE_SECONDS = float(os.environ.get("FUZZ_DEADLINE", "600"))
@@ -39,7 +40,7 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-async def test_ten_thousand_hostile_activities(tmp_path: Path, connector: Connector) -> None:
+async def test_thousands_of_hostile_activities(tmp_path: Path, connector: Connector) -> None:
     bot = BotProcess(tmp_path / "data", name="fuzz")
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     fuzzer = Fuzzer(SEED, connector.url, closed)
