@@ -3,7 +3,7 @@ tests/support/fixtures.py.
 
 Test modules import helper functions from `tests.support.*` only, never from another test module.
 
-`make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`). The tests that start
+`make test` runs the suite on three pytest-xdist workers (`-n 3 --dist loadgroup`). The tests that start
 real `presence-bot serve` processes or headless Chromium each load both CPUs, so they share one
 group ("heavy"): one worker runs them one after the other while the other worker runs the rest. A module
 whose module-scoped fixture is expensive (the manifest validator's runs) is kept on one worker too.
