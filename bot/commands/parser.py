@@ -65,11 +65,13 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Entry:
-    """One command as the parser sees it: its name, its reader and its role."""
+    """One command as the parser sees it: its name, its reader and its role. `suggested`: its one-word
+    phrases may be offered as did-you-mean (not where the words alone read as no command: "check", "is")."""
 
     name: str
     read: Reader
     role: Role = Role.OTHER
+    suggested: bool = True
 
 
 def _phrase_pattern(phrase: str) -> re.Pattern[str]:
@@ -84,15 +86,18 @@ class Grammar:
         table: dict[str, Entry | Unsettable] = {}
         for phrase, entry in phrases:
             key = " ".join(phrase.lower().split())
-            if key in table and table[key] != entry:
-                raise ValueError(f"the words “{phrase}” name two commands")
+            known = table.get(key)
+            if isinstance(known, Entry) and known != entry:
+                raise ValueError(f"the words “{phrase}” name two commands: /{known.name} and /{entry.name}")
             table[key] = entry
         for phrase, refusal in UNSETTABLE.items():
             table.setdefault(phrase, refusal)
         ordered = sorted(table.items(), key=lambda item: (-len(item[0].split()), -len(item[0])))
         self._phrases: Final = tuple((_phrase_pattern(phrase), meaning) for phrase, meaning in ordered)
         self.one_word: Final = tuple(
-            phrase for phrase, meaning in ordered if isinstance(meaning, Entry) and phrase.isalpha()
+            phrase
+            for phrase, meaning in ordered
+            if isinstance(meaning, Entry) and meaning.suggested and phrase.isalpha()
         )
         self._status = next(
             (e for e in table.values() if isinstance(e, Entry) and e.role is Role.STATUS), None

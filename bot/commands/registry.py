@@ -81,7 +81,8 @@ class Registry(Generic[H]):
         if Help not in self._handlers:
             raise ValueError("no command handles Help (what the bot did not understand)")
         self.grammar = Grammar(
-            (phrase, Entry(d.name, d.read, d.role))
+            # a command that help lists or a state, never a phrasing whose words alone mean nothing
+            (phrase, Entry(d.name, d.read, d.role, d.doc is not None or d.role is not Role.OTHER))
             for d in self.declarations
             if d.read is not None
             for phrases in d.words.values()
@@ -125,7 +126,3 @@ class Registry(Generic[H]):
     def _ordered(places: Sequence[tuple[int | None, Declaration[H]]]) -> tuple[CommandDoc, ...]:
         placed = [(place, d.doc) for place, d in places if place is not None and d.doc is not None]
         return tuple(doc for _, doc in sorted(placed, key=lambda item: item[0]))
-
-    def words(self, language: str = "en") -> dict[str, tuple[str, ...]]:
-        """Each command's words in `language`, by command name."""
-        return {d.name: d.words[language] for d in self.declarations if language in d.words}

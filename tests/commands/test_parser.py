@@ -248,6 +248,17 @@ def test_no_word_is_a_state_apps_cannot_set() -> None:
     assert not words & set(UNSETTABLE), "a word means one thing"
 
 
+def test_did_you_mean_only_offers_words_that_are_a_command_alone() -> None:
+    for word in COMMANDS.grammar.one_word:
+        try:
+            command = run(f"/{word}")
+        except CommandError:
+            continue  # a command that says what it needs ("/notify": on or off)
+        assert not (isinstance(command, Help) and command.unknown), word
+    assert run("/is30") == Help(unknown="is30")  # not "/is 30", which means nothing
+    assert run("/chek <at>Megan</at>") == Help(unknown="chek")
+
+
 @pytest.mark.parametrize("doc", COMMANDS.docs(), ids=lambda doc: doc.name)
 def test_every_catalog_example_parses(doc: CommandDoc) -> None:
     for example in doc.examples:

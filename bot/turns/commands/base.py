@@ -112,6 +112,3 @@ class Declarations:
             return handler
 
         return register
-
-    def add(self, declaration: Declaration[Handler]) -> None:
-        self._declared.append(declaration)
