@@ -47,7 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.timers
 	$(BIN)/python -m bench.turns
 	$(BIN)/python -m bench.watch
-	FUZZ_ACTIVITIES=10000 REPLICA_HOLDS=1000 $(BIN)/python -m pytest -p no:xdist -s -q \
+	FUZZ_ACTIVITIES=10000 REPLICA_HOLDS=1000 $(BIN)/python -m pytest -s -q \
 		tests/processes/test_fuzz.py tests/processes/test_replicas.py
 
 include tests/playground.mk
